@@ -1,0 +1,69 @@
+"""The ``hijackwatch`` command: each sub-command lives in its own module and registers itself.
+
+Exit codes (documented in the README, relied on by cron and CI pipelines):
+0 done; 1 done, but ``--fail-on-new`` found new hijacks; 2 bad usage or input
+(missing seeds file, bad URL); 3 the database could not be used (unreachable, out
+of date schema); 4 the crawl itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_NEW_HIJACKS = 1
+EXIT_USAGE = 2
+EXIT_DATABASE = 3
+EXIT_CRAWL_FAILED = 4
+
+# Modules providing ``register(subparsers)``; each sets ``func`` on its parser.
+COMMAND_MODULES = (
+    "hijackwatch.cli.crawl",  # crawl, demo
+    "hijackwatch.cli.scan",  # scan, eval
+    "hijackwatch.cli.db",  # report, db
+)
+
+
+class CommandError(Exception):
+    """A failure with a one-line message for the user and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hijackwatch",
+        description="Find SEO-hijacked pages on the sites you are responsible for.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command module still being written
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as exc:
+        print(f"hijackwatch {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"hijackwatch {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Shared fixtures: real databases only (SQLite files and, when configured, PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SEED_PAGE = SHARED / "samples" / "seed-page.html"
+BENIGN_DIR = SHARED / "corpus" / "benign"
+
+PG_ENV = "HIJACKWATCH_TEST_PG_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
+REDIS_ENV = "HIJACKWATCH_TEST_REDIS_URL"  # e.g. redis://127.0.0.1:6379/15
+
+
+def _pg_schema_url(base: str) -> Iterator[str]:
+    """A throwaway PostgreSQL schema per test, so tests never see each other's rows."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hijackwatch.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set (CI sets it; PostgreSQL tests skip elsewhere)")
+    yield from _pg_schema_url(base)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every storage test runs against a real SQLite file and a real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hijackwatch.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set (CI sets it; PostgreSQL tests skip elsewhere)")
+    yield from _pg_schema_url(base)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_ENV} not set (CI sets it)")
+    return url
