@@ -16,6 +16,15 @@ BENIGN_DIR = SHARED / "corpus" / "benign"
 
 PG_ENV = "HIJACKWATCH_TEST_PG_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_ENV = "HIJACKWATCH_TEST_REDIS_URL"  # e.g. redis://127.0.0.1:6379/15
+REQUIRE_ENV = "HIJACKWATCH_REQUIRE_SERVICES"  # CI sets it: a missing service fails, never skips
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where every service must be there."""
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{reason} (and {REQUIRE_ENV} is set)")
+    pytest.skip(reason)
 
 
 def _pg_schema_url(base: str) -> Iterator[str]:
@@ -44,7 +53,7 @@ def sqlite_url(tmp_path: Path) -> str:
 def pg_url() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
-        pytest.skip(f"{PG_ENV} not set (CI sets it; PostgreSQL tests skip elsewhere)")
+        unavailable(f"{PG_ENV} not set (CI sets it; PostgreSQL tests skip elsewhere)")
     yield from _pg_schema_url(base)
 
 
@@ -56,7 +65,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     base = os.environ.get(PG_ENV)
     if not base:
-        pytest.skip(f"{PG_ENV} not set (CI sets it; PostgreSQL tests skip elsewhere)")
+        unavailable(f"{PG_ENV} not set (CI sets it; PostgreSQL tests skip elsewhere)")
     yield from _pg_schema_url(base)
 
 
@@ -64,5 +73,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def redis_url() -> str:
     url = os.environ.get(REDIS_ENV)
     if not url:
-        pytest.skip(f"{REDIS_ENV} not set (CI sets it)")
+        unavailable(f"{REDIS_ENV} not set (CI sets it)")
     return url
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Path of Debian's Chromium; tests that render skip without it (CI installs it)."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} not installed (apt-get install chromium)")
+    return str(CHROMIUM)

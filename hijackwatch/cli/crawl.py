@@ -1,0 +1,218 @@
+"""``hijackwatch crawl`` and ``hijackwatch demo``: run the Scrapy crawl and summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hijackwatch.cli import (
+    EXIT_CRAWL_FAILED,
+    EXIT_DATABASE,
+    EXIT_NEW_HIJACKS,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+)
+from hijackwatch.seeds import Seed, SeedsFileError, read_seeds_file
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    crawl = sub.add_parser("crawl", help="crawl the sites in a seeds file and store the results")
+    crawl.add_argument("seeds", metavar="SEEDS_FILE", help="one domain or URL per line")
+    _crawl_options(crawl)
+    crawl.add_argument(
+        "--fail-on-new",
+        action="store_true",
+        help=f"exit {EXIT_NEW_HIJACKS} when the crawl found newly hijacked sites",
+    )
+    crawl.set_defaults(func=run_crawl)
+
+    demo = sub.add_parser("demo", help="serve the bundled fixture web, crawl it, print the report")
+    demo.add_argument(
+        "--db", default="sqlite:///hijackwatch-demo.db", help="database URL (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep earlier demo runs in the database instead of starting fresh",
+    )
+    demo.set_defaults(func=run_demo)
+
+
+def _crawl_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        help="SQLAlchemy database URL (default: $HIJACKWATCH_DB_URL or sqlite:///hijackwatch.db)",
+    )
+    parser.add_argument("--max-pages", type=int, help="pages per site (default 200)")
+    parser.add_argument("--max-depth", type=int, help="link hops from the homepage (default 5)")
+    parser.add_argument(
+        "--notify",
+        metavar="URL",
+        help="POST a JSON summary of new or cleaned incidents to this webhook",
+    )
+    parser.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any Scrapy or HIJACKWATCH_ setting (repeatable)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+
+
+def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> dict[str, Any]:
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("hijackwatch.settings", priority="project")
+    overrides: dict[str, Any] = {
+        "HIJACKWATCH_DB_URL": db_url,
+        "HIJACKWATCH_SEED_LIST": [seed.url for seed in seeds],
+        "LOG_LEVEL": "WARNING" if args.quiet else "INFO",
+    }
+    if args.max_pages is not None:
+        overrides["HIJACKWATCH_MAX_PAGES"] = args.max_pages
+    if args.max_depth is not None:
+        overrides["HIJACKWATCH_MAX_DEPTH"] = args.max_depth
+    if args.notify:
+        overrides["HIJACKWATCH_NOTIFY_URL"] = args.notify
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"--set wants NAME=VALUE, got {item!r}", EXIT_USAGE)
+        overrides[name.strip()] = value
+    settings.setdict(overrides, priority="cmdline")
+    return settings  # type: ignore[return-value]
+
+
+def prepare_database(url: str) -> None:
+    """Fail fast, before any request, when results could not be stored."""
+    from hijackwatch.storage import Database, StorageError
+
+    db = Database(url)
+    try:
+        db.ensure_schema()
+    except StorageError as exc:
+        raise CommandError(str(exc), EXIT_DATABASE) from None
+    except Exception as exc:  # driver errors: unreachable server, bad credentials
+        raise CommandError(
+            f"cannot use database: {type(exc).__name__}: {exc}", EXIT_DATABASE
+        ) from None
+    finally:
+        db.dispose()
+
+
+def execute(settings: Any) -> dict[str, Any]:
+    """Run the hijack spider to completion in this process; return its final stats."""
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from hijackwatch.spiders.hijack import HijackSpider
+
+    process = AsyncCrawlerProcess(settings)
+    logging.getLogger("scrapy").setLevel(max(logging.WARNING, logging.getLogger().level))
+    crawler = process.create_crawler(HijackSpider)
+    process.crawl(crawler)
+    process.start()
+    try:
+        return dict(crawler.stats.get_stats())
+    except RuntimeError:  # the crawl died before it started (its error was logged)
+        return {}
+
+
+def print_summary(stats: dict[str, Any], console: Console) -> None:
+    totals: dict[str, dict[str, int]] = stats.get("hijackwatch/site_totals") or {}
+    table = Table(title="crawl summary", title_justify="left")
+    for column in ("site", "pages", "hijacked", "suspicious", "clean", "errors"):
+        table.add_column(column, justify="left" if column == "site" else "right")
+    for site in sorted(totals, key=lambda s: (-totals[s].get("hijacked", 0), s)):
+        counts = totals[site]
+        style = "bold red" if counts.get("hijacked") else None
+        table.add_row(
+            escape(site),
+            str(counts.get("fetches", 0)),
+            str(counts.get("hijacked", 0)),
+            str(counts.get("suspicious", 0)),
+            str(counts.get("clean", 0)),
+            str(counts.get("error", 0)),
+            style=style,
+        )
+    console.print(table)
+    run_id = stats.get("hijackwatch/run_id")
+    console.print(
+        f"run {run_id}: {stats.get('hijackwatch/run_status', '?')}, "
+        f"{stats.get('hijackwatch/hijacked_sites', 0)} hijacked sites "
+        f"({stats.get('hijackwatch/new_hijacked_sites', 0)} new, "
+        f"{stats.get('hijackwatch/cleaned_sites', 0)} cleaned), "
+        f"{stats.get('hijackwatch/hijacked_pages', 0)} hijacked pages",
+        highlight=False,
+    )
+
+
+def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
+    from hijackwatch.storage import resolve_url
+
+    try:
+        seeds, problems = read_seeds_file(seeds_file)
+    except SeedsFileError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    for problem in problems:
+        print(f"hijackwatch crawl: {seeds_file}: skipped {problem}", file=sys.stderr)
+    db_url = resolve_url(args.db)
+    prepare_database(db_url)
+    stats = execute(crawl_settings(args, seeds, db_url))
+    print_summary(stats, console)
+    status = stats.get("hijackwatch/run_status")
+    if status not in ("finished", "interrupted") or stats.get("hijackwatch/run_id") is None:
+        print(f"hijackwatch crawl: the crawl did not finish (status {status})", file=sys.stderr)
+        return EXIT_CRAWL_FAILED
+    if getattr(args, "fail_on_new", False) and stats.get("hijackwatch/new_hijacked_sites", 0):
+        return EXIT_NEW_HIJACKS
+    return EXIT_OK
+
+
+def run_crawl(args: argparse.Namespace) -> int:
+    return crawl(args.seeds, args, Console())
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from hijackwatch.demo import FixtureWeb
+
+    console = Console()
+    if not args.keep and args.db.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(args.db.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    with FixtureWeb() as web, tempfile.TemporaryDirectory() as tmp:
+        seeds_file = os.path.join(tmp, "seeds.txt")
+        web.write_seeds(seeds_file)
+        console.print(
+            f"demo: serving {len(web.seeds)} fixture sites on 127.0.0.x "
+            f"(plus one dead address), crawling into {args.db}",
+            highlight=False,
+        )
+        ns = argparse.Namespace(
+            db=args.db,
+            max_pages=50,
+            max_depth=None,
+            notify=None,
+            set=["DOWNLOAD_TIMEOUT=3", "HIJACKWATCH_PROGRESS_INTERVAL=5"],
+            quiet=True,
+            fail_on_new=False,
+        )
+        code = crawl(seeds_file, ns, console)
+    if code not in (EXIT_OK, EXIT_NEW_HIJACKS):
+        return code
+    from hijackwatch.cli import main
+
+    console.print("\n[bold]report[/bold] (hijackwatch report --db " + escape(args.db) + ")")
+    return main(["report", "--db", args.db])

@@ -1,0 +1,99 @@
+"""ProgressExtension: one line of progress now and then, and per-site totals at the end."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
+
+from hijackwatch.items import PageItem
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressExtension:
+    """Long portfolio crawls run unattended: show sites done, pages and hijacks so far.
+
+    A site counts as done when none of its requests is pending any more.
+    ``HIJACKWATCH_PROGRESS_INTERVAL = 0`` switches the periodic line off; the
+    per-site totals (stat ``hijackwatch/site_totals``) are kept regardless.
+    """
+
+    def __init__(self, crawler: Crawler, interval: float) -> None:
+        self.crawler = crawler
+        self.interval = interval
+        self.pending: Counter[str] = Counter()
+        self.started: set[str] = set()
+        self.totals: dict[str, Counter[str]] = defaultdict(Counter)
+        self.task: AsyncioLoopingCall | Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        interval = crawler.settings.getfloat("HIJACKWATCH_PROGRESS_INTERVAL", 30.0)
+        if interval < 0:
+            raise NotConfigured("HIJACKWATCH_PROGRESS_INTERVAL < 0")
+        ext = cls(crawler, interval)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(ext.request_done, signal=signals.request_left_downloader)
+        crawler.signals.connect(ext.request_done, signal=signals.request_dropped)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        return ext
+
+    def request_scheduled(self, request: Request) -> None:
+        site = request.meta.get("hw_site")
+        if site:
+            self.pending[site] += 1
+            self.started.add(site)
+
+    def request_done(self, request: Request) -> None:
+        site = request.meta.get("hw_site")
+        if site and self.pending[site] > 0:
+            self.pending[site] -= 1
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, PageItem):
+            counts = self.totals[item.site]
+            counts["fetches"] += 1
+            counts[item.verdict] += 1
+
+    def sites_done(self) -> int:
+        return sum(1 for site in self.started if self.pending[site] == 0)
+
+    def line(self) -> str:
+        fetches = sum(c["fetches"] for c in self.totals.values())
+        hijacked = sum(c["hijacked"] for c in self.totals.values())
+        sites_hit = sum(1 for c in self.totals.values() if c["hijacked"])
+        total = self.crawler.stats.get_value("hijackwatch/sites_total", len(self.started))
+        return (
+            f"progress: sites {self.sites_done()}/{total} done, {fetches} pages, "
+            f"{hijacked} hijacked pages on {sites_hit} sites"
+        )
+
+    def log(self) -> None:
+        logger.info(self.line())
+
+    def spider_opened(self) -> None:
+        if self.interval > 0:
+            self.task = create_looping_call(self.log)
+            self.task.start(self.interval, now=False)
+
+    def spider_closed(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        self.crawler.stats.set_value(
+            "hijackwatch/site_totals", {site: dict(c) for site, c in self.totals.items()}
+        )
+        if self.interval > 0:
+            self.log()

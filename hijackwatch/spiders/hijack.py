@@ -1,0 +1,265 @@
+"""The ``hijack`` spider: walk each seed site like a search engine would find it."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import scrapy
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+
+from hijackwatch.items import PageItem
+from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+_SKIP_SUFFIXES = (*(f".{ext}" for ext in IGNORED_EXTENSIONS), ".xml", ".gz", ".json", ".txt")
+_HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+_LINK_XPATH = "//a/@href | //area/@href | //iframe/@src | //frame/@src"
+
+
+def _clean_link(base: str, href: str) -> str | None:
+    """Absolute http(s) URL without fragment, or None for links we never follow."""
+    href = href.strip()
+    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href))
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path.lower().endswith(_SKIP_SUFFIXES):
+        return None
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+class HijackSpider(scrapy.Spider):
+    """Crawls every seed site: homepage, same-site links, robots.txt and sitemap URLs.
+
+    Hijackers list their parasite pages in sitemaps, so sitemap URLs are fetched
+    first; each site stops at ``HIJACKWATCH_MAX_PAGES`` pages and
+    ``HIJACKWATCH_MAX_DEPTH`` link hops. Other sites are never crawled: their
+    domains are only recorded (by detection) as outbound links.
+    """
+
+    name = "hijack"
+
+    def __init__(self, seeds: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seeds_path = seeds
+        self.seeds: list[Seed] = []
+        self.max_pages = 200
+        self.max_depth = 5
+        self.max_sitemaps = 20
+        self.sitemap_max_bytes = 20 * 1024 * 1024
+        self.scheduled: Counter[str] = Counter()  # page requests per site
+        self.sitemaps_read: Counter[str] = Counter()
+        self.seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.max_pages = settings.getint("HIJACKWATCH_MAX_PAGES", 200)
+        spider.max_depth = settings.getint("HIJACKWATCH_MAX_DEPTH", 5)
+        spider.max_sitemaps = settings.getint("HIJACKWATCH_MAX_SITEMAPS", 20)
+        spider.sitemap_max_bytes = settings.getint("HIJACKWATCH_SITEMAP_MAX_BYTES", 20 << 20)
+        spider.seeds = spider._load_seeds(settings.getlist("HIJACKWATCH_SEED_LIST"))
+        return spider
+
+    def _load_seeds(self, inline: list[str]) -> list[Seed]:
+        if inline:  # seeds handed over already parsed (the CLI validated the file)
+            seeds, problems = parse_seeds(inline)
+        elif self.seeds_path:
+            seeds, problems = read_seeds_file(self.seeds_path)
+        else:
+            raise ValueError("no seeds: pass -a seeds=FILE (one domain or URL per line)")
+        for problem in problems:
+            logger.warning("seeds %s: skipped %s", self.seeds_path or "list", problem)
+        return seeds
+
+    # --- requests ------------------------------------------------------------------
+    def page_request(
+        self, seed: Seed, url: str, depth: int, *, priority: int = 0
+    ) -> Request | None:
+        """A request for one page of ``seed``'s site, or None past the site's limits."""
+        if url in self.seen or depth > self.max_depth:
+            return None
+        if self.scheduled[seed.key] >= self.max_pages:
+            self.crawler.stats.inc_value("hijackwatch/pages_over_limit")
+            return None
+        self.seen.add(url)
+        self.scheduled[seed.key] += 1
+        return Request(
+            url,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            priority=priority,
+            meta={"hw_site": seed.key, "hw_seed": seed, "hw_depth": depth, "hw_profile": "browser"},
+        )
+
+    async def start(self) -> AsyncIterator[Request]:
+        self.crawler.stats.set_value("hijackwatch/sites_total", len(self.seeds))
+        for seed in self.seeds:
+            request = self.page_request(seed, seed.url, 0, priority=100)
+            if request is not None:
+                yield request
+            root = f"{urlsplit(seed.url).scheme}://{urlsplit(seed.url).netloc}"
+            meta = {"hw_site": seed.key, "hw_seed": seed}
+            yield Request(
+                f"{root}/robots.txt",
+                callback=self.parse_robots,
+                errback=self.aux_failed,
+                meta=meta,
+                priority=90,
+            )
+            yield self.sitemap_request(seed, f"{root}/sitemap.xml")
+
+    def sitemap_request(self, seed: Seed, url: str) -> Request:
+        self.sitemaps_read[seed.key] += 1
+        return Request(
+            url,
+            callback=self.parse_sitemap,
+            errback=self.aux_failed,
+            priority=90,
+            meta={"hw_site": seed.key, "hw_seed": seed},
+        )
+
+    # --- callbacks -------------------------------------------------------------------
+    def parse_robots(self, response: Response) -> Iterable[Request]:
+        seed: Seed = response.meta["hw_seed"]
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return
+        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+            key = site_key(url)
+            if (
+                key
+                and same_site(seed.key, key)
+                and self.sitemaps_read[seed.key] < self.max_sitemaps
+                and not url.endswith("/sitemap.xml")
+            ):
+                yield self.sitemap_request(seed, url)
+
+    def parse_sitemap(self, response: Response) -> Iterable[Request]:
+        seed: Seed = response.meta["hw_seed"]
+        if response.status != 200:
+            return
+        body = self._sitemap_body(response)
+        if body is None:
+            return
+        try:
+            sitemap = Sitemap(body)
+        except Exception:  # lxml raises a zoo of errors on garbage; the page is just not a sitemap
+            logger.info("not a sitemap: %s", response.url)
+            return
+        for entry in sitemap:
+            loc = entry.get("loc")
+            url = _clean_link(response.url, loc) if loc else None
+            key = site_key(url) if url else None
+            if not url or not key or not same_site(seed.key, key):
+                continue
+            if sitemap.type == "sitemapindex":
+                if self.sitemaps_read[seed.key] < self.max_sitemaps:
+                    yield self.sitemap_request(seed, url)
+            else:
+                self.crawler.stats.inc_value("hijackwatch/sitemap_urls")
+                request = self.page_request(seed, url, 1, priority=50)
+                if request is not None:
+                    yield request
+
+    def _sitemap_body(self, response: Response) -> bytes | None:
+        body = response.body
+        if body[:2] == b"\x1f\x8b" or response.url.endswith(".gz"):
+            try:
+                body = gunzip(body, max_size=self.sitemap_max_bytes)
+            except Exception as exc:  # bad or oversized gzip stream
+                logger.warning("sitemap %s unreadable: %s", response.url, exc)
+                return None
+        if isinstance(response, HtmlResponse) and b"<urlset" not in body[:4096]:
+            return None
+        return body
+
+    def parse_page(self, response: Response) -> Iterable[PageItem | Request]:
+        meta = response.meta
+        seed: Seed = meta["hw_seed"]
+        content_type = response.headers.get(b"Content-Type", b"") or b""
+        redirect_target = meta.get("hw_offsite_redirect")
+        mime = content_type.split(b";")[0].strip().lower()
+        is_html = isinstance(response, HtmlResponse) or mime in _HTML_TYPES
+        if not is_html and not redirect_target:
+            self.crawler.stats.inc_value("hijackwatch/non_html_skipped")
+            return
+        yield PageItem(
+            url=meta.get("redirect_urls", [response.url])[0],
+            site=seed.key,
+            profile=meta.get("hw_profile", "browser"),
+            final_url=redirect_target or response.url,
+            status=response.status,
+            depth=meta.get("hw_depth", 0),
+            content_type=content_type.decode("latin-1")[:200] or None,
+            fetched_at=datetime.now(UTC),
+            body=response.body if is_html else None,
+            encoding=getattr(response, "encoding", None),
+            referer=(response.request.headers.get(b"Referer") or b"").decode("latin-1") or None
+            if response.request
+            else None,
+        )
+        if not is_html or redirect_target:
+            return
+        yield from self.follow_links(response, seed, meta.get("hw_depth", 0) + 1)
+
+    def follow_links(self, response: Response, seed: Seed, depth: int) -> Iterable[Request]:
+        if depth > self.max_depth or self.scheduled[seed.key] >= self.max_pages:
+            return
+        assert isinstance(response, TextResponse)
+        try:
+            hrefs = response.xpath(_LINK_XPATH).getall()
+        except ValueError:  # parsel refuses some malformed documents
+            return
+        base = response.url
+        for href in hrefs:
+            url = _clean_link(base, href)
+            if url is None:
+                continue
+            key = site_key(url)
+            if key is None or not same_site(seed.key, key):
+                continue
+            request = self.page_request(seed, url, depth)
+            if request is not None:
+                yield request
+
+    def page_failed(self, failure: Failure) -> Iterable[PageItem]:
+        request = failure.request  # type: ignore[attr-defined]
+        seed: Seed = request.meta["hw_seed"]
+        reason = failure.getErrorMessage() or failure.type.__name__
+        error = f"{failure.type.__name__}: {reason}"[:500]
+        logger.info("fetch failed %s: %s", request.url, error)
+        self.crawler.stats.inc_value("hijackwatch/fetch_errors")
+        yield PageItem(
+            url=request.url,
+            site=seed.key,
+            profile=request.meta.get("hw_profile", "browser"),
+            depth=request.meta.get("hw_depth", 0),
+            fetched_at=datetime.now(UTC),
+            error=error,
+            verdict="error",
+        )
+
+    def aux_failed(self, failure: Failure) -> None:
+        """robots.txt and sitemaps are optional: a failure is noted, never fatal."""
+        request = failure.request  # type: ignore[attr-defined]
+        logger.debug("optional fetch failed %s: %s", request.url, failure.getErrorMessage())

@@ -1,0 +1,129 @@
+"""End to end: the real CLI runs the real Scrapy engine over real HTTP into a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hijackwatch.demo import FixtureWeb
+
+REPO = Path(__file__).resolve().parent.parent
+FAST = ["-s", "DOWNLOAD_TIMEOUT=3", "-s", "HIJACKWATCH_PROGRESS_INTERVAL=0"]
+
+
+def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it; a fresh process, since Twisted's reactor runs once."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HIJACKWATCH_DB_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "hijackwatch", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def browser_verdicts(db_url: str, run_id: int | None = None) -> dict[str, str]:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        run = run_id or conn.execute(text("SELECT max(id) FROM crawl_runs")).scalar_one()
+        rows = conn.execute(
+            text("SELECT url, verdict FROM pages WHERE run_id = :run AND profile = 'browser'"),
+            {"run": run},
+        ).all()
+    engine.dispose()
+    return {url: verdict for url, verdict in rows}
+
+
+@pytest.fixture
+def web():
+    with FixtureWeb() as fixture:
+        yield fixture
+
+
+def test_crawl_fixture_web_verdicts(web: FixtureWeb, db_url: str, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    web.write_seeds(str(seeds), extra=["this is not a domain", "ftp://files.example.org/"])
+    result = run_cli(
+        "crawl", str(seeds), "--db", db_url, "-q", *FAST, "-s", "HIJACKWATCH_PROFILE_MODE=off"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # malformed seed lines are reported with their line number, the rest is crawled
+    assert "line 8" in result.stderr and "this is not a domain" in result.stderr
+    assert "line 9" in result.stderr and "ftp" in result.stderr
+
+    verdicts = browser_verdicts(db_url)
+    expected = web.expected_verdicts()
+    assert len(expected) >= 25
+    wrong = {
+        f"{base}{path.lstrip('/')}": (verdicts.get(f"{base}{path.lstrip('/')}"), want)
+        for (base, path), want in expected.items()
+        if verdicts.get(f"{base}{path.lstrip('/')}") != want
+    }
+    assert not wrong, f"(got, expected) per URL: {wrong}"
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        # a parasite page reachable only through the sitemap was found
+        kampus = web.base_of("kampus-id")
+        assert verdicts[f"{kampus}wp-content/uploads/judi-online.html"] == "hijacked"
+        # the dead site is recorded as an error row, not lost
+        dead = web.dead_seeds[0]
+        err = conn.execute(
+            text("SELECT status, error FROM pages WHERE url = :u"), {"u": dead}
+        ).one()
+        assert err.status is None and err.error
+        # non-HTML (PDF) is skipped, 404s are recorded with their status
+        uni = web.base_of("city-university")
+        assert f"{uni}prospectus.pdf" not in verdicts
+        status = conn.execute(
+            text("SELECT status FROM pages WHERE url = :u"), {"u": f"{uni}old-page/"}
+        ).scalar_one()
+        assert status == 404
+        # the seed-like hijacked article carries the seed's three signals
+        news = web.base_of("metro-news")
+        kinds = set(
+            conn.execute(
+                text(
+                    "SELECT f.kind FROM findings f JOIN pages p ON p.id = f.page_id"
+                    " WHERE p.url = :u"
+                ),
+                {"u": f"{news}news/19035.html"},
+            ).scalars()
+        )
+        assert {"title_injection", "template_debris", "injected_text"} <= kinds
+        # nothing outside the fixture web was crawled: every page is on a seed's site
+        hosts = {row[0].split("/")[2] for row in conn.execute(text("SELECT url FROM pages"))}
+        allowed = {seed.split("/")[2] for seed in [*web.seeds, *web.dead_seeds]}
+        assert hosts <= allowed
+        run = conn.execute(text("SELECT status, finished_at FROM crawl_runs")).one()
+        assert run.status == "finished" and run.finished_at is not None
+    engine.dispose()
+
+
+def test_crawl_missing_seeds_file_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run_cli("crawl", str(tmp_path / "nope.txt"), "--db", f"sqlite:///{tmp_path}/x.db")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "seeds file not found" in lines[0]
+
+
+def test_crawl_unreachable_database_fails_before_crawling(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("example.org\n")
+    result = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2",
+    )
+    assert result.returncode == 3, result.stderr
+    assert "database" in result.stderr.lower()
