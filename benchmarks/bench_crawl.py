@@ -14,6 +14,7 @@ import argparse
 import json
 import multiprocessing
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [REPO.parent / "shared" / "corpus" / "benign", REPO / "tests" / "corpus"]
+HREF = re.compile(rb"""href\s*=\s*(?:"[^"]*"|'[^']*')""", re.IGNORECASE)
 SEED_PAGE = REPO.parent / "shared" / "samples" / "seed-page.html"
 
 
@@ -46,8 +48,13 @@ def build_site(
 ) -> dict[str, bytes]:
     """Pages keyed by path; each links to a handful of others so a crawl reaches them all."""
     pages: dict[str, bytes] = {}
+
+    def relink(match: re.Match[bytes]) -> bytes:
+        return b'href="/p/%d.html"' % rnd.randrange(n_pages)
+
     for i in range(n_pages):
         body = rnd.choice(hijacked) if hijacked and rnd.random() < 0.05 else rnd.choice(clean)
+        body = HREF.sub(relink, body)  # the template's own links stay inside this web
         links = {i + 1, i + 2, *(rnd.randrange(n_pages) for _ in range(6))}
         nav = "".join(f'<a href="/p/{j}.html">page {j}</a> ' for j in sorted(links) if j < n_pages)
         block = f'<div class="bench-nav">{nav}</div>'.encode()
@@ -100,6 +107,10 @@ def run_crawl(mode: str, seeds: list[str], db: str, out: str, per_site: int) -> 
         "HIJACKWATCH_PROFILE_MODE": "off",
         "HIJACKWATCH_SEED_LIST": seeds,
         "HIJACKWATCH_DB_URL": db,
+        "HIJACKWATCH_LOOPBACK_ONLY": True,  # pages reference the internet: never go there
+        # visitor profiles and external scripts multiply requests; bench_profiles.py
+        # measures them. Here: one fetch per page, detection + storage on each.
+        "HIJACKWATCH_SCRIPTS_ENABLED": False,
     }
     spider_cls: type[Spider]
     if mode == "baseline":

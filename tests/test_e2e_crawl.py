@@ -13,7 +13,9 @@ from sqlalchemy import create_engine, text
 from hijackwatch.demo import FixtureWeb
 
 REPO = Path(__file__).resolve().parent.parent
-FAST = ["-s", "DOWNLOAD_TIMEOUT=3", "-s", "HIJACKWATCH_PROGRESS_INTERVAL=0"]
+# LOOPBACK_ONLY: whatever a fixture page references, the crawl never leaves 127.0.0.0/8
+FAST = ["-s", "DOWNLOAD_TIMEOUT=3", "-s", "HIJACKWATCH_PROGRESS_INTERVAL=0",
+        "-s", "HIJACKWATCH_LOOPBACK_ONLY=1"]
 
 
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -205,7 +205,8 @@ def run_demo(args: argparse.Namespace) -> int:
             max_pages=50,
             max_depth=None,
             notify=None,
-            set=["DOWNLOAD_TIMEOUT=3", "HIJACKWATCH_PROGRESS_INTERVAL=5"],
+            set=["DOWNLOAD_TIMEOUT=3", "HIJACKWATCH_PROGRESS_INTERVAL=5",
+                                     "HIJACKWATCH_LOOPBACK_ONLY=1"],
             quiet=True,
             fail_on_new=False,
         )

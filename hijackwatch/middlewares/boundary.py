@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
@@ -22,6 +23,20 @@ logger = logging.getLogger(__name__)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
+def is_loopback(url: str) -> bool:
+    """True for URLs whose host is a loopback IP literal or ``localhost``."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class SiteBoundaryMiddleware:
     """Stops redirects that leave the site and records where they pointed.
 
@@ -29,16 +44,24 @@ class SiteBoundaryMiddleware:
     evidence for the page, but the crawler must never go and crawl it. Requests
     tagged ``meta["hw_site"]`` (all page requests) stay within that site;
     ``meta["hw_any_host"]`` marks deliberate fetches elsewhere (external scripts).
+
+    ``HIJACKWATCH_LOOPBACK_ONLY`` (tests, benchmarks, the demo) drops every request
+    to a host that is not a loopback address before any DNS lookup, so a page that
+    references the real internet can never make the crawl leave the machine.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.loopback_only = crawler.settings.getbool("HIJACKWATCH_LOOPBACK_ONLY")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
+        if self.loopback_only and not is_loopback(request.url):
+            self.stats.inc_value("hijackwatch/non_loopback_dropped")
+            raise IgnoreRequest(f"{request.url} is not on a loopback address (LOOPBACK_ONLY)")
         site = request.meta.get("hw_site")
         if not site or request.meta.get("hw_any_host"):
             return

@@ -144,7 +144,7 @@ class HijackSpider(scrapy.Spider):
         seed: Seed = response.meta["hw_seed"]
         if response.status != 200 or not isinstance(response, TextResponse):
             return
-        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
             key = site_key(url)
             if (
                 key
