@@ -21,6 +21,8 @@ HIJACKWATCH_FLUSH_INTERVAL = 5.0
 HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_DETECT_MAX_BYTES = 5 * 1024 * 1024  # analyse at most this much of a body
+HIJACKWATCH_DETECT_WORKERS = "auto"  # analysis processes: "auto" = cores - 1; 0 = a thread
+HIJACKWATCH_LOOPBACK_ONLY = False  # tests, benchmarks, demo: never leave 127.0.0.0/8
 
 # --- being a careful visitor of hostile sites ------------------------------------------
 USER_AGENT = (
@@ -51,10 +53,39 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     "hijackwatch.middlewares.boundary.SiteBoundaryMiddleware": 650,
 }
+SPIDER_MIDDLEWARES = {
+    # below RefererMiddleware (700): profile/script requests keep exactly their own headers
+    "hijackwatch.middlewares.profiles.ProfilesMiddleware": 450,
+    "hijackwatch.middlewares.scripts.ExternalScriptsMiddleware": 460,
+}
 ITEM_PIPELINES = {
     "hijackwatch.pipelines.detection.DetectionPipeline": 100,
+    "hijackwatch.pipelines.cloaking.CloakingPipeline": 500,
     "hijackwatch.pipelines.storage.StoragePipeline": 900,
 }
 EXTENSIONS = {
     "hijackwatch.extensions.progress.ProgressExtension": 500,
 }
+
+# --- visitor profiles, cloaking, external scripts, render mode (docs/cloaking.md) -------
+HIJACKWATCH_PROFILES = (
+    "browser,googlebot,googlebot-mobile,baiduspider,search-baidu,search-google-mobile"
+)
+HIJACKWATCH_PROFILE_MODE = "all"  # all | sample | off
+HIJACKWATCH_PROFILE_SAMPLE = 5  # sample mode: pages per site besides the homepage
+HIJACKWATCH_CLOAKING_WAIT = 60.0  # s a profile view waits for its browser view
+HIJACKWATCH_CLOAKING_MAX_PENDING = 20000  # browser views kept for comparison at once
+HIJACKWATCH_SCRIPTS_ENABLED = True  # fetch and analyse external <script src> files
+HIJACKWATCH_SCRIPT_MAX_BYTES = 512 * 1024
+HIJACKWATCH_SCRIPT_MAX_PER_PAGE = 20
+HIJACKWATCH_SCRIPT_MAX_TOTAL = 5000  # distinct scripts per crawl
+HIJACKWATCH_SCRIPT_WAIT = 30.0  # s a page waits for its scripts' analyses
+HIJACKWATCH_SCRIPT_ALLOW_HOSTS: list[str] = []  # when set: only scripts on these hosts/networks
+HIJACKWATCH_RENDER_ENABLED = False  # headless Chromium for suspicious pages
+HIJACKWATCH_RENDER_ALL = False  # render every browser view, not only suspicious ones
+HIJACKWATCH_RENDER_MAX_PAGES = 50  # per crawl
+HIJACKWATCH_RENDER_PROFILE = "search-baidu"  # UA and search Referer of the rendered visit
+HIJACKWATCH_RENDER_TIMEOUT = 15.0
+HIJACKWATCH_RENDER_SETTLE = 3.0  # s scripts may run after load
+HIJACKWATCH_RENDER_ALLOW_HOSTS: list[str] = []  # hosts/networks besides the page's own
+HIJACKWATCH_RENDER_CHROMIUM = "/usr/bin/chromium"

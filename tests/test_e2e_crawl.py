@@ -14,8 +14,14 @@ from hijackwatch.demo import FixtureWeb
 
 REPO = Path(__file__).resolve().parent.parent
 # LOOPBACK_ONLY: whatever a fixture page references, the crawl never leaves 127.0.0.0/8
-FAST = ["-s", "DOWNLOAD_TIMEOUT=3", "-s", "HIJACKWATCH_PROGRESS_INTERVAL=0",
-        "-s", "HIJACKWATCH_LOOPBACK_ONLY=1"]
+FAST = [
+    "-s",
+    "DOWNLOAD_TIMEOUT=3",
+    "-s",
+    "HIJACKWATCH_PROGRESS_INTERVAL=0",
+    "-s",
+    "HIJACKWATCH_LOOPBACK_ONLY=1",
+]
 
 
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -59,8 +65,9 @@ def test_crawl_fixture_web_verdicts(web: FixtureWeb, db_url: str, tmp_path: Path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     # malformed seed lines are reported with their line number, the rest is crawled
-    assert "line 8" in result.stderr and "this is not a domain" in result.stderr
-    assert "line 9" in result.stderr and "ftp" in result.stderr
+    bad = 2 + len(web.seeds) + len(web.dead_seeds)  # after the header and the good lines
+    assert f"line {bad}: " in result.stderr and "this is not a domain" in result.stderr
+    assert f"line {bad + 1}: " in result.stderr and "ftp" in result.stderr
 
     verdicts = browser_verdicts(db_url)
     expected = web.expected_verdicts()
@@ -129,3 +136,83 @@ def test_crawl_unreachable_database_fails_before_crawling(tmp_path: Path) -> Non
     )
     assert result.returncode == 3, result.stderr
     assert "database" in result.stderr.lower()
+
+
+def test_page_and_depth_limits_hold_per_site(
+    web: FixtureWeb, sqlite_url: str, tmp_path: Path
+) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(web.base_of("city-university") + "\n")
+    result = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        sqlite_url,
+        "-q",
+        "--max-pages",
+        "4",
+        *FAST,
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    urls = set(browser_verdicts(sqlite_url))
+    assert 1 <= len(urls) <= 4
+
+    shallow = tmp_path / "shallow.db"
+    result = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{shallow}",
+        "-q",
+        "--max-depth",
+        "0",
+        *FAST,
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    base = web.base_of("city-university")
+    # depth 0: the homepage plus what the sitemap lists (sitemap URLs count as depth 1
+    # and are cut too), nothing reached by following links
+    assert set(browser_verdicts(f"sqlite:///{shallow}")) == {base}
+
+
+def test_scrapy_crawl_from_repository_root(
+    web: FixtureWeb, sqlite_url: str, tmp_path: Path
+) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(web.base_of("metro-news") + "\n")
+    env = {**os.environ}
+    env.pop("HIJACKWATCH_DB_URL", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "hijack",
+            "-a",
+            f"seeds={seeds}",
+            "-s",
+            f"HIJACKWATCH_DB_URL={sqlite_url}",
+            "-s",
+            "HIJACKWATCH_PROFILE_MODE=off",
+            "-s",
+            "HIJACKWATCH_LOOPBACK_ONLY=1",
+            "-s",
+            "LOG_LEVEL=WARNING",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    verdicts = browser_verdicts(sqlite_url)
+    base = web.base_of("metro-news")
+    assert verdicts[f"{base}news/19035.html"] == "hijacked"
+    assert verdicts[base] == "clean"

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
+from hijackwatch.demo.cloaking_sites import bind_peers
 from hijackwatch.demo.sites import Page, SiteSpec, build_sites
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class FixtureWeb:
             thread.start()
             self.threads.append(thread)
         self.dead_seeds = [f"http://127.0.0.1:{_free_port()}/"]
+        bind_peers(self)
         return self
 
     def close(self) -> None:
@@ -143,6 +145,7 @@ class FixtureWeb:
         fresh = {site.name: site for site in build_sites(variant)}
         for server in self.servers.values():
             server.site = fresh.get(server.site.name, server.site)
+        bind_peers(self)
 
     def hits(self, name: str) -> list[tuple[str, str, str, str]]:
         for server in self.servers.values():

@@ -204,6 +204,12 @@ NEWS_ARTICLES = {
             "然而,部分騎手為趕時間頻繁按喇叭,深夜送餐的電單車聲響也令不少居民難以入眠。",
             "平台企業追求效率無可厚非,但不應以犧牲居民安寧為代價。",
             "有關部門應督促平台優化派單規則,為騎手留出合理時間,同時加強夜間噪音管理。",
+            "不少居民反映,凌晨時分仍有送餐車輛在住宅區內穿行,喇叭聲與引擎聲此起彼落,長者和嬰幼兒首當其衝。",
+            "騎手同樣有苦衷。平台以分鐘計算送達時限,一旦超時便要扣錢,騎手唯有爭分奪秒,甚至違規逆行。",
+            "從城市管理角度看,噪音擾民屬於可以量化、可以執法的問題,關鍵在於有沒有人願意較真。",
+            "平台若能在夜間時段放寬時限,並在系統中提醒騎手進入住宅區須減速靜音,問題便可緩解大半。",
+            "社區亦可設置集中取餐點,讓騎手毋須逐棟穿梭,既減少噪音,也提高派送效率。",
+            "說到底,便利與安寧並非不可兼得,需要平台、騎手、居民與政府各退一步,共同尋找平衡點。",
         ],
     ),
     "76720": (
@@ -449,4 +455,13 @@ def family_firm() -> SiteSpec:
 
 def build_sites(variant: int = 1) -> list[SiteSpec]:
     """The fixture web at one point in time (see module docstring)."""
-    return [city_university(), metro_news(variant), county_gov(variant), kampus_id(), family_firm()]
+    from hijackwatch.demo.cloaking_sites import cloaking_sites  # here: it imports this module
+
+    return [
+        city_university(),
+        metro_news(variant),
+        county_gov(variant),
+        kampus_id(),
+        family_firm(),
+        *cloaking_sites(variant),
+    ]

@@ -1,0 +1,120 @@
+"""Webhook alerts: POST a JSON summary when a run opens or closes site incidents.
+
+Alerts must never cost the crawl its result: every failure is logged and swallowed,
+retries back off, and the caller runs ``send_alert`` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from hijackwatch.storage.incidents import RunOutcome
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "hijackwatch-alerts/1"
+DEFAULT_ATTEMPTS = 4
+DEFAULT_BACKOFF = 1.0  # seconds; doubles after each failed attempt
+DEFAULT_TIMEOUT = 10.0
+
+
+def alert_payload(outcome: RunOutcome, report_hint: str | None = None) -> dict[str, Any]:
+    """The JSON body of an alert: what changed in this run, and where to read more."""
+    payload: dict[str, Any] = {
+        "event": "hijackwatch.run_changes",
+        "sent_at": datetime.now(UTC).isoformat(),
+        "run_id": outcome.run_id,
+        "run_status": outcome.status,
+        "new_hijacked_sites": outcome.new_hijacked_sites,
+        "cleaned_sites": outcome.cleaned_sites,
+        "still_hijacked_sites": outcome.still_hijacked_sites,
+        "new_hijacked_pages": outcome.new_hijacked_pages[:200],
+        "cleaned_pages": outcome.cleaned_pages[:200],
+        "counts": {
+            "sites": outcome.sites,
+            "pages": outcome.pages,
+            "hijacked_pages": outcome.hijacked_pages,
+            "suspicious_pages": outcome.suspicious_pages,
+            "errors": outcome.errors,
+            "new_hijacked_pages": len(outcome.new_hijacked_pages),
+            "cleaned_pages": len(outcome.cleaned_pages),
+        },
+        "summary": summary_line(outcome),
+    }
+    if report_hint:
+        payload["report"] = report_hint
+    return payload
+
+
+def summary_line(outcome: RunOutcome) -> str:
+    parts = []
+    if outcome.new_hijacked_sites:
+        parts.append(f"{len(outcome.new_hijacked_sites)} newly hijacked site(s)")
+    if outcome.cleaned_sites:
+        parts.append(f"{len(outcome.cleaned_sites)} site(s) cleaned")
+    if outcome.still_hijacked_sites:
+        parts.append(f"{len(outcome.still_hijacked_sites)} still hijacked")
+    return f"hijackwatch run {outcome.run_id}: " + (", ".join(parts) or "no changes")
+
+
+def send_alert(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff: float = DEFAULT_BACKOFF,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bool:
+    """POST ``payload`` as JSON; retry with exponential backoff. True when delivered (2xx).
+
+    Blocking: call it in a thread. Never raises.
+    """
+    if urlsplit(url).scheme not in ("http", "https"):
+        log.error("alert not sent: notify URL must be http(s), got %r", url)
+        return False
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    delay = backoff
+    for attempt in range(1, attempts + 1):
+        request = urllib.request.Request(
+            url,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                response.read(65536)
+                log.info(
+                    "alert for run %s delivered (HTTP %s)", payload.get("run_id"), response.status
+                )
+                return True
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.warning("alert attempt %d/%d to %s failed: %s", attempt, attempts, url, exc)
+        if attempt < attempts:
+            time.sleep(delay)
+            delay *= 2
+    log.error(
+        "alert for run %s NOT delivered to %s after %d attempts",
+        payload.get("run_id"),
+        url,
+        attempts,
+    )
+    return False
+
+
+def notify_run(url: str | None, outcome: RunOutcome, **kwargs: Any) -> bool | None:
+    """Send the run's alert if there is something to say. None when nothing was sent."""
+    if not url or not outcome.has_changes:
+        return None
+    try:
+        return send_alert(url, alert_payload(outcome), **kwargs)
+    except Exception:  # an alert bug must not fail the crawl
+        log.exception("alert for run %s failed", outcome.run_id)
+        return False

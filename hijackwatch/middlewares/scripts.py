@@ -1,0 +1,216 @@
+"""ExternalScriptsMiddleware: fetch the ``<script src>`` files a crawled page loads, once each.
+
+Hijack kits often live in an external script (on the site or on another host) that
+checks ``document.referrer`` and sends search visitors to a casino. Every HTML view
+(any profile) has its script URLs read; each URL is fetched once per crawl
+(``HIJACKWATCH_SCRIPT_MAX_BYTES``, default 512 KB, any host) and analysed statically
+with ``analyse_script`` in a worker thread — never executed. Results go into a
+per-crawler ``ScriptCache``; CloakingPipeline awaits the analyses of each page's
+scripts (at most ``HIJACKWATCH_SCRIPT_WAIT`` s) and adds the findings to that page.
+
+Settings: ``HIJACKWATCH_SCRIPTS_ENABLED`` (default on), ``HIJACKWATCH_SCRIPT_MAX_BYTES``,
+``HIJACKWATCH_SCRIPT_MAX_PER_PAGE`` (20), ``HIJACKWATCH_SCRIPT_MAX_TOTAL`` (5000 per
+crawl), ``HIJACKWATCH_SCRIPT_SKIP_HOSTS`` (well-known analytics hosts whose code the
+site owner does not control and that read the referrer for honest reasons),
+``HIJACKWATCH_SCRIPT_ALLOW_HOSTS`` (when set, only scripts on these hosts or networks,
+e.g. ``127.0.0.0/8`` for offline benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
+
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+from scrapy.http import TextResponse
+
+from hijackwatch.detect import Finding
+from hijackwatch.detect.cloaking import absolute_script_urls, external_script_findings
+from hijackwatch.items import PageItem
+from hijackwatch.render import HostPolicy
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SKIP_HOSTS = (
+    "hm.baidu.com",
+    "googletagmanager.com",
+    "google-analytics.com",
+    "cnzz.com",
+    "51.la",
+    "clarity.ms",
+    "mc.yandex.ru",
+)
+SCRIPT_PRIORITY = 200  # ahead of pages: page items wait for these analyses
+
+
+class ScriptCache:
+    """Script URL -> future findings, and page view -> the script URLs it loads."""
+
+    _caches: ClassVar[WeakKeyDictionary[Crawler, ScriptCache]] = WeakKeyDictionary()
+
+    def __init__(self, max_total: int = 5000) -> None:
+        self.max_total = max_total
+        self.results: dict[str, asyncio.Future[list[Finding]]] = {}
+        self.pages: dict[tuple[str, str], list[str]] = {}
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> ScriptCache:
+        cache = cls._caches.get(crawler)
+        if cache is None:
+            cache = cls(crawler.settings.getint("HIJACKWATCH_SCRIPT_MAX_TOTAL", 5000))
+            cls._caches[crawler] = cache
+        return cache
+
+    def register(self, page_url: str, profile: str, script_urls: list[str]) -> list[str]:
+        """Record which scripts a page view loads; returns the ones never requested yet."""
+        fresh = []
+        known = []
+        loop = asyncio.get_running_loop()
+        for url in script_urls:
+            if url not in self.results:
+                if len(self.results) >= self.max_total:
+                    continue
+                self.results[url] = loop.create_future()
+                fresh.append(url)
+            known.append(url)
+        if known:
+            self.pages[(page_url, profile)] = known
+        return fresh
+
+    def resolve(self, url: str, findings: list[Finding]) -> None:
+        future = self.results.get(url)
+        if future is not None and not future.done():
+            future.set_result(findings)
+
+    async def findings_for(self, page_url: str, profile: str, timeout: float) -> list[Finding]:
+        """Findings of the scripts one page view loads; what is not analysed in time is skipped."""
+        urls = self.pages.pop((page_url, profile), [])
+        futures = [self.results[u] for u in urls if u in self.results]
+        if not futures:
+            return []
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            await asyncio.wait([asyncio.shield(f) for f in pending], timeout=timeout)
+        findings: list[Finding] = []
+        for future in futures:
+            if future.done():
+                findings.extend(future.result())
+        return findings
+
+
+def _skipped(url: str, skip_hosts: tuple[str, ...]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in skip_hosts)
+
+
+class ExternalScriptsMiddleware:
+    """Spider middleware: a request per new script URL of each HTML page view."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        cache: ScriptCache,
+        *,
+        max_bytes: int = 512 * 1024,
+        per_page: int = 20,
+        skip_hosts: tuple[str, ...] = DEFAULT_SKIP_HOSTS,
+        only: HostPolicy | None = None,
+    ) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self.per_page = per_page
+        self.skip_hosts = skip_hosts
+        self.only = only
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        s = crawler.settings
+        if not s.getbool("HIJACKWATCH_SCRIPTS_ENABLED", True):
+            raise NotConfigured("HIJACKWATCH_SCRIPTS_ENABLED is off")
+        skip = s.getlist("HIJACKWATCH_SCRIPT_SKIP_HOSTS", list(DEFAULT_SKIP_HOSTS))
+        only = s.getlist("HIJACKWATCH_SCRIPT_ALLOW_HOSTS", [])
+        return cls(
+            crawler,
+            ScriptCache.for_crawler(crawler),
+            max_bytes=s.getint("HIJACKWATCH_SCRIPT_MAX_BYTES", 512 * 1024),
+            per_page=s.getint("HIJACKWATCH_SCRIPT_MAX_PER_PAGE", 20),
+            skip_hosts=tuple(h.strip().lower() for h in skip if h.strip()),
+            only=HostPolicy(only) if only else None,
+        )
+
+    async def process_spider_output(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        async for out in result:
+            requests = self._script_requests(response, out)
+            yield out
+            for request in requests:
+                yield request
+
+    def _script_requests(self, response: Response, out: Any) -> list[Request]:
+        if (
+            not isinstance(out, PageItem)
+            or out.body is None
+            or not isinstance(response, TextResponse)
+        ):
+            return []
+        try:
+            srcs = response.xpath("//script/@src").getall()
+        except ValueError:  # parsel refuses some malformed documents
+            return []
+        urls = [
+            u
+            for u in absolute_script_urls(srcs, response.url, self.per_page)
+            if not _skipped(u, self.skip_hosts) and (self.only is None or self.only.allowed(u, ""))
+        ]
+        requests = [
+            Request(
+                url,
+                callback=self.script_loaded,
+                errback=self.script_failed,
+                priority=SCRIPT_PRIORITY,
+                meta={"hw_any_host": True, "hw_script": url, "download_maxsize": self.max_bytes},
+            )
+            for url in self.cache.register(out.url, out.profile, urls)
+        ]
+        self.stats.inc_value("hijackwatch/script_requests", len(requests))
+        return requests
+
+    async def script_loaded(self, response: Response) -> None:
+        url = response.meta["hw_script"]
+        if response.status != 200:
+            self.cache.resolve(url, [])
+            return
+        if isinstance(response, TextResponse):
+            source = response.text
+        else:
+            source = response.body.decode("utf-8", errors="replace")
+        try:
+            findings = await asyncio.to_thread(external_script_findings, source, url)
+        except Exception:  # a detector bug must not stall the pages waiting on this script
+            logger.exception("script analysis failed for %s", url)
+            self.stats.inc_value("hijackwatch/script_analysis_errors")
+            findings = []
+        if findings:
+            self.stats.inc_value("hijackwatch/scripts_flagged")
+        self.cache.resolve(url, findings)
+
+    def script_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.stats.inc_value("hijackwatch/script_fetch_errors")
+        logger.debug("script %s not fetched: %s", request.url, failure.getErrorMessage())
+        self.cache.resolve(request.meta["hw_script"], [])

@@ -1,0 +1,330 @@
+"""StoragePipeline: write every PageItem to the database in batches, off the event loop.
+
+Settings: ``HIJACKWATCH_DB_URL`` (else env HIJACKWATCH_DB_URL), ``HIJACKWATCH_BATCH_SIZE``,
+``HIJACKWATCH_FLUSH_INTERVAL`` (s), ``HIJACKWATCH_NOTIFY_URL``, ``HIJACKWATCH_SEEDS``,
+``HIJACKWATCH_KEEP_BODIES`` (none|flagged|all), ``HIJACKWATCH_SPOOL_DIR``,
+``HIJACKWATCH_DB_RETRIES``, ``HIJACKWATCH_DB_RETRY_DELAY`` (s), ``HIJACKWATCH_STORAGE_ENABLED``.
+
+A crash loses at most the unflushed batch (size- and time-bounded). A batch the
+database refuses after retries goes to a spool file (``db import-spool``), never lost.
+Run status from Scrapy's close reason: ``finished`` -> finished; ``shutdown``,
+``cancelled`` and ``closespider_*`` limits -> interrupted; ``closespider_errorcount``
+and any other reason, or a run that could not be recorded -> failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import SETTINGS_PRIORITIES
+
+from hijackwatch.alerts import notify_run
+from hijackwatch.items import PageItem
+from hijackwatch.storage import Database, RunOutcome, page_record
+from hijackwatch.storage.engine import URL_ENV, redact
+from hijackwatch.storage.records import BODY_POLICIES
+from hijackwatch.storage.spool import Spool, default_spool_dir
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED_REASONS = ("shutdown", "cancelled")
+
+
+def run_status(reason: str | None) -> str:
+    """Map Scrapy's close reason to the crawl_runs status."""
+    if reason == "finished":
+        return "finished"
+    if reason in INTERRUPTED_REASONS or (
+        reason and reason.startswith("closespider_") and reason != "closespider_errorcount"
+    ):
+        return "interrupted"
+    return "failed"
+
+
+def db_url_setting(settings: BaseSettings) -> str | None:
+    """The setting when given explicitly (``-s``/spider), else env, else settings.py default."""
+    value = settings.get("HIJACKWATCH_DB_URL")
+    explicit = (settings.getpriority("HIJACKWATCH_DB_URL") or 0) > SETTINGS_PRIORITIES["project"]
+    if not explicit and os.environ.get(URL_ENV):
+        return os.environ[URL_ENV]
+    return value
+
+
+class StoragePipeline:
+    """Buffers page records and writes them in a worker thread; settles the run at close."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        db: Database,
+        *,
+        batch_size: int = 200,
+        flush_interval: float = 5.0,
+        notify_url: str | None = None,
+        seeds: list[str] | None = None,
+        body_policy: str = "flagged",
+        spool_dir: Path | None = None,
+        retries: int = 3,
+        retry_delay: float = 0.5,
+    ) -> None:
+        if body_policy not in BODY_POLICIES:
+            raise NotConfigured(f"HIJACKWATCH_KEEP_BODIES must be one of {BODY_POLICIES}")
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.db = db
+        self.batch_size = max(1, batch_size)
+        self.flush_interval = flush_interval
+        self.notify_url = notify_url
+        self.seeds = seeds
+        self.body_policy = body_policy
+        self.spool_dir = spool_dir or default_spool_dir(db.url)
+        self.spool_dir_configured = spool_dir is not None
+        self.retries = max(1, retries)
+        self.retry_delay = retry_delay
+        self.run_id: int | None = None
+        self.started_at = datetime.now(UTC)
+        self.spool: Spool | None = None
+        self.outcome: RunOutcome | None = None
+        self._buffer: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+        self._write_lock = threading.Lock()  # one batch at a time (SQLite has one writer)
+        self._ticker: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        s = crawler.settings
+        if not s.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
+            raise NotConfigured("HIJACKWATCH_STORAGE_ENABLED is off")
+        spool_dir = s.get("HIJACKWATCH_SPOOL_DIR")
+        pipeline = cls(
+            crawler,
+            Database(db_url_setting(s)),
+            batch_size=s.getint("HIJACKWATCH_BATCH_SIZE", 200),
+            flush_interval=s.getfloat("HIJACKWATCH_FLUSH_INTERVAL", 5.0),
+            notify_url=s.get("HIJACKWATCH_NOTIFY_URL") or None,
+            seeds=s.getlist("HIJACKWATCH_SEEDS") or None,
+            body_policy=s.get("HIJACKWATCH_KEEP_BODIES", "flagged"),
+            spool_dir=Path(spool_dir) if spool_dir else None,
+            retries=s.getint("HIJACKWATCH_DB_RETRIES", 3),
+            retry_delay=s.getfloat("HIJACKWATCH_DB_RETRY_DELAY", 0.5),
+        )
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    # -- run start --------------------------------------------------------------------
+
+    def _seeds(self) -> list[str]:
+        if self.seeds is not None:
+            return [str(s) for s in self.seeds]
+        spider = self.crawler.spider
+        seeds = getattr(spider, "seeds", None) or self.crawler.settings.getlist(
+            "HIJACKWATCH_SEED_LIST"
+        )
+        return [str(getattr(s, "url", s)) for s in seeds or []]
+
+    def _options(self) -> dict[str, Any]:
+        s = self.crawler.settings
+        names = sorted(k for k in s.attributes if k.startswith("HIJACKWATCH_") and "URL" not in k)
+        options: dict[str, Any] = {}
+        for name in names:
+            value = s.get(name)
+            if isinstance(value, str | int | float | bool) or value is None:
+                options[name] = value
+            elif isinstance(value, list | tuple) and len(value) <= 100:
+                options[name] = [str(v) for v in value]
+        spider = self.crawler.spider
+        if spider is not None:
+            options["spider"] = spider.name
+        return options
+
+    def _start(self) -> int:
+        created = self.db.ensure_schema()
+        if created:
+            logger.info("created hijackwatch schema in %s", redact(self.db.url))
+        self.started_at = datetime.now(UTC)
+        return self.db.start_run(self._seeds(), self._options(), started_at=self.started_at)
+
+    async def open_spider(self) -> None:
+        """Refuses to crawl into an out-of-date schema (SchemaOutOfDate propagates)."""
+        self.run_id = await asyncio.to_thread(self._start)
+        self.stats.set_value("hijackwatch/run_id", self.run_id)
+        self.stats.set_value("hijackwatch/db", redact(self.db.url))
+        logger.info("crawl run %s recorded in %s", self.run_id, redact(self.db.url))
+        if self.flush_interval > 0:
+            self._ticker = asyncio.create_task(self._tick())
+
+    # -- items ------------------------------------------------------------------------
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        self._buffer.append(page_record(item, self.body_policy))
+        item.body = None  # the record holds what is kept; don't carry the page around
+        self.stats.inc_value("hijackwatch/items_buffered")
+        if len(self._buffer) >= self.batch_size or self._flush_due():
+            await self.flush()
+        return item
+
+    def _flush_due(self) -> bool:
+        return (
+            self.flush_interval > 0 and time.monotonic() - self._last_flush >= self.flush_interval
+        )
+
+    async def _tick(self) -> None:
+        """Flush by time even while no items arrive (slow sites, long redirects)."""
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            if self._buffer and self._flush_due():
+                try:
+                    await self.flush()
+                except Exception:  # keep ticking; flush() already spooled or logged
+                    logger.exception("periodic flush failed")
+
+    async def flush(self) -> None:
+        """Hand the current buffer to a worker thread; the loop keeps running meanwhile."""
+        self._last_flush = time.monotonic()
+        if not self._buffer or self.run_id is None:
+            return
+        batch, self._buffer = self._buffer, []
+        write = asyncio.ensure_future(asyncio.to_thread(self._write_batch, self.run_id, batch))
+        self._inflight.add(write)
+        write.add_done_callback(self._inflight.discard)
+        await asyncio.shield(write)  # a cancelled ticker must not orphan a batch in flight
+
+    def _retrying(self, what: str, func: Any, *args: Any, attempts: int | None = None) -> Any:
+        """Call ``func`` with exponential backoff; re-raises the last error."""
+        attempts = attempts or self.retries
+        delay = self.retry_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                return func(*args)
+            except Exception as exc:
+                if attempt == attempts:
+                    raise
+                logger.warning(
+                    "%s failed (attempt %d/%d), retrying in %.1fs: %s",
+                    what,
+                    attempt,
+                    attempts,
+                    delay,
+                    exc,
+                )
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _get_spool(self) -> Spool:
+        if self.spool is None:
+            header = {
+                "run_id": self.run_id,
+                "db": redact(self.db.url),
+                "started_at": self.started_at.isoformat(),
+                "seeds": self._seeds(),
+                "options": self._options(),
+            }
+            self.spool = Spool(self.spool_dir, header, create=self.spool_dir_configured)
+        return self.spool
+
+    def _write_batch(self, run_id: int, batch: list[dict[str, Any]]) -> None:
+        with self._write_lock:
+            # once the database failed, try each later batch once: it may be back
+            attempts = 1 if self.spool is not None else self.retries
+            try:
+                written = self._retrying(
+                    "database write", self.db.write_pages, run_id, batch, attempts=attempts
+                )
+            except Exception as exc:
+                path = self._get_spool().write_pages(batch)
+                self.stats.inc_value("hijackwatch/spooled_pages", len(batch))
+                self.stats.set_value("hijackwatch/spool_file", str(path))
+                logger.error(
+                    "database %s unavailable (%s): %d page(s) of run %s written to spool file "
+                    "%s; load them with `hijackwatch db import-spool %s`",
+                    redact(self.db.url),
+                    exc,
+                    len(batch),
+                    run_id,
+                    path,
+                    path,
+                )
+                return
+            self.stats.inc_value("hijackwatch/pages_written", written)
+            self.stats.inc_value("hijackwatch/flushes")
+
+    # -- run end ----------------------------------------------------------------------
+
+    async def close_spider(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self.flush()
+
+    def _finish(self, status: str, reason: str | None) -> RunOutcome | None:
+        assert self.run_id is not None
+        with self._write_lock:
+            try:
+                return self._retrying(
+                    "finishing the run", self.db.finish_run, self.run_id, status, reason
+                )
+            except Exception as exc:
+                path = self._get_spool().write(
+                    [
+                        {
+                            "type": "finish",
+                            "run_id": self.run_id,
+                            "status": status,
+                            "reason": reason,
+                            "finished_at": datetime.now(UTC).isoformat(),
+                        }
+                    ]
+                )
+                self.stats.set_value("hijackwatch/spool_file", str(path))
+                logger.error(
+                    "could not finish run %s in %s (%s); its end is in spool file %s: "
+                    "run `hijackwatch db import-spool %s` when the database is back",
+                    self.run_id,
+                    redact(self.db.url),
+                    exc,
+                    path,
+                    path,
+                )
+                return None
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run_id is None:  # open_spider failed: nothing was recorded
+            return
+        status = run_status(reason)
+        outcome = await asyncio.to_thread(self._finish, status, reason)
+        self.stats.set_value("hijackwatch/run_status", status)
+        if outcome is None:
+            self.stats.set_value("hijackwatch/run_status", "unrecorded")
+            return
+        self.outcome = outcome
+        for key, value in outcome.stats().items():
+            self.stats.set_value(key, value)
+        sent = await asyncio.to_thread(notify_run, self.notify_url, outcome)
+        if sent is not None:
+            self.stats.set_value("hijackwatch/alert_sent", sent)
+        await asyncio.to_thread(self.db.dispose)

@@ -1,0 +1,381 @@
+"""Visitor profiles (who the crawler pretends to be) and a Scrapy-free multi-profile fetch.
+
+Cloaked hijacks show spam only to search-engine crawlers, or redirect only visitors
+who arrive from a search result, so one page is fetched as several visitors and the
+views compared. ``browser`` is the baseline every other profile is compared with.
+
+``HIJACKWATCH_PROFILES`` selects them: a comma-separated list of built-in names
+(``"browser,googlebot,search-baidu"``), a list of names, or a JSON object / dict
+``{"name": {"user_agent": "...", "referer": "https://…?q={query}"}}`` for custom
+ones (``referer`` may use ``{host}`` and ``{query}``; a profile with a referer
+reveals referer cloaking, one without reveals user-agent cloaking).
+``scan_url_views(url)`` is what ``hijackwatch scan`` uses: urllib, bounded in size
+and time, no Scrapy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+from hijackwatch.detect import Analysis, analyse, score_findings
+from hijackwatch.detect.cloaking import (
+    REFERER_CLOAKING,
+    UA_CLOAKING,
+    compare_fetches,
+    external_script_findings,
+    script_urls,
+)
+from hijackwatch.detect.decode import decode_body
+from hijackwatch.detect.text import url_domain
+
+BASELINE = "browser"
+
+DESKTOP_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+MOBILE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"
+)
+GOOGLEBOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+GOOGLEBOT_MOBILE_UA = (
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.6778.69 Mobile Safari/537.36 "
+    "(compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+)
+BAIDUSPIDER_UA = (
+    "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
+)
+BAIDU_SEARCH = "https://www.baidu.com/s?wd={query}"
+GOOGLE_SEARCH = "https://www.google.com/search?q={query}"
+
+SCRIPT_MAX_BYTES = 512 * 1024
+PAGE_MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One kind of visitor: a User-Agent and, for search visitors, a search-result Referer."""
+
+    name: str
+    user_agent: str
+    referer: str | None = None  # template: {host} and {query} (the host, URL-quoted)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name == BASELINE
+
+    @property
+    def kind(self) -> str:
+        """Finding kind this profile's differences reveal."""
+        return REFERER_CLOAKING if self.referer else UA_CLOAKING
+
+    def referer_for(self, url: str) -> str | None:
+        if not self.referer:
+            return None
+        host = urlsplit(url).hostname or ""
+        return self.referer.replace("{host}", host).replace("{query}", quote(host, safe=""))
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        headers = {"User-Agent": self.user_agent}
+        referer = self.referer_for(url)
+        if referer:
+            headers["Referer"] = referer
+        return headers
+
+
+BUILTIN_PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(BASELINE, DESKTOP_UA),
+        Profile("googlebot", GOOGLEBOT_UA),
+        Profile("googlebot-mobile", GOOGLEBOT_MOBILE_UA),
+        Profile("baiduspider", BAIDUSPIDER_UA),
+        Profile("search-baidu", DESKTOP_UA, BAIDU_SEARCH),
+        Profile("search-google-mobile", MOBILE_UA, GOOGLE_SEARCH),
+    )
+}
+DEFAULT_PROFILES = tuple(BUILTIN_PROFILES)
+
+
+def _custom(name: str, spec: Any) -> Profile:
+    if spec is None or spec == {}:
+        if name not in BUILTIN_PROFILES:
+            raise ValueError(f"unknown profile {name!r} (built-in: {', '.join(BUILTIN_PROFILES)})")
+        return BUILTIN_PROFILES[name]
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"profile {name!r}: want an object with user_agent/referer, got {spec!r}")
+    unknown = set(spec) - {"user_agent", "referer"}
+    if unknown:
+        raise ValueError(f"profile {name!r}: unknown keys {sorted(unknown)}")
+    base = BUILTIN_PROFILES.get(name)
+    user_agent = spec.get("user_agent") or (base.user_agent if base else None)
+    if not user_agent or not isinstance(user_agent, str):
+        raise ValueError(f"profile {name!r} needs a user_agent")
+    referer = spec.get("referer", base.referer if base else None)
+    if referer is not None and not (isinstance(referer, str) and referer.startswith("http")):
+        raise ValueError(f"profile {name!r}: referer must be an http(s) URL template")
+    return Profile(name, user_agent, referer or None)
+
+
+def parse_profiles(value: Any = None) -> list[Profile]:
+    """Profiles from the ``HIJACKWATCH_PROFILES`` setting; ``browser`` always first.
+
+    Raises ValueError with a one-line reason on anything it cannot use.
+    """
+    if value is None or value == "" or value == []:
+        entries: list[tuple[str, Any]] = [(n, None) for n in DEFAULT_PROFILES]
+    else:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text[:1] in "[{" else [n for n in text.split(",")]
+        if isinstance(value, Mapping):
+            entries = [(str(k), v) for k, v in value.items()]
+        elif isinstance(value, Iterable):
+            entries = []
+            for entry in value:
+                if isinstance(entry, Mapping) and "name" in entry:
+                    spec = {k: v for k, v in entry.items() if k != "name"}
+                    entries.append((str(entry["name"]), spec))
+                elif isinstance(entry, str):
+                    entries.append((entry, None))
+                else:
+                    raise ValueError(f"cannot read profile entry {entry!r}")
+        else:
+            raise ValueError(f"HIJACKWATCH_PROFILES: cannot read {value!r}")
+    profiles: dict[str, Profile] = {}
+    for raw_name, spec in entries:
+        name = raw_name.strip().lower()
+        if not name:
+            continue
+        if not all(c.isalnum() or c in "-_." for c in name) or len(name) > 64:
+            raise ValueError(f"bad profile name {raw_name!r} (letters, digits, - _ . only)")
+        if name in profiles:
+            raise ValueError(f"profile {name!r} listed twice")
+        profiles[name] = _custom(name, spec)
+    baseline = profiles.pop(BASELINE, BUILTIN_PROFILES[BASELINE])
+    return [baseline, *profiles.values()]
+
+
+# --- Scrapy-free fetching for ``hijackwatch scan`` ----------------------------------------
+
+
+@dataclass(slots=True)
+class View:
+    """One profile's fetch of a URL (redirects on the same site followed, others recorded)."""
+
+    profile: Profile
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    body: bytes | None = None
+    encoding: str | None = None
+    error: str | None = None
+
+
+Fetch = Callable[[str, Profile], View]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # every hop is decided (and recorded) by fetch_view
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _read_bounded(response: Any, max_bytes: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        if time.monotonic() > deadline:
+            raise TimeoutError("read took too long")
+        chunk = response.read(min(65536, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:max_bytes]
+
+
+def fetch_url(
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    timeout: float = 15.0,
+    max_bytes: int = PAGE_MAX_BYTES,
+    max_redirects: int = 5,
+    follow: Callable[[str, str], bool] | None = None,
+) -> tuple[int, str, bytes, str | None]:
+    """(status, final URL, body, charset) of a GET; redirects followed while ``follow(from, to)``.
+
+    The whole fetch, redirects included, is bounded by ``timeout`` and the body by
+    ``max_bytes``; a redirect not followed is returned as is (its Location is the final URL).
+    """
+    deadline = time.monotonic() + timeout
+    current = url
+    for _ in range(max_redirects + 1):
+        if urlsplit(current).scheme not in ("http", "https"):
+            raise ValueError(f"not an http(s) URL: {current[:200]}")
+        request = urllib.request.Request(current, headers=dict(headers))
+        remaining = max(0.5, deadline - time.monotonic())
+        try:
+            response = _OPENER.open(request, timeout=remaining)
+        except urllib.error.HTTPError as err:  # 3xx (no redirect handler), 4xx, 5xx
+            response = err
+        with response:
+            status = int(response.status or response.code)
+            location = response.headers.get("Location")
+            charset = response.headers.get_content_charset()
+            body = _read_bounded(response, max_bytes, deadline)
+        if status in (301, 302, 303, 307, 308) and location:
+            target = urljoin(current, location.strip())
+            if follow is not None and follow(current, target):
+                current = target
+                continue
+            return status, target, body, charset
+        return status, current, body, charset
+    raise ValueError(f"more than {max_redirects} redirects")
+
+
+def _same_site(src: str, dst: str) -> bool:
+    return url_domain(src) == url_domain(dst)
+
+
+def fetch_view(
+    url: str, profile: Profile, *, timeout: float = 15.0, max_bytes: int = PAGE_MAX_BYTES
+) -> View:
+    """Fetch ``url`` as ``profile``; never raises (a failure is the view's ``error``)."""
+    try:
+        status, final, body, charset = fetch_url(
+            url, profile.headers_for(url), timeout=timeout, max_bytes=max_bytes, follow=_same_site
+        )
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        return View(profile, url, error=f"{type(exc).__name__}: {exc}"[:500])
+    return View(profile, url, final, status, body, charset)
+
+
+def fetch_views(
+    url: str, profiles: list[Profile] | None = None, fetch: Fetch | None = None
+) -> list[View]:
+    """Every profile's view of ``url``, fetched in parallel, in profile order."""
+    profiles = profiles or parse_profiles()
+    fetch = fetch or fetch_view
+    with ThreadPoolExecutor(max_workers=min(8, len(profiles))) as pool:
+        return list(pool.map(lambda p: fetch(url, p), profiles))
+
+
+def _analysis(view: View) -> Analysis:
+    if view.error is not None or view.body is None:
+        return Analysis(verdict="error", score=0.0, error=view.error or "no body")
+    if not view.body.strip():  # a bare redirect: nothing to analyse, the hop is the evidence
+        return Analysis(verdict="clean", score=0.0)
+    return analyse(view.body, view.final_url or view.url, encoding=view.encoding)
+
+
+def _script_findings(
+    views: list[View], analyses: list[Analysis], timeout: float, max_scripts: int
+) -> None:
+    """Fetch each external script once and add its findings to every view that loads it."""
+    per_view: list[list[str]] = []
+    for view, analysis in zip(views, analyses, strict=True):
+        if analysis.error or not view.body:
+            per_view.append([])
+            continue
+        try:
+            text, _ = decode_body(view.body, view.encoding)
+        except ValueError:
+            per_view.append([])
+            continue
+        per_view.append(script_urls(text, view.final_url or view.url))
+    wanted = list(dict.fromkeys(u for urls in per_view for u in urls))[:max_scripts]
+    headers = BUILTIN_PROFILES[BASELINE].headers_for("")
+
+    def load(script_url: str) -> list:
+        try:
+            _, _, body, charset = fetch_url(
+                script_url, headers, timeout=timeout, max_bytes=SCRIPT_MAX_BYTES
+            )
+        except (OSError, ValueError, urllib.error.URLError):
+            return []
+        return external_script_findings(body.decode(charset or "utf-8", "replace"), script_url)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = dict(zip(wanted, pool.map(load, wanted), strict=True))
+    for urls, analysis in zip(per_view, analyses, strict=True):
+        for script_url in urls:
+            analysis.findings.extend(found.get(script_url, []))
+
+
+def rescore(analysis: Analysis) -> None:
+    """Score and verdict again after findings were added (errors stay errors)."""
+    if analysis.verdict == "error":
+        return
+    analysis.score, analysis.verdict = score_findings(analysis.findings)
+
+
+def scan_url_views(
+    url: str,
+    profiles: list[Profile] | None = None,
+    *,
+    fetch: Fetch | None = None,
+    scripts: bool = True,
+    timeout: float = 15.0,
+    max_scripts: int = 20,
+) -> list[tuple[Profile, View, Analysis]]:
+    """Fetch ``url`` as every profile, analyse each view, add script and cloaking findings.
+
+    Each non-baseline profile's analysis carries its cloaking findings against the
+    browser view (with both views in the evidence); external scripts the views load
+    are fetched once each (512 KB, ``timeout``) and analysed statically, never run.
+    """
+    profiles = profiles or parse_profiles()
+    if fetch is None:
+        fetch = lambda u, p: fetch_view(u, p, timeout=timeout)  # noqa: E731
+    views = fetch_views(url, profiles, fetch)
+    analyses = [_analysis(view) for view in views]
+    if scripts:
+        _script_findings(views, analyses, timeout, max_scripts)
+    base_view, base = views[0], analyses[0]
+    base_facts = (None if base.error else base.summary, base_view.final_url)
+    for view, analysis in zip(views[1:], analyses[1:], strict=True):
+        if base_view.error or view.error:
+            continue
+        other = (None if analysis.error else analysis.summary, view.final_url)
+        analysis.findings.extend(
+            compare_fetches(url, base_facts, other, view.profile.name, kind=view.profile.kind)
+        )
+    for analysis in analyses:
+        rescore(analysis)
+    return list(zip(profiles, views, analyses, strict=True))
+
+
+def with_profiles(profiles: list[Profile], names: Iterable[str]) -> list[Profile]:
+    """The subset of ``profiles`` named (browser kept), e.g. for a ``--profile`` option."""
+    keep = {n.strip().lower() for n in names}
+    return [p for p in profiles if p.is_baseline or p.name in keep]
+
+
+__all__ = [
+    "BASELINE",
+    "BUILTIN_PROFILES",
+    "DEFAULT_PROFILES",
+    "Profile",
+    "View",
+    "fetch_url",
+    "fetch_view",
+    "fetch_views",
+    "parse_profiles",
+    "rescore",
+    "scan_url_views",
+    "with_profiles",
+]

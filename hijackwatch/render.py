@@ -1,0 +1,290 @@
+"""Render mode: load a suspicious page in headless Chromium as a visitor from a search result.
+
+Static analysis misses redirects computed at run time; a real browser does not. The
+page runs in the Debian Chromium (``/usr/bin/chromium``, never a downloaded browser)
+in a fresh browser context per page, with a search-engine Referer. Every request is
+routed: the page's own host (and ``allow_hosts``: hostnames, or networks such as
+``127.0.0.0/8`` in tests) may load; anything else is aborted, and a top-level
+navigation elsewhere is recorded (that is the evidence) but never loaded. WebSockets
+are never connected and service workers are blocked, so a hostile page cannot reach
+other hosts. Playwright's sync API is bound to the thread that started it, so one
+worker thread owns the browser and callers hand it work.
+
+With ``loopback_only`` (HIJACKWATCH_LOOPBACK_ONLY) only 127.0.0.0/8 loads and Chromium
+resolves no host name. Nothing here imports Scrapy; CloakingPipeline calls
+``Renderer.render_async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from hijackwatch.detect.findings import Finding
+from hijackwatch.detect.text import clip, url_domain
+
+logger = logging.getLogger(__name__)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+]
+LOOPBACK_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.*, EXCLUDE localhost"]
+MAX_NAVIGATIONS = 20
+
+
+def chromium_available(path: str = CHROMIUM) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+@dataclass(slots=True)
+class RenderResult:
+    """What a search visitor's browser did with one page."""
+
+    url: str
+    referer: str | None
+    final_url: str  # where the visitor ended up (a blocked navigation's target counts)
+    title: str = ""  # document.title once scripts ran (before any navigation away)
+    navigations: list[str] = field(default_factory=list)  # top-level navigations, in order
+    blocked: list[str] = field(default_factory=list)  # requests refused (other hosts)
+    error: str | None = None
+
+
+class HostPolicy:
+    """Which hosts a rendered page may load from: its own, plus configured ones."""
+
+    def __init__(
+        self, allow: list[str] | tuple[str, ...] = (), loopback_only: bool = False
+    ) -> None:
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.hosts: set[str] = set()
+        self.loopback_only = loopback_only  # tests, benchmarks, demo: nothing else at all
+        for entry in allow:
+            entry = entry.strip().lower()
+            if not entry:
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.hosts.add(entry)
+
+    def allowed(self, url: str, page_host: str) -> bool:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https"):
+            return parts.scheme in ("data", "blob", "about")
+        host = (parts.hostname or "").lower()
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if self.loopback_only and (address is None or not address.is_loopback):
+            return False
+        if host == page_host or host in self.hosts:
+            return True
+        return address is not None and any(address in net for net in self.networks)
+
+
+class Renderer:
+    """One headless Chromium, driven from its own worker thread, one fresh context per page."""
+
+    def __init__(
+        self,
+        *,
+        executable: str = CHROMIUM,
+        allow_hosts: list[str] | tuple[str, ...] = (),
+        timeout: float = 15.0,
+        settle: float = 3.0,
+        loopback_only: bool = False,
+    ) -> None:
+        self.executable = executable
+        self.policy = HostPolicy(allow_hosts, loopback_only)
+        self.timeout = timeout
+        self.settle = settle
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hw-render")
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    # --- worker-thread side ---------------------------------------------------------
+    def _ensure_browser(self) -> Any:
+        if self._browser is not None and self._browser.is_connected():
+            return self._browser
+        from playwright.sync_api import sync_playwright
+
+        if self._playwright is None:
+            self._playwright = sync_playwright().start()
+        # launch() gives every browser a fresh temporary user-data-dir, deleted on close
+        self._browser = self._playwright.chromium.launch(
+            executable_path=self.executable,
+            headless=True,
+            # loopback-only: no host name resolves at all (belt and braces to routing)
+            args=[*CHROMIUM_ARGS, *(LOOPBACK_ARGS if self.policy.loopback_only else [])],
+            timeout=self.timeout * 1000,
+        )
+        return self._browser
+
+    def render(self, url: str, *, user_agent: str, referer: str | None = None) -> RenderResult:
+        """Load ``url`` and let its scripts run for ``settle`` s (call from the worker thread)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        result = RenderResult(url=url, referer=referer, final_url=url)
+        page_host = (urlsplit(url).hostname or "").lower()
+        try:
+            browser = self._ensure_browser()
+        except PlaywrightError as exc:
+            result.error = f"browser did not start: {exc}"[:500]
+            return result
+        context = browser.new_context(
+            user_agent=user_agent,
+            service_workers="block",
+            accept_downloads=False,
+            java_script_enabled=True,
+            ignore_https_errors=True,
+        )
+        try:
+            page = context.new_page()
+            main_frame = page.main_frame
+
+            def route(route: Any) -> None:
+                request = route.request
+                navigation = request.is_navigation_request() and request.frame == main_frame
+                if navigation and len(result.navigations) < MAX_NAVIGATIONS:
+                    result.navigations.append(request.url)
+                if self.policy.allowed(request.url, page_host):
+                    route.continue_()
+                    return
+                if len(result.blocked) < 100:
+                    result.blocked.append(request.url)
+                route.abort("blockedbyclient")
+
+            context.route("**/*", route)
+            context.route_web_socket("**/*", lambda ws: None)  # never connected to a server
+            deadline = time.monotonic() + self.timeout + self.settle
+            try:
+                page.goto(url, referer=referer, wait_until="load", timeout=self.timeout * 1000)
+                self._read_title(page, result, page_host)
+            except PlaywrightError as exc:  # interrupted by the page's own redirect, or failed
+                if not result.navigations[1:]:
+                    result.error = clip(str(exc), 300)
+            self._settle(page, result, page_host, deadline)
+            if result.navigations:
+                result.final_url = result.navigations[-1]
+        except PlaywrightError as exc:
+            result.error = clip(str(exc), 300)
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                context.close()
+        return result
+
+    def _settle(self, page: Any, result: RenderResult, page_host: str, deadline: float) -> None:
+        """Let timers fire; keep the title of the page humans saw (not an error page)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        remaining = min(self.settle, deadline - time.monotonic())
+        if remaining > 0:
+            try:
+                page.wait_for_timeout(remaining * 1000)
+            except PlaywrightError:
+                return
+        self._read_title(page, result, page_host)
+
+    def _read_title(self, page: Any, result: RenderResult, page_host: str) -> None:
+        """document.title, unless the tab shows Chromium's error page for a blocked hop."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            current = page.url
+            if self.policy.allowed(current, page_host) and current not in result.blocked:
+                title = page.title()
+                if title or not result.title:
+                    result.title = title
+        except PlaywrightError:
+            pass
+
+    def _close(self) -> None:
+        try:
+            if self._browser is not None:
+                self._browser.close()
+            if self._playwright is not None:
+                self._playwright.stop()
+        except Exception:  # closing a crashed browser: nothing left to clean
+            logger.debug("closing the render browser failed", exc_info=True)
+        self._browser = self._playwright = None
+
+    # --- event-loop side ------------------------------------------------------------
+    async def render_async(
+        self, url: str, *, user_agent: str, referer: str | None = None
+    ) -> RenderResult:
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(
+            self.executor, lambda: self.render(url, user_agent=user_agent, referer=referer)
+        )
+        try:
+            return await asyncio.wait_for(job, timeout=2 * (self.timeout + self.settle) + 30)
+        except TimeoutError:
+            return RenderResult(url, referer, url, error="render timed out")
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self._close)
+        self.executor.shutdown(wait=False)
+
+    def close(self) -> None:
+        self.executor.submit(self._close).result(timeout=60)
+        self.executor.shutdown(wait=True)
+
+
+def render_findings(result: RenderResult, source_title: str | None) -> list[Finding]:
+    """Findings from a rendered view: navigations off the site, a title scripts swapped."""
+    from hijackwatch.detect.cloaking import title_change
+    from hijackwatch.detect.script import spammy_domain
+
+    findings: list[Finding] = []
+    page_domain = url_domain(result.url)
+    who = f"a visitor from {result.referer}" if result.referer else "a browser"
+    for target in result.navigations:
+        domain = url_domain(target)
+        if domain and domain != page_domain:
+            spam = " (gambling/porn-looking domain)" if spammy_domain(domain) else ""
+            findings.append(
+                Finding(
+                    "script_redirect",
+                    "high",
+                    f"in headless Chromium {who} was sent from {clip(result.url, 150)!r} "
+                    f"to {clip(target, 200)!r}{spam}",
+                )
+            )
+            break
+    change = title_change(source_title or "", result.title)
+    if change is not None:
+        severity, why = change
+        findings.append(
+            Finding(
+                "title_swap",
+                severity,
+                f"scripts change the title {why}: crawlers read {clip(source_title or '', 150)!r}, "
+                f"{who} sees {clip(result.title, 150)!r}",
+            )
+        )
+    return findings

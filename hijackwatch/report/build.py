@@ -1,0 +1,300 @@
+"""Collect what a report shows: per site its status, incident, and non-clean pages.
+
+The report model is plain data (no SQLAlchemy objects) so every renderer works on the
+same facts. Everything textual in it comes from hostile pages: renderers escape it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import select, text
+
+from hijackwatch.storage import Database, StorageError
+from hijackwatch.storage.models import CrawlRun, FindingRow, Incident, Page
+from hijackwatch.storage.records import as_utc
+
+ONLY_CHOICES = ("hijacked", "new", "all")
+VERDICT_RANK = {"hijacked": 3, "suspicious": 2, "clean": 1, "error": 0}
+MAX_PAGES_PER_SITE = 500  # a report is read by people; the database keeps the rest
+
+
+@dataclass
+class FindingEntry:
+    kind: str
+    severity: str
+    evidence: str | None
+    profiles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProfileFetch:
+    profile: str
+    verdict: str
+    status: int | None
+    score: float
+    final_url: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class PageEntry:
+    url: str
+    verdict: str
+    score: float
+    title: str | None
+    fetches: list[ProfileFetch] = field(default_factory=list)
+    findings: list[FindingEntry] = field(default_factory=list)
+    hijacked_since: datetime | None = None
+
+
+@dataclass
+class SiteEntry:
+    site: str
+    status: str  # hijacked | suspicious | clean | error
+    run_id: int
+    crawled_at: datetime | None
+    pages: int
+    hijacked_pages: int
+    suspicious_pages: int
+    error_pages: int
+    hijacked_since: datetime | None = None  # the open (or, for a past run, then open) incident
+    incident_run_id: int | None = None
+    incident_max_pages: int = 0
+    cleaned_at: datetime | None = None  # the latest incident closed by this run or before
+    cleaned_run_id: int | None = None
+    new: bool = False  # incident opened in this site's reported run
+    page_entries: list[PageEntry] = field(default_factory=list)
+    pages_truncated: bool = False
+
+
+@dataclass
+class Report:
+    generated_at: datetime
+    only: str
+    site_filter: str | None
+    since: datetime | None
+    run_id: int | None
+    database: str
+    sites: list[SiteEntry] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "sites": len(self.sites),
+            "hijacked_sites": sum(s.status == "hijacked" for s in self.sites),
+            "new_hijacked_sites": sum(s.new for s in self.sites),
+            "cleaned_sites": sum(
+                s.cleaned_at is not None and s.status != "hijacked" for s in self.sites
+            ),
+            "hijacked_pages": sum(s.hijacked_pages for s in self.sites),
+            "suspicious_pages": sum(s.suspicious_pages for s in self.sites),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["counts"] = self.counts
+        return data
+
+
+def parse_since(value: str | date | datetime | None) -> datetime | None:
+    """``2026-11-03`` or an ISO timestamp, as an aware UTC datetime (dates: midnight UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"bad date {value!r}; use YYYY-MM-DD or an ISO timestamp") from exc
+    return as_utc(parsed)
+
+
+def _site_rows(db: Database, run_id: int | None, site: str | None) -> list[dict[str, Any]]:
+    if run_id is not None:
+        sql = "SELECT * FROM site_history WHERE run_id = :run_id"
+        params: dict[str, Any] = {"run_id": run_id}
+    else:
+        sql, params = "SELECT * FROM latest_site_status WHERE 1 = 1", {}
+    if site:
+        sql += " AND site = :site"
+        params["site"] = site
+    with db.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text(sql + " ORDER BY site"), params)]
+    for row in rows:
+        row["crawled_at"] = as_utc(_as_datetime(row.get("crawled_at", row.get("started_at"))))
+    return rows
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """Views hand SQLite timestamps back as text."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _site_incidents(db: Database, site_ids: list[int]) -> dict[int, list[Incident]]:
+    found: dict[int, list[Incident]] = {}
+    with db.session() as session:
+        for start in range(0, len(site_ids), 500):
+            chunk = site_ids[start : start + 500]
+            for inc in session.scalars(
+                select(Incident)
+                .where(Incident.site_id.in_(chunk), Incident.scope == "site")
+                .order_by(Incident.id)
+            ):
+                found.setdefault(inc.site_id, []).append(inc)
+    return found
+
+
+def _apply_incident(entry: SiteEntry, incidents: list[Incident]) -> None:
+    """Which incident was open as of the entry's run, and the last cleaning before it."""
+    run = entry.run_id
+    for inc in incidents:
+        opened = inc.opened_run_id or 0
+        if opened <= run and (inc.closed_run_id is None or inc.closed_run_id > run):
+            entry.hijacked_since = as_utc(inc.opened_at)
+            entry.incident_run_id = inc.opened_run_id
+            entry.incident_max_pages = inc.max_pages
+            entry.new = opened == run
+        elif inc.closed_run_id is not None and inc.closed_run_id <= run:
+            entry.cleaned_at = as_utc(inc.closed_at)
+            entry.cleaned_run_id = inc.closed_run_id
+            if entry.hijacked_since is None and inc.closed_run_id == run:
+                entry.incident_max_pages = inc.max_pages
+
+
+def _page_entries(db: Database, entry: SiteEntry, site_id: int) -> None:
+    with db.session() as session:
+        rows = session.scalars(
+            select(Page)
+            .where(
+                Page.run_id == entry.run_id,
+                Page.site_id == site_id,
+                Page.verdict.in_(("hijacked", "suspicious")),
+            )
+            .order_by(Page.url, Page.profile)
+        ).all()
+        urls = sorted({r.url for r in rows})
+        entry.pages_truncated = len(urls) > MAX_PAGES_PER_SITE
+        keep = set(urls[:MAX_PAGES_PER_SITE])
+        all_rows = session.scalars(
+            select(Page)
+            .where(Page.run_id == entry.run_id, Page.site_id == site_id, Page.url.in_(keep))
+            .order_by(Page.url, Page.profile)
+        ).all()
+        findings: dict[int, list[FindingRow]] = {}
+        ids = [r.id for r in all_rows]
+        for start in range(0, len(ids), 500):
+            for f in session.scalars(
+                select(FindingRow)
+                .where(FindingRow.page_id.in_(ids[start : start + 500]))
+                .order_by(FindingRow.id)
+            ):
+                findings.setdefault(f.page_id, []).append(f)
+        since = {
+            inc.url: as_utc(inc.opened_at)
+            for inc in session.scalars(
+                select(Incident).where(
+                    Incident.site_id == site_id,
+                    Incident.scope == "page",
+                    Incident.opened_run_id <= entry.run_id,
+                    (Incident.closed_run_id.is_(None)) | (Incident.closed_run_id > entry.run_id),
+                )
+            )
+        }
+    pages: dict[str, PageEntry] = {}
+    for row in all_rows:
+        page = pages.get(row.url)
+        if page is None:
+            page = pages[row.url] = PageEntry(
+                row.url, row.verdict, row.score, row.title, hijacked_since=since.get(row.url)
+            )
+        if VERDICT_RANK.get(row.verdict, 0) > VERDICT_RANK.get(page.verdict, 0):
+            page.verdict, page.title = row.verdict, row.title or page.title
+        page.score = max(page.score, row.score)
+        page.title = page.title or row.title
+        page.fetches.append(
+            ProfileFetch(row.profile, row.verdict, row.status, row.score, row.final_url, row.error)
+        )
+        for f in findings.get(row.id, []):
+            same = next(
+                (
+                    e
+                    for e in page.findings
+                    if (e.kind, e.severity, e.evidence) == (f.kind, f.severity, f.evidence)
+                ),
+                None,
+            )
+            if same is None:
+                page.findings.append(FindingEntry(f.kind, f.severity, f.evidence, [row.profile]))
+            elif row.profile not in same.profiles:
+                same.profiles.append(row.profile)
+    entry.page_entries = sorted(
+        pages.values(), key=lambda p: (-VERDICT_RANK.get(p.verdict, 0), -p.score, p.url)
+    )
+
+
+def build_report(
+    db: Database,
+    *,
+    only: str = "hijacked",
+    site: str | None = None,
+    since: str | date | datetime | None = None,
+    run_id: int | None = None,
+) -> Report:
+    """The report for the latest run of each site (or one ``run_id``), filtered.
+
+    only: ``hijacked`` sites hijacked now (in that run); ``new`` sites whose incident was
+    opened in that run (with ``since``: opened since then); ``all`` every site.
+    since: with ``hijacked``/``all`` keep sites crawled since then.
+    """
+    if only not in ONLY_CHOICES:
+        raise ValueError(f"only must be one of {ONLY_CHOICES}")
+    since_dt = parse_since(since)
+    if run_id is not None:
+        with db.session() as session:
+            if session.get(CrawlRun, run_id) is None:
+                raise StorageError(f"no crawl run {run_id} in the database")
+    report = Report(
+        generated_at=datetime.now(UTC),
+        only=only,
+        site_filter=site,
+        since=since_dt,
+        run_id=run_id,
+        database=repr(db),
+    )
+    rows = _site_rows(db, run_id, site)
+    incidents = _site_incidents(db, [r["site_id"] for r in rows])
+    for row in rows:
+        entry = SiteEntry(
+            site=row["site"],
+            status=row["status"],
+            run_id=row["run_id"],
+            crawled_at=row["crawled_at"],
+            pages=int(row["pages"]),
+            hijacked_pages=int(row["hijacked_pages"]),
+            suspicious_pages=int(row["suspicious_pages"]),
+            error_pages=int(row["error_pages"]),
+        )
+        _apply_incident(entry, incidents.get(row["site_id"], []))
+        if not _wanted(entry, only, since_dt):
+            continue
+        _page_entries(db, entry, row["site_id"])
+        report.sites.append(entry)
+    report.sites.sort(key=lambda s: (-VERDICT_RANK.get(s.status, 0), not s.new, s.site))
+    return report
+
+
+def _wanted(entry: SiteEntry, only: str, since: datetime | None) -> bool:
+    if only == "new":
+        if since is not None:
+            return entry.hijacked_since is not None and entry.hijacked_since >= since
+        return entry.new
+    if since is not None and (entry.crawled_at is None or entry.crawled_at < since):
+        return False
+    return only == "all" or entry.status == "hijacked"

@@ -1,0 +1,15 @@
+"""Storage exceptions, each with a message a user can act on."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """The database could not be used."""
+
+
+class SchemaOutOfDate(StorageError):
+    """The database schema is older (or newer) than this hijackwatch version expects."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database could not be reached or written."""

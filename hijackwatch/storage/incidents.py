@@ -1,0 +1,255 @@
+"""Incident bookkeeping at run end: newly hijacked, still hijacked, cleaned.
+
+Rules (docs/schema.md repeats them):
+- a page (URL) is hijacked in a run if any profile's fetch of it is ``hijacked``;
+  a site is hijacked if any of its pages is;
+- a page incident closes when a later run fetches the URL (under any profile, without a
+  fetch error) and no profile sees it hijacked;
+- a site incident closes only in a *finished* run that crawled the site, fetched at least
+  one page of it and found none hijacked; an interrupted or failed run may open or extend
+  incidents but never declares a site clean (it may have missed the hijacked pages).
+  Closing a site incident closes its remaining page incidents.
+Settling is idempotent for the newest run, so ``import-spool`` can settle again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from hijackwatch.storage.models import CrawlRun, Incident, Page, Site
+
+
+@dataclass
+class RunOutcome:
+    """What one run found, compared with what was known before it."""
+
+    run_id: int
+    status: str
+    sites: int = 0
+    pages: int = 0
+    fetches: int = 0
+    hijacked_pages: int = 0
+    suspicious_pages: int = 0
+    errors: int = 0
+    new_hijacked_sites: list[str] = field(default_factory=list)
+    still_hijacked_sites: list[str] = field(default_factory=list)
+    cleaned_sites: list[str] = field(default_factory=list)
+    new_hijacked_pages: list[str] = field(default_factory=list)
+    cleaned_pages: list[str] = field(default_factory=list)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.new_hijacked_sites or self.cleaned_sites)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def stats(self) -> dict[str, Any]:
+        """Keys for ``crawler.stats`` (read by ``hijackwatch crawl`` for its summary)."""
+        return {
+            "hijackwatch/run_id": self.run_id,
+            "hijackwatch/run_status": self.status,
+            "hijackwatch/sites": self.sites,
+            "hijackwatch/pages": self.pages,
+            "hijackwatch/hijacked_pages": self.hijacked_pages,
+            "hijackwatch/suspicious_pages": self.suspicious_pages,
+            "hijackwatch/error_pages": self.errors,
+            "hijackwatch/hijacked_sites": len(self.new_hijacked_sites)
+            + len(self.still_hijacked_sites),
+            "hijackwatch/new_hijacked_sites": len(self.new_hijacked_sites),
+            "hijackwatch/still_hijacked_sites": len(self.still_hijacked_sites),
+            "hijackwatch/cleaned_sites": len(self.cleaned_sites),
+            "hijackwatch/new_hijacked_pages": len(self.new_hijacked_pages),
+            "hijackwatch/cleaned_pages": len(self.cleaned_pages),
+        }
+
+
+def _page_states(session: Session, run_id: int) -> dict[int, dict[str, tuple[bool, bool]]]:
+    """site_id -> url -> (hijacked under any profile, fetched OK under any profile)."""
+    hijacked = func.max(case((Page.verdict == "hijacked", 1), else_=0))
+    fetched = func.max(case((Page.verdict != "error", 1), else_=0))
+    rows = session.execute(
+        select(Page.site_id, Page.url, hijacked, fetched)
+        .where(Page.run_id == run_id)
+        .group_by(Page.site_id, Page.url)
+    )
+    states: dict[int, dict[str, tuple[bool, bool]]] = {}
+    for site_id, url, is_hijacked, ok in rows:
+        states.setdefault(site_id, {})[url] = (bool(is_hijacked), bool(ok))
+    return states
+
+
+def _open_incidents(session: Session, site_ids: list[int]) -> list[Incident]:
+    found: list[Incident] = []
+    for start in range(0, len(site_ids), 500):  # keep IN lists bounded
+        chunk = site_ids[start : start + 500]
+        found.extend(
+            session.scalars(
+                select(Incident).where(Incident.site_id.in_(chunk), Incident.closed_at.is_(None))
+            )
+        )
+    return found
+
+
+def _open(site_id: int, url: str | None, run: CrawlRun, at: datetime, pages: int) -> Incident:
+    return Incident(
+        scope="page" if url else "site",
+        site_id=site_id,
+        url=url,
+        opened_run_id=run.id,
+        opened_at=at,
+        last_seen_run_id=run.id,
+        last_seen_at=at,
+        pages=pages,
+        max_pages=pages,
+    )
+
+
+def _close(incident: Incident, run: CrawlRun, at: datetime) -> None:
+    incident.closed_run_id = run.id
+    incident.closed_at = at
+
+
+def settle_run(session: Session, run: CrawlRun) -> None:
+    """Open, extend and close incidents for every site the run crawled."""
+    at = run.started_at
+    states = _page_states(session, run.id)
+    incidents = _open_incidents(session, list(states))
+    site_open = {i.site_id: i for i in incidents if i.scope == "site"}
+    page_open: dict[tuple[int, str], Incident] = {
+        (i.site_id, i.url or ""): i for i in incidents if i.scope == "page"
+    }
+    for site_id, urls in states.items():
+        hijacked = sorted(u for u, (h, _ok) in urls.items() if h)
+        for url in hijacked:
+            incident = page_open.get((site_id, url))
+            if incident is None:
+                session.add(_open(site_id, url, run, at, 1))
+            else:
+                incident.last_seen_run_id, incident.last_seen_at = run.id, at
+        for url, (is_hijacked, ok) in urls.items():
+            incident = page_open.get((site_id, url))
+            if incident is not None and ok and not is_hijacked:
+                _close(incident, run, at)
+        site_incident = site_open.get(site_id)
+        if hijacked:
+            if site_incident is None:
+                session.add(_open(site_id, None, run, at, len(hijacked)))
+            else:
+                site_incident.last_seen_run_id, site_incident.last_seen_at = run.id, at
+                site_incident.pages = len(hijacked)
+                site_incident.max_pages = max(site_incident.max_pages, len(hijacked))
+        elif (
+            site_incident is not None
+            and run.status == "finished"
+            and any(ok for _h, ok in urls.values())
+        ):
+            _close(site_incident, run, at)
+            for (sid, _url), incident in page_open.items():
+                if sid == site_id and incident.closed_at is None:
+                    _close(incident, run, at)
+    session.flush()
+
+
+def _counts(session: Session, run_id: int) -> dict[str, int]:
+    """Per-run totals; URL-level counts follow the any-profile rule."""
+    per_url = (
+        select(
+            Page.url,
+            func.max(
+                case((Page.verdict == "hijacked", 2), (Page.verdict == "suspicious", 1), else_=0)
+            ).label("worst"),
+        )
+        .where(Page.run_id == run_id)
+        .group_by(Page.url)
+        .subquery()
+    )
+    pages, hijacked, suspicious = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((per_url.c.worst == 2, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((per_url.c.worst == 1, 1), else_=0)), 0),
+        ).select_from(per_url)
+    ).one()
+    fetches, errors, sites = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Page.verdict == "error", 1), else_=0)), 0),
+            func.count(func.distinct(Page.site_id)),
+        ).where(Page.run_id == run_id)
+    ).one()
+    return {
+        "pages": int(pages),
+        "hijacked": int(hijacked),
+        "suspicious": int(suspicious),
+        "fetches": int(fetches),
+        "errors": int(errors),
+        "sites": int(sites),
+    }
+
+
+def _keys(session: Session, stmt: Any) -> list[str]:
+    return sorted(session.scalars(stmt))
+
+
+def outcome_of(session: Session, run: CrawlRun) -> RunOutcome:
+    """Read a settled run's outcome back from the incidents table."""
+    counts = _counts(session, run.id)
+    site_key = select(Site.key).join(Incident, Incident.site_id == Site.id)
+    site_scope = Incident.scope == "site"
+    page_scope = Incident.scope == "page"
+    crawled = select(Page.site_id).where(Page.run_id == run.id).distinct()
+    return RunOutcome(
+        run_id=run.id,
+        status=run.status,
+        sites=counts["sites"],
+        pages=counts["pages"],
+        fetches=counts["fetches"],
+        hijacked_pages=counts["hijacked"],
+        suspicious_pages=counts["suspicious"],
+        errors=counts["errors"],
+        new_hijacked_sites=_keys(
+            session, site_key.where(site_scope, Incident.opened_run_id == run.id)
+        ),
+        still_hijacked_sites=_keys(
+            session,
+            site_key.where(
+                site_scope,
+                Incident.opened_run_id != run.id,
+                Incident.last_seen_run_id == run.id,
+            ),
+        ),
+        cleaned_sites=_keys(
+            session,
+            site_key.where(
+                site_scope, Incident.closed_run_id == run.id, Incident.site_id.in_(crawled)
+            ),
+        ),
+        new_hijacked_pages=_keys(
+            session, select(Incident.url).where(page_scope, Incident.opened_run_id == run.id)
+        ),
+        cleaned_pages=_keys(
+            session, select(Incident.url).where(page_scope, Incident.closed_run_id == run.id)
+        ),
+    )
+
+
+def apply_counts(session: Session, run: CrawlRun, outcome: RunOutcome) -> None:
+    run.sites, run.pages, run.fetches = outcome.sites, outcome.pages, outcome.fetches
+    run.hijacked, run.suspicious, run.errors = (
+        outcome.hijacked_pages,
+        outcome.suspicious_pages,
+        outcome.errors,
+    )
+    run.new_hijacked_sites = len(outcome.new_hijacked_sites)
+    run.cleaned_sites = len(outcome.cleaned_sites)
+    for site in session.scalars(
+        select(Site).where(Site.id.in_(select(Page.site_id).where(Page.run_id == run.id)))
+    ):
+        site.last_run_id = run.id
+        site.last_crawled_at = run.started_at

@@ -1,0 +1,1 @@
+"""Migration revisions; released ones are never edited."""

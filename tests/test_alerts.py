@@ -1,0 +1,113 @@
+"""Webhook alerts against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from hijackwatch.alerts import alert_payload, notify_run, send_alert
+from hijackwatch.storage import RunOutcome
+
+
+class Receiver:
+    """A webhook endpoint that records JSON bodies; the first ``fail_first`` calls get 500."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.fail_first = fail_first
+        self.headers: list[dict[str, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                receiver.attempts += 1
+                if receiver.attempts <= receiver.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.calls.append(json.loads(body))
+                receiver.headers.append(dict(self.headers))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def outcome(**changes: Any) -> RunOutcome:
+    base: dict[str, Any] = {"run_id": 7, "status": "finished", "sites": 3, "pages": 40}
+    return RunOutcome(**(base | changes))
+
+
+def test_alert_posted_once_with_the_changes(receiver: Receiver) -> None:
+    result = outcome(
+        new_hijacked_sites=["b.example"],
+        cleaned_sites=["a.example"],
+        new_hijacked_pages=["http://b.example/slot.html"],
+        hijacked_pages=1,
+    )
+    assert notify_run(receiver.url, result, backoff=0.05) is True
+    assert len(receiver.calls) == 1
+    payload = receiver.calls[0]
+    assert payload["run_id"] == 7
+    assert payload["new_hijacked_sites"] == ["b.example"]
+    assert payload["cleaned_sites"] == ["a.example"]
+    assert payload["counts"]["hijacked_pages"] == 1
+    assert "1 newly hijacked site(s)" in payload["summary"]
+    assert receiver.headers[0]["Content-Type"] == "application/json"
+
+
+def test_no_alert_without_changes(receiver: Receiver) -> None:
+    assert notify_run(receiver.url, outcome(still_hijacked_sites=["a.example"])) is None
+    assert notify_run(None, outcome(new_hijacked_sites=["a.example"])) is None
+    assert receiver.attempts == 0
+
+
+def test_alert_retried_until_the_receiver_recovers() -> None:
+    with Receiver(fail_first=2) as flaky:
+        started = time.monotonic()
+        assert send_alert(flaky.url, alert_payload(outcome(cleaned_sites=["a"])), backoff=0.1)
+        elapsed = time.monotonic() - started
+    assert flaky.attempts == 3 and len(flaky.calls) == 1
+    assert elapsed >= 0.3  # backed off 0.1 s, then 0.2 s
+
+
+def test_alert_failure_is_reported_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    with Receiver(fail_first=100) as down:
+        ok = send_alert(down.url, alert_payload(outcome()), attempts=2, backoff=0.01)
+    assert ok is False and down.attempts == 2
+    assert "NOT delivered" in caplog.text
+    # nothing listening at all: still no exception
+    assert send_alert(down.url, {"run_id": 1}, attempts=1, timeout=1) is False
+
+
+def test_only_http_notify_urls_are_used(receiver: Receiver) -> None:
+    assert send_alert("file:///etc/passwd", {"run_id": 1}, attempts=1) is False
+    assert receiver.attempts == 0

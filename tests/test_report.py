@@ -1,0 +1,253 @@
+"""Reports from the two-run scenario in every format; hostile page text stays inert."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hijackwatch.report import build_report, render
+from hijackwatch.report.text import csv_cell
+from hijackwatch.storage import Database
+from tests.test_storage import (
+    HOSTILE_EVIDENCE,
+    HOSTILE_TITLE,
+    RUN2_AT,
+    SITE_A,
+    SITE_B,
+    write_run,
+    write_two_runs,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SLOT_URL = f"http://{SITE_B}/news/slot-gacor.html"
+
+# Everything an attacker could put in a page, aimed at whoever opens the HTML report.
+EVIL_SITE = "evil.example"
+PAYLOAD = "window.__pwned = (window.__pwned || 0) + 1; alert(1)"
+EVIL: list[dict[str, Any]] = [
+    {
+        "url": f'http://{EVIL_SITE}/"><script>{PAYLOAD}</script>',
+        "final_url": f"javascript:{PAYLOAD}",
+        "site": EVIL_SITE,
+        "status": 200,
+        "verdict": "hijacked",
+        "score": 99.0,
+        "title": f'<script>{PAYLOAD}</script><img src=x onerror="{PAYLOAD}">',
+        "findings": [
+            {
+                "kind": "script_redirect",
+                "severity": "high",
+                "evidence": f'</div></td><svg onload="{PAYLOAD}">'
+                f'<iframe src="javascript:{PAYLOAD}">',
+            },
+            {
+                "kind": "hidden_links",
+                "severity": "high",
+                "evidence": f"<a href=javascript:{PAYLOAD}>x",
+            },
+        ],
+    },
+    {
+        "url": f"javascript:{PAYLOAD}",
+        "site": EVIL_SITE,
+        "status": 200,
+        "profile": "googlebot",
+        "verdict": "hijacked",
+        "score": 80.0,
+        "title": "\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\ \x1b[31mred",
+        "findings": [
+            {"kind": "title_injection", "severity": "high", "evidence": "=cmd|' /C calc'!A0"}
+        ],
+    },
+]
+
+
+@pytest.fixture
+def scenario_db(db_url: str) -> Database:
+    db = Database(db_url)
+    write_two_runs(db)
+    return db
+
+
+def test_latest_report_shows_what_is_hijacked_now(scenario_db: Database) -> None:
+    report = build_report(scenario_db)
+    assert [s.site for s in report.sites] == [SITE_B]
+    site = report.sites[0]
+    assert site.status == "hijacked" and site.new
+    assert site.hijacked_since == RUN2_AT and site.incident_run_id == 2
+    assert [p.url for p in site.page_entries] == [SLOT_URL]
+    page = site.page_entries[0]
+    assert page.verdict == "hijacked"  # hijacked for the browser, suspicious for search visitors
+    assert sorted((f.profile, f.verdict) for f in page.fetches) == [
+        ("browser", "hijacked"),
+        ("search-visitor", "suspicious"),
+    ]
+    assert [(f.kind, f.evidence) for f in page.findings] == [("hidden_links", "slot gacor x 40")]
+
+    everything = build_report(scenario_db, only="all")
+    cleaned = {s.site: s for s in everything.sites}[SITE_A]
+    assert cleaned.status == "clean" and cleaned.cleaned_at == RUN2_AT
+    assert cleaned.hijacked_since is None and cleaned.page_entries == []
+    assert [s.site for s in build_report(scenario_db, only="new").sites] == [SITE_B]
+    assert build_report(scenario_db, site=SITE_A).sites == []
+    assert build_report(scenario_db, since=RUN2_AT + timedelta(days=1)).sites == []
+    assert [s.site for s in build_report(scenario_db, only="new", since="2026-11-20").sites] == [
+        SITE_B
+    ]
+
+
+def test_report_as_of_an_earlier_run(scenario_db: Database) -> None:
+    report = build_report(scenario_db, run_id=1, only="all")
+    by_site = {s.site: s for s in report.sites}
+    assert by_site[SITE_A].status == "hijacked" and by_site[SITE_A].new
+    assert by_site[SITE_A].hijacked_since is not None
+    assert by_site[SITE_A].hijacked_since.date().isoformat() == "2026-11-03"
+    assert by_site[SITE_B].status == "clean"
+    page = by_site[SITE_A].page_entries[0]
+    assert page.title == HOSTILE_TITLE  # the hijacked profile's title, not the clean one's
+    assert {f.kind for f in page.findings} == {"title_injection", "ua_cloaking"}
+
+
+def test_all_four_formats(scenario_db: Database) -> None:
+    report = build_report(scenario_db, only="all")
+    data = json.loads(render(report, "json"))
+    assert [s["site"] for s in data["sites"]] == [SITE_B, SITE_A]
+    assert data["sites"][0]["hijacked_since"].startswith("2026-11-20")
+    assert data["sites"][1]["cleaned_at"].startswith("2026-11-20")
+    assert data["counts"]["hijacked_sites"] == 1 and data["counts"]["cleaned_sites"] == 1
+
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert [(r["site"], r["site_status"], r["url"], r["finding_kind"]) for r in rows] == [
+        (SITE_B, "hijacked", SLOT_URL, "hidden_links"),
+        (SITE_A, "clean", "", ""),
+    ]
+    assert rows[0]["evidence"] == "slot gacor x 40" and rows[0]["new"] == "yes"
+
+    table = render(report, "table", width=160)
+    assert f"{SITE_B}: hijacked, since 2026-11-20 (run 2), 1 hijacked of 2 pages" in table
+    assert "cleaned 2026-11-20" in table and SLOT_URL in table
+
+    page = render(report, "html")
+    assert page.startswith("<!DOCTYPE html>") and SLOT_URL in page
+    assert "hijacked, since 2026-11-20" in page
+    assert "<script" not in page.lower() and "http-equiv" in page
+
+
+def test_hostile_text_is_escaped_in_text_formats(scenario_db: Database) -> None:
+    report = build_report(scenario_db, run_id=1)
+    table = render(report, "table", width=300)
+    assert "[bold red]x[/]" in table  # shown literally, not taken as rich markup
+    assert "<script>window.__pwned=1</script>" in table
+    write_run(scenario_db, EVIL, RUN2_AT + timedelta(days=1))
+    evil = build_report(scenario_db, site=EVIL_SITE)
+    table = render(evil, "table", width=300, color=True)
+    assert "\x1b]8;;http://evil" not in table and "\x1b[31mred" not in table
+    rows = list(csv.DictReader(io.StringIO(render(evil, "csv"))))
+    assert "'=cmd|' /C calc'!A0" in [r["evidence"] for r in rows]
+    assert all("\x1b" not in value for r in rows for value in r.values())
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_cell("+1") == "'+1"
+    assert csv_cell("plain") == "plain"
+    assert json.loads(render(evil, "json"))["sites"][0]["page_entries"][0]["title"].startswith("<")
+
+
+def test_html_escapes_and_links_only_http(scenario_db: Database) -> None:
+    write_run(scenario_db, EVIL, RUN2_AT + timedelta(days=1))
+    page = render(build_report(scenario_db, site=EVIL_SITE), "html")
+    lowered = page.lower()
+    assert "<script" not in lowered and "<img" not in lowered and "<svg" not in lowered
+    assert "<iframe" not in lowered and 'href="javascript' not in lowered
+    assert "&lt;script&gt;" in page and HOSTILE_EVIDENCE not in page
+    assert 'href="http://evil.example/&quot;&gt;&lt;script&gt;' in page  # escaped http link
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt)")
+def test_html_report_executes_nothing_in_chromium(scenario_db: Database, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    write_run(scenario_db, EVIL, RUN2_AT + timedelta(days=1))
+    out = tmp_path / "report.html"
+    out.write_text(render(build_report(scenario_db, only="all"), "html"), encoding="utf-8")
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--headless=new"]
+        )
+        try:
+            page = browser.new_page(java_script_enabled=True)
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(out.as_uri())
+            page.wait_for_timeout(500)
+            for link in page.query_selector_all("a"):  # hovering links must not run code
+                link.evaluate("a => a.dispatchEvent(new MouseEvent('mouseover'))")
+            page.wait_for_timeout(200)
+            pwned = page.evaluate("() => window.__pwned === undefined ? null : window.__pwned")
+            scripts = page.evaluate("() => document.scripts.length")
+            handlers = page.evaluate(
+                "() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes])"
+                ".filter(a => a.name.startsWith('on')).length"
+            )
+            hrefs = page.evaluate("() => [...document.querySelectorAll('[href]')].map(e => e.href)")
+            embedded = page.evaluate(
+                "() => document.querySelectorAll('img, svg, iframe, object, embed').length"
+            )
+            text_shown = page.inner_text("body")
+        finally:
+            browser.close()
+    assert pwned is None and dialogs == []
+    assert scripts == 0 and handlers == 0 and embedded == 0
+    assert hrefs and all(h.startswith(("http://", "https://")) for h in hrefs), hrefs
+    assert requests == [out.as_uri()]  # self-contained: nothing else loaded
+    assert f"<script>{PAYLOAD}</script>" in text_shown  # shown as text for the analyst
+    assert f"javascript:{PAYLOAD}" in text_shown
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hijackwatch", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_report_cli(scenario_db: Database, tmp_path: Path) -> None:
+    url = scenario_db.url
+    result = run_cli("report", "--db", url, "--format", "json", "--only", "all")
+    assert result.returncode == 0, result.stderr
+    assert [s["site"] for s in json.loads(result.stdout)["sites"]] == [SITE_B, SITE_A]
+    table = run_cli("report", "--db", url)
+    assert table.returncode == 0 and SITE_B in table.stdout and SITE_A not in table.stdout
+    out = tmp_path / "r.html"
+    html_run = run_cli("report", "--db", url, "--format", "html", "--output", str(out))
+    assert html_run.returncode == 0 and SLOT_URL in out.read_text(encoding="utf-8")
+    missing = run_cli("report", "--db", f"sqlite:///{tmp_path / 'none.db'}")
+    assert missing.returncode == 3 and "no database" in missing.stderr
+    assert not (tmp_path / "none.db").exists()
+    assert run_cli("report", "--db", url, "--run", "99").returncode == 3
+    assert run_cli("report", "--db", url, "--since", "yesterday").returncode == 2
+
+
+def test_db_cli_upgrade_status_prune(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    first = run_cli("db", "upgrade", "--db", url)
+    assert first.returncode == 0 and "(empty) -> 0001_baseline" in first.stdout
+    assert "already current" in run_cli("db", "upgrade", "--db", url).stdout
+    db = Database(url)
+    write_two_runs(db)
+    db.dispose()
+    status = run_cli("db", "status", "--db", url)
+    assert status.returncode == 0 and "run     2" in status.stdout
+    pruned = run_cli("db", "prune", "--db", url, "--keep-days", "0")
+    assert pruned.returncode == 0 and "1 page bodies deleted, 3 finding" in pruned.stdout
