@@ -35,6 +35,7 @@ from hijackwatch.detect.cloaking import (
 )
 from hijackwatch.detect.decode import decode_body
 from hijackwatch.detect.text import url_domain
+from hijackwatch.seeds import LOOPBACK_ENV, is_loopback, loopback_only
 
 BASELINE = "browser"
 
@@ -226,6 +227,8 @@ def fetch_url(
     for _ in range(max_redirects + 1):
         if urlsplit(current).scheme not in ("http", "https"):
             raise ValueError(f"not an http(s) URL: {current[:200]}")
+        if loopback_only() and not is_loopback(current):
+            raise ValueError(f"{LOOPBACK_ENV} is set: not fetching {current[:200]}")
         request = urllib.request.Request(current, headers=dict(headers))
         remaining = max(0.5, deadline - time.monotonic())
         try:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from hijackwatch.detect.findings import Finding
 from hijackwatch.detect.text import clip, url_domain
+from hijackwatch.seeds import loopback_only as env_loopback_only
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +117,11 @@ class Renderer:
         allow_hosts: list[str] | tuple[str, ...] = (),
         timeout: float = 15.0,
         settle: float = 3.0,
-        loopback_only: bool = False,
+        loopback_only: bool | None = None,
     ) -> None:
         self.executable = executable
+        if loopback_only is None:  # the environment decides (tests and demo set it)
+            loopback_only = env_loopback_only()
         self.policy = HostPolicy(allow_hosts, loopback_only)
         self.timeout = timeout
         self.settle = settle

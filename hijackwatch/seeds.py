@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,23 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+LOOPBACK_ENV = "HIJACKWATCH_LOOPBACK_ONLY"
+
+
+def loopback_only() -> bool:
+    """Tests, benchmarks and the demo set this: no fetch may leave 127.0.0.0/8."""
+    return os.environ.get(LOOPBACK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def is_loopback(url: str) -> bool:
+    """True for URLs whose host is a loopback IP literal or ``localhost``."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
 
 
 def _valid_host(host: str) -> bool:

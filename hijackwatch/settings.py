@@ -6,6 +6,8 @@ the command line (``-s NAME=VALUE``) or in the environment through the CLI.
 
 from __future__ import annotations
 
+from hijackwatch.seeds import loopback_only
+
 BOT_NAME = "hijackwatch"
 SPIDER_MODULES = ["hijackwatch.spiders"]
 NEWSPIDER_MODULE = "hijackwatch.spiders"
@@ -22,7 +24,8 @@ HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_DETECT_MAX_BYTES = 5 * 1024 * 1024  # analyse at most this much of a body
 HIJACKWATCH_DETECT_WORKERS = "auto"  # analysis processes: "auto" = cores - 1; 0 = a thread
-HIJACKWATCH_LOOPBACK_ONLY = False  # tests, benchmarks, demo: never leave 127.0.0.0/8
+# tests, benchmarks, the demo: never leave 127.0.0.0/8 (also via env HIJACKWATCH_LOOPBACK_ONLY=1)
+HIJACKWATCH_LOOPBACK_ONLY = loopback_only()
 
 # --- being a careful visitor of hostile sites ------------------------------------------
 USER_AGENT = (

@@ -20,6 +20,11 @@ REQUIRE_ENV = "HIJACKWATCH_REQUIRE_SERVICES"  # CI sets it: a missing service fa
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+# Whatever a fixture page references (analytics, CDNs), nothing a test runs may fetch
+# from outside 127.0.0.0/8: the crawl, `scan URL` and render mode all honour this.
+os.environ.setdefault("HIJACKWATCH_LOOPBACK_ONLY", "1")
+
+
 def unavailable(reason: str) -> None:
     """Skip on a developer's machine; fail in CI, where every service must be there."""
     if os.environ.get(REQUIRE_ENV):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,14 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     site: SiteSpec
-    hits: list[tuple[str, str, str, str]]  # (path, user agent, referer, profile header)
+    hits: list[tuple[str, str, str, str]]  # (path, user agent, referer, raw request path)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A crawler hanging up (timeouts, cancelled downloads) is normal here, not news."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _Handler(BaseHTTPRequestHandler):

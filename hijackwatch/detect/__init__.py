@@ -6,6 +6,7 @@ other program use the same code.
 
 from __future__ import annotations
 
+from hijackwatch.detect.analysis import analyse, analyse_script
 from hijackwatch.detect.findings import (
     Analysis,
     Finding,
@@ -13,9 +14,11 @@ from hijackwatch.detect.findings import (
     score_findings,
 )
 
-__all__ = ["Analysis", "Finding", "ViewSummary", "analyse", "score_findings"]
-
-
-def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) -> Analysis:  # noqa: ARG001
-    """Analyse one page. Placeholder until the detectors land (issue 2/3 work in progress)."""
-    raise NotImplementedError
+__all__ = [
+    "Analysis",
+    "Finding",
+    "ViewSummary",
+    "analyse",
+    "analyse_script",
+    "score_findings",
+]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from scrapy.exceptions import IgnoreRequest
 
-from hijackwatch.seeds import same_site, site_key
+from hijackwatch.seeds import is_loopback, same_site, site_key
 
 if TYPE_CHECKING:
     from typing import Self
@@ -21,20 +20,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-def is_loopback(url: str) -> bool:
-    """True for URLs whose host is a loopback IP literal or ``localhost``."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SiteBoundaryMiddleware:

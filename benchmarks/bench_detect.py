@@ -1,0 +1,88 @@
+"""Full analysis time per page next to lxml's bare parse time of the same page.
+
+Pages: the labelled corpus (tests/corpus) and the shared benign pages, 30-100 KB each.
+Run: ``.venv/bin/python benchmarks/bench_detect.py [--repeat N] [--profile]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from lxml import etree
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hijackwatch.detect import analyse  # noqa: E402
+
+MIN_BYTES = 30 * 1024
+MAX_BYTES = 100 * 1024
+SOURCES = (REPO / "tests" / "corpus", REPO.parent / "shared" / "corpus" / "benign")
+
+
+def pages() -> list[Path]:
+    found = []
+    for root in SOURCES:
+        for path in sorted(root.rglob("*.html")):
+            if MIN_BYTES <= path.stat().st_size <= MAX_BYTES:
+                found.append(path)
+    return found
+
+
+def median_time(fn, body: bytes, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn(body)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def lxml_parse(body: bytes) -> None:
+    etree.fromstring(body, etree.HTMLParser())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per page (median)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one pass, top 25")
+    args = parser.parse_args()
+
+    files = pages()
+    if not files:
+        print("no pages of 30-100 KB found", file=sys.stderr)
+        return 1
+    bodies = [p.read_bytes() for p in files]
+    for body in bodies:  # warm caches (lexicon, OpenCC, tldextract)
+        analyse(body)
+    full = [median_time(analyse, b, args.repeat) for b in bodies]
+    bare = [median_time(lxml_parse, b, args.repeat) for b in bodies]
+    size = statistics.median(len(b) for b in bodies)
+    ratios = [f / p for f, p in zip(full, bare, strict=True)]
+    print(f"pages: {len(files)} (30-100 KB, median {size / 1024:.0f} KB), {args.repeat} runs each")
+    print(f"median full analysis per page: {statistics.median(full) * 1000:.2f} ms")
+    print(f"median lxml parse per page:    {statistics.median(bare) * 1000:.2f} ms")
+    print(
+        f"ratio of medians:              {statistics.median(full) / statistics.median(bare):.2f}x"
+    )
+    print(f"median per-page ratio:         {statistics.median(ratios):.2f}x")
+    worst = max(range(len(files)), key=lambda i: ratios[i])
+    print(f"slowest ratio: {ratios[worst]:.1f}x  {files[worst].relative_to(REPO.parent)}")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for body in bodies:
+            analyse(body)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""``hijackwatch scan`` (analyse files or URLs) and ``hijackwatch eval`` (labelled corpus)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError
+from hijackwatch.detect import Analysis, analyse
+
+_VERDICT_STYLE = {"hijacked": "bold red", "suspicious": "yellow", "clean": "green"}
+_RANK = {"hijacked": 3, "suspicious": 2, "clean": 1}
+
+
+@dataclass(slots=True)
+class ViewResult:
+    """One visitor profile's view of a scanned URL (files have a single, unnamed view)."""
+
+    profile: str | None
+    analysis: Analysis
+    final_url: str | None = None
+    status: int | None = None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """A target's verdict: the worst of its views (a page cloaked for crawlers is hijacked)."""
+
+    target: str
+    views: list[ViewResult]
+
+    @property
+    def worst(self) -> Analysis:
+        return max(
+            (v.analysis for v in self.views),
+            key=lambda a: (_RANK.get(a.verdict, 0), a.score),
+        )
+
+    def findings(self) -> list[dict[str, str]]:
+        out = []
+        for view in self.views:
+            for finding in view.analysis.findings:
+                record = finding.as_dict()
+                if view.profile:
+                    record["profile"] = view.profile
+                out.append(record)
+        return out
+
+
+def _scan_url(target: str, profiles: list[str] | None) -> ScanResult:
+    from hijackwatch.profiles import parse_profiles, scan_url_views, with_profiles
+
+    chosen = parse_profiles()
+    if profiles is not None:
+        chosen = with_profiles(chosen, profiles)
+    views = scan_url_views(target, chosen)
+    base = views[0][1]
+    if base.error and all(view.error for _, view, _ in views):
+        raise CommandError(f"{target}: fetch failed: {base.error}")
+    return ScanResult(
+        target,
+        [
+            ViewResult(profile.name, analysis, view.final_url, view.status)
+            for profile, view, analysis in views
+        ],
+    )
+
+
+def _scan_one(target: str, profiles: list[str] | None = None) -> ScanResult:
+    if target.startswith(("http://", "https://")):
+        return _scan_url(target, profiles)
+    path = Path(target)
+    if not path.is_file():
+        raise CommandError(f"{target}: no such file")
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{target}: cannot read: {exc.strerror}") from exc
+    return ScanResult(target, [ViewResult(None, analyse(body))])
+
+
+def _print_human(console: Console, result: ScanResult) -> None:
+    worst = result.worst
+    style = _VERDICT_STYLE.get(worst.verdict, "")
+    console.print(
+        f"[bold]{escape(result.target)}[/bold]  [{style}]{worst.verdict}[/{style}]"
+        f"  score {worst.score:.0f}"
+    )
+    for view in result.views:
+        analysis = view.analysis
+        indent = "  "
+        if view.profile:
+            vstyle = _VERDICT_STYLE.get(analysis.verdict, "")
+            where = f" -> {escape(view.final_url)}" if view.final_url else ""
+            status = f" {view.status}" if view.status is not None else ""
+            console.print(
+                f"  as {escape(view.profile)}:{status} [{vstyle}]{analysis.verdict}[/{vstyle}]"
+                f" score {analysis.score:.0f}{where}"
+            )
+            indent = "    "
+        if analysis.title:
+            console.print(f"{indent}title: {escape(analysis.title)}")
+        if analysis.error:
+            console.print(f"{indent}[yellow]error:[/yellow] {escape(analysis.error)}")
+        for finding in analysis.findings:
+            console.print(
+                f"{indent}- {finding.kind} ({finding.severity}): {escape(finding.evidence)}",
+                soft_wrap=True,
+            )
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    console = Console(highlight=False, soft_wrap=True)
+    profiles = args.profile.split(",") if args.profile else None
+    code = EXIT_OK
+    for target in args.targets:
+        try:
+            result = _scan_one(target, profiles)
+        except (CommandError, ValueError) as exc:
+            print(f"hijackwatch scan: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        if args.json:
+            worst = result.worst
+            record: dict[str, object] = {
+                "target": target,
+                "verdict": worst.verdict,
+                "score": round(worst.score, 1),
+                "findings": result.findings(),
+            }
+            if any(view.profile for view in result.views):
+                record["profiles"] = [
+                    {
+                        "profile": view.profile,
+                        "verdict": view.analysis.verdict,
+                        "score": round(view.analysis.score, 1),
+                        "status": view.status,
+                        "final_url": view.final_url,
+                        "title": view.analysis.title,
+                    }
+                    for view in result.views
+                ]
+            if worst.error:
+                record["error"] = worst.error
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            _print_human(console, result)
+    sys.stdout.flush()
+    return code
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from hijackwatch.detect.evaluate import LabelsError, evaluate, format_report
+
+    try:
+        report = evaluate(args.labels)
+    except LabelsError as exc:
+        raise CommandError(str(exc)) from exc
+    print(format_report(report))
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    scan = subparsers.add_parser(
+        "scan",
+        help="analyse saved pages or URLs for signs of SEO hijacking",
+        description="Analyse local HTML files or http(s) URLs and print verdicts and findings.",
+    )
+    scan.add_argument("targets", nargs="+", metavar="FILE_OR_URL")
+    scan.add_argument("--json", action="store_true", help="one JSON object per line")
+    scan.add_argument(
+        "--profile",
+        metavar="NAMES",
+        help="URLs only: comma-separated visitor profiles besides the browser "
+        "(default: all of googlebot, googlebot-mobile, baiduspider, search-baidu, "
+        "search-google-mobile)",
+    )
+    scan.set_defaults(func=run_scan)
+
+    ev = subparsers.add_parser(
+        "eval",
+        help="measure detection against a labelled corpus",
+        description="Precision, recall and false-positive rate on labelled pages "
+        "(a directory holding labels.jsonl, or labels files).",
+    )
+    ev.add_argument("labels", nargs="+", metavar="CORPUS_DIR_OR_LABELS")
+    ev.set_defaults(func=run_eval)

@@ -1,0 +1,110 @@
+"""analyse() and analyse_script(): the library's entry points, robust to any input."""
+
+from __future__ import annotations
+
+from hijackwatch.detect.decode import MAX_BYTES, UndecodableError, decode_body, xml_safe_bytes
+from hijackwatch.detect.detectors import run_all, written_html_findings
+from hijackwatch.detect.document import parse
+from hijackwatch.detect.findings import Analysis, Finding, score_findings
+from hijackwatch.detect.script import (
+    external_target,
+    navigation_findings,
+    scan_script,
+    title_findings,
+)
+from hijackwatch.detect.summary import build_summary
+from hijackwatch.detect.text import collapse_ws, url_domain
+
+MAX_TEXT_CHARS = MAX_BYTES  # str input is bounded like bytes input
+MAX_FINDINGS = 40
+
+
+def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) -> Analysis:
+    """Analyse one page; binary or empty input yields a clean Analysis with ``error`` set."""
+    used: str | None = None
+    safe = False
+    if isinstance(body, bytes | bytearray | memoryview):
+        raw = bytes(body)[:MAX_BYTES]
+        try:
+            text, used = decode_body(raw, encoding)
+        except UndecodableError as exc:
+            return Analysis(verdict="clean", score=0.0, error=str(exc))
+        safe = xml_safe_bytes(raw, used)
+    else:
+        text = body[:MAX_TEXT_CHARS]
+        if not text.strip():
+            return Analysis(verdict="clean", score=0.0, error="empty document")
+    doc = parse(text, url, xml_safe=safe)
+    if doc.root is None:
+        return Analysis(
+            verdict="clean", score=0.0, encoding=used, error="no HTML content could be parsed"
+        )
+    findings, ctx = run_all(doc)
+    findings = _rank(findings)
+    score, verdict = score_findings(findings)
+
+    outbound = frozenset(link.domain for link in doc.links if link.external)
+    hidden_domains = frozenset(
+        link.domain for block in doc.hidden_blocks for link in block.links if link.external
+    )
+    redirect_to = None
+    if doc.refresh is not None and external_target(doc.refresh[1], doc.site):
+        redirect_to = doc.refresh[1]
+    else:
+        for report in ctx.scripts:
+            for nav in report.navigations:
+                if external_target(nav.target, doc.site):
+                    redirect_to = nav.target
+                    break
+            if redirect_to:
+                break
+    hits = ctx.body_hits
+    total_hits = hits.occurrences + ctx.title_hits.occurrences + ctx.meta_hits.occurrences
+    terms = sorted(
+        set(hits.spam_terms) | set(ctx.title_hits.spam_terms) | set(ctx.meta_hits.spam_terms)
+    )
+    summary = build_summary(
+        title=collapse_ws(doc.title),
+        description=collapse_ws(doc.meta_description),
+        norm_text=doc.norm_text,
+        spam_hits=total_hits,
+        spam_terms=tuple(terms[:50]),
+        outbound=outbound,
+        hidden_domains=hidden_domains,
+        redirect_to=redirect_to,
+    )
+    return Analysis(
+        verdict=verdict,
+        score=score,
+        findings=findings,
+        title=collapse_ws(doc.title) or None,
+        encoding=used,
+        outbound_domains=sorted(outbound),
+        summary=summary,
+    )
+
+
+def _rank(findings: list[Finding]) -> list[Finding]:
+    """Strongest first, duplicates dropped, bounded."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for f in findings:
+        key = (f.kind, f.evidence)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    unique.sort(key=lambda f: -f.weight)
+    return unique[:MAX_FINDINGS]
+
+
+def analyse_script(source: str, url: str = "") -> list[Finding]:
+    """Findings for one script: cloaked redirects, title swaps, written spam/overlays."""
+    if not isinstance(source, str) or not source.strip():
+        return []
+    site = url_domain(url) if url else ""
+    report = scan_script(source)
+    findings = navigation_findings(report, site)
+    findings.extend(title_findings(report))
+    for html in report.written_html[:5]:
+        findings.extend(written_html_findings(html, site, report.obfuscated))
+    return _rank(findings)

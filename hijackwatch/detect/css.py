@@ -1,0 +1,144 @@
+"""Just enough CSS to know when an element is invisible to a human visitor.
+
+Injected link blocks are hidden with inline styles or with a class rule in a
+<style> block; both are checked. Only declarations are read, never layout.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+MAX_STYLE_CHARS = 256 * 1024  # per page, all <style> blocks together
+
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+# One regex per hint, each starting with a literal so re can skip ahead quickly (a
+# single alternation of them scans the stylesheet character by character).
+_HIDING_HINTS = tuple(
+    re.compile(p)
+    for p in (
+        r"display\s*:\s*none",
+        r"visibility\s*:\s*(?:hidden|collapse)",
+        r"opacity\s*:\s*0",
+        r":\s*-\d{3}",
+        r"clip",
+        r"font-size\s*:\s*(?:0|[0-2](?:\.\d+)?(?:px|pt|em|rem)?\s*[;}!]|\.)",
+        r"overflow[-xy]*\s*:\s*hidden",
+    )
+)
+_DECL = re.compile(r"([a-z-]{1,40})\s*:\s*([^;]{0,200})")
+_NUM = re.compile(r"(-?\d{1,7}(?:\.\d{1,4})?)\s*(px|em|rem|%|pt|vw|vh|in|cm)?")
+_SIMPLE_TOKEN = re.compile(r"([.#])(-?[_a-zA-Z][\w-]{0,80})")
+
+
+def _number(value: str) -> float | None:
+    m = _NUM.match(value.strip())
+    return float(m.group(1)) if m else None
+
+
+def _length_px(value: str) -> float | None:
+    """Approximate pixels for a CSS length; None when not a plain length."""
+    m = _NUM.match(value.strip())
+    if not m:
+        return None
+    n = float(m.group(1))
+    unit = m.group(2) or "px"
+    return {"em": n * 16, "rem": n * 16, "pt": n * 1.33, "in": n * 96, "cm": n * 38}.get(unit, n)
+
+
+@lru_cache(maxsize=2048)
+def hiding_reason(style: str) -> str | None:
+    """Why a declaration block makes its element invisible, or None.
+
+    Screen-reader-only boxes (1px, clipped) count as hidden too: what they contain
+    decides whether that matters.
+    """
+    if len(style) > 4000:
+        style = style[:4000]
+    decls: dict[str, str] = {}
+    for m in _DECL.finditer(style.lower()):
+        decls[m.group(1)] = m.group(2).replace("!important", "").strip()
+    if not decls:
+        return None
+    if decls.get("display") == "none":
+        return "display:none"
+    if decls.get("visibility") in ("hidden", "collapse"):
+        return "visibility:hidden"
+    opacity = decls.get("opacity")
+    if opacity is not None and (_number(opacity) or 0.0) <= 0.01 and _number(opacity) is not None:
+        return "opacity:0"
+    fs = decls.get("font-size")
+    if fs is not None and (_length_px(fs) is not None) and (_length_px(fs) or 0.0) < 3:
+        return f"font-size:{fs}"
+    indent = decls.get("text-indent")
+    if indent is not None and (_length_px(indent) or 0.0) <= -500:
+        return "negative text-indent"
+    position = decls.get("position", "")
+    if position in ("absolute", "fixed"):
+        for side in ("left", "top", "right", "bottom", "margin-left", "margin-top"):
+            v = decls.get(side)
+            if v is not None and (_length_px(v) or 0.0) <= -500:
+                return f"off-screen ({side}:{v})"
+        clip = decls.get("clip", "") + decls.get("clip-path", "")
+        if clip.startswith("rect(0") or "inset(50%" in clip or "rect(1px" in clip:
+            return "clipped"
+    for side in ("left", "top", "margin-left", "margin-top"):
+        v = decls.get(side)
+        if v is not None and (_length_px(v) or 0.0) <= -2000:
+            return f"off-screen ({side}:{v})"
+    overflow = decls.get("overflow", "") + decls.get("overflow-y", "") + decls.get("overflow-x", "")
+    if "hidden" in overflow:
+        h = decls.get("height")
+        w = decls.get("width")
+        hp = _length_px(h) if h is not None else None
+        wp = _length_px(w) if w is not None else None
+        if (hp is not None and hp <= 2) or (wp is not None and wp <= 2):
+            return "tiny box with overflow:hidden"
+    return None
+
+
+def hidden_selectors(css: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(classes, ids) that simple rules in a stylesheet hide.
+
+    Only the last compound of each selector is read (``.box a`` hides links in
+    ``.box``'s position well enough); rules behind pseudo-classes are skipped
+    because they describe states (hover, focus) rather than the default view.
+    """
+    css = css[:MAX_STYLE_CHARS]
+    if "/*" in css:
+        css = _COMMENT.sub(" ", css)
+    classes: set[str] = set()
+    ids: set[str] = set()
+    # Jump from one hiding hint to the next and read only the rule around it: big
+    # stylesheets have hundreds of rules and only a few can hide anything. All
+    # searches are plain finds, linear even with unbalanced braces.
+    seen: set[int] = set()
+    low = css.lower()
+    if len(low) != len(css):  # exotic case mappings change lengths; then match lowercased
+        css = low
+    positions = sorted(m.start() for hint in _HIDING_HINTS for m in hint.finditer(low))
+    for pos in positions[:5000]:
+        start = css.rfind("}", 0, pos) + 1
+        if start in seen:
+            continue
+        seen.add(start)
+        brace = css.rfind("{", start, pos)
+        if brace < 0:
+            continue
+        end = css.find("}", pos)
+        body = css[brace + 1 : end if end >= 0 else len(css)]
+        selectors = css[start:brace].rpartition("{")[2]  # inside @media {...}
+        if not selectors.strip() or hiding_reason(body) is None:
+            continue
+        for selector in selectors[-1000:].split(","):
+            selector = selector.strip()
+            if not selector or ":" in selector or "@" in selector:
+                continue
+            compounds = selector.replace(">", " ").replace("+", " ").replace("~", " ").split()
+            for compound in reversed(compounds):
+                tokens = _SIMPLE_TOKEN.findall(compound)
+                for kind, name in tokens:
+                    (classes if kind == "." else ids).add(name)
+                if tokens:
+                    break
+    return frozenset(classes), frozenset(ids)

@@ -1,0 +1,141 @@
+"""Bytes to text for hostile pages: explicit charset, BOM, <meta charset>, then guessing.
+
+Chinese, Taiwanese and Japanese sites still serve GBK, Big5 and Shift_JIS; the
+legacy labels are widened to their supersets so rare characters survive.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+MAX_BYTES = 4 * 1024 * 1024  # analyse at most the first 4 MB of a page
+
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "big5": "big5hkscs",
+    "big5-hkscs": "big5hkscs",
+    "cp950": "big5hkscs",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "tis-620": "cp874",
+}
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]{2,40})""", re.I
+)
+_BINARY_MAGIC = (
+    (b"\x89PNG", "PNG image"),
+    (b"GIF8", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"%PDF", "PDF document"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"RIFF", "RIFF media"),
+    (b"\x00\x00\x01\x00", "icon"),
+    (b"wOFF", "web font"),
+    (b"wOF2", "web font"),
+    (b"\x7fELF", "executable"),
+    (b"MZ", "executable"),
+)
+
+
+_CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
+_XML_BAD_BYTES = bytes([*range(9), 11, 12, *range(14, 32)])
+
+
+class UndecodableError(ValueError):
+    """The input is not a text document (binary or empty)."""
+
+
+def codec_name(label: str | None) -> str | None:
+    """A Python codec for a charset label, or None when unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _SUPERSETS.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _looks_binary(head: bytes) -> str | None:
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return what
+    if b"\x00" in head:
+        # UTF-16 text has NULs too, but it starts with a BOM (handled before this check).
+        nuls = head.count(b"\x00")
+        if nuls > len(head) // 20:
+            return "binary data"
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if head and controls > len(head) // 10:
+        return "binary data"
+    return None
+
+
+def xml_safe_bytes(body: bytes, codec: str) -> bool:
+    """True when text decoded from ``body`` cannot hold XML-incompatible characters.
+
+    In UTF-8 and the legacy CJK/Latin encodings, control characters are single bytes
+    below 0x20 (multi-byte sequences never use them), so one C-level byte pass tells;
+    UTF-16/32 text has to be checked after decoding.
+    """
+    if codec.startswith(("utf-16", "utf-32")):
+        return False
+    return len(body.translate(None, _XML_BAD_BYTES)) == len(body)
+
+
+def decode_body(body: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """Return (text, codec used). Raises UndecodableError for binary or empty input."""
+    body = body[:MAX_BYTES]
+    if not body.strip():
+        raise UndecodableError("empty document")
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace"), codec
+    head = body[:4096]
+    what = _looks_binary(head)
+    if what:
+        raise UndecodableError(f"not an HTML page ({what})")
+    candidates = [codec_name(encoding)]
+    match = _META_CHARSET.search(body[:8192])
+    if match:
+        candidates.append(codec_name(match.group(1).decode("ascii", "replace")))
+    for codec in candidates:
+        if not codec or codec.startswith(("utf-16", "utf-32")):
+            continue
+        text = body.decode(codec, errors="replace")
+        # Declarations lie (a Big5 page saying utf-8); many U+FFFD means sniff instead.
+        if text.count("\ufffd") <= max(2, len(text) // 1000):
+            return text, codec
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(body) - 4:  # a multi-byte character cut off by truncation
+            return body.decode("utf-8", errors="replace"), "utf-8"
+    best = charset_normalizer.from_bytes(body[:262144]).best()
+    codec = codec_name(best.encoding) if best is not None else None
+    if codec is None:
+        codec = "utf-8"
+    return body.decode(codec, errors="replace"), codec

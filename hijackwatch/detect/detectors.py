@@ -1,0 +1,953 @@
+"""The detectors: each reads the shared Document (through a Context) and returns findings.
+
+What makes a page hijacked is spam content placed where the page's own content
+should be (title, hidden blocks, mid-sentence phrases, link blocks) or a page that
+sends visitors elsewhere. Structure alone (hidden menus, duplicate ids, foreign
+links) is normal on the web, so most rules require spam content as well.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+from lxml import etree
+
+from hijackwatch.detect.css import hiding_reason
+from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text
+from hijackwatch.detect.findings import Finding
+from hijackwatch.detect.lexicon import SpamHits, scan, scan_many
+from hijackwatch.detect.script import (
+    ScriptReport,
+    external_target,
+    navigation_findings,
+    scan_script,
+    spammy_domain,
+    title_findings,
+)
+from hijackwatch.detect.text import clip, collapse_ws, normalise, normalise_many, url_domain
+
+_SEPARATORS = re.compile(r"[_|,，、/\\\-–—·•:：;；【】\[\]()（）<>《》\s]+")
+_TITLE_SEGMENTS = re.compile(r"[|_\-–—:：,，【】\[\]《》]+")
+_BRACKET_PREFIX = re.compile(r"^\s*[【\[]([^】\]]{1,120})[】\]]")
+_NUMERIC_TITLE = re.compile(r"<title[^>]{0,200}>([^<]{0,4000})</title", re.I)
+_RANDOM_ID = re.compile(r"^(?=[a-z0-9]{3,10}$)(?=.*\d)(?=.*[a-z])")
+_WORDLIKE = re.compile(r"[\w\u3040-\u30ff\u3400-\u9fff]")
+_CHAIN_SEPARATORS = re.compile(r"[_|,，、/;；]+")
+_NON_SPACE = re.compile(r"[\s_|,，、/;；:：.。\-–—·•()（）【】\[\]“”\"'「」]+")
+_WORD_CHAR = re.compile(r"[^\W_]")
+_BRAND_TOKEN = re.compile(
+    r"\b(?:[A-Z]{2,}[0-9]+|[A-Za-z]+[0-9]{2,}|[A-Z][a-z]+[A-Z][A-Za-z]*[0-9]*|[A-Z]{5,})\b"
+)
+_GAMBLING_WORDS = frozenset(
+    {
+        "bet", "casino", "slot", "slots", "spin", "poker", "jackpot", "judi", "togel", "gacor",
+        "lotto", "bingo", "baccarat", "maxwin", "joker", "zeus", "ufabet", "betflik", "sbobet",
+        "vegas", "pgslot", "sbo",
+    }
+)  # fmt: skip
+# Cheap substring pre-check before the token regex runs over the text.
+_BRAND_HINTS = ("bet", "casino", "slot", "spin", "poker", "jackpot", "judi", "togel", "gacor",
+                "lotto", "bingo", "baccarat", "maxwin", "joker", "zeus", "vegas", "ufa", "sbo",
+                "lucky", "royal")  # fmt: skip
+# Words casino brands are built from; two in one CamelCase name is telling.
+_CASINO_FLAVOUR = frozenset(
+    {"royal", "ace", "lucky", "jet", "king", "club", "win", "fortune", "golden", "gold",
+     "jack", "spin", "vip", "mega", "wild", "crown", "dragon", "tiger"}
+)  # fmt: skip
+_GAMBLING_NUMBERS = ("777", "888", "88", "168", "123", "138", "99", "365", "69", "189")
+_COMPONENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_TRACKERS = frozenset(
+    {
+        "googletagmanager.com", "doubleclick.net", "facebook.com", "google.com",
+        "youtube.com", "youtube-nocookie.com", "vimeo.com", "twitter.com", "baidu.com",
+        "qq.com", "bing.com", "linkedin.com", "hotjar.com", "cnzz.com", "51.la",
+        "bilibili.com", "youku.com", "dailymotion.com", "soundcloud.com", "spotify.com",
+        "instagram.com", "tiktok.com", "bbc.com", "bbc.co.uk", "googleapis.com",
+    }
+)  # fmt: skip
+_TOPICS = {"g": "gambling", "p": "porn", "f": "fake goods", "m": "pharma", "e": "fake documents"}
+
+
+def _hits(text: str) -> SpamHits:
+    return scan(normalise(text))
+
+
+def _finding(kind: str, severity: str, evidence: str) -> Finding:
+    return Finding(kind, severity, clip(evidence, 600))
+
+
+# ---------------------------------------------------------------- page-level context
+
+
+@dataclass(slots=True)
+class Block:
+    """A visible block element's own text, folded, with its lexicon hits."""
+
+    element: etree._Element
+    text: str
+    norm: str
+    hits: SpamHits
+
+
+class Context:
+    """Facts several detectors share, computed once per page."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.title_hits = scan(doc.title_norm)
+        self.meta_norm = normalise(f"{doc.meta_keywords}\n{doc.meta_description}")
+        self.meta_hits = scan(self.meta_norm)
+        self.body_hits = doc.hits
+        self.injected_phrases = self._phrases()
+        # Per-block folding is the costly part; pages without a single spam term skip it.
+        self.blocks: list[Block] = []
+        if self.body_hits.weight:
+            chosen = [(el, text) for el, text in doc.blocks[:5000] if len(text.strip()) >= 6]
+            norms = normalise_many([text for _el, text in chosen])
+            for (el, text), norm, hits in zip(chosen, norms, scan_many(norms), strict=True):
+                self.blocks.append(Block(el, text, norm, hits))
+        self.chains = _keyword_chains(self.blocks)
+        stripped = doc.norm_text
+        for phrase in self.injected_phrases:
+            stripped = stripped.replace(phrase, " ")
+        for chain in self.chains:
+            stripped = stripped.replace(chain.norm, " ")
+        if self.injected_phrases or self.chains:
+            self.stripped_hits = scan(stripped)
+        else:
+            self.stripped_hits = self.body_hits
+        self.stripped = stripped
+        self.reporting = self._reporting()
+        self.scripts: list[ScriptReport] = [scan_script(s) for s in doc.scripts[:50]]
+
+    def _reporting(self) -> bool:
+        """The page reports on spam (police, courts, regulators, business news).
+
+        Such pages name the same terms as spam does, but in the same paragraphs as
+        counter-context words (arrested, illegal, revenue...). Injected spam blocks
+        never carry those, so only paragraphs that mention spam are looked at.
+        """
+        spam_blocks = 0
+        explained = 0
+        for block in self.blocks:
+            if block.hits.weight >= 2:
+                spam_blocks += 1
+                explained += block.hits.counter > 0
+        if self.title_reports:
+            spam_blocks += 1
+            explained += 1
+        return explained >= 1 and explained * 2 >= spam_blocks
+
+    @cached_property
+    def title_reports(self) -> bool:
+        """A title segment names spam together with counter-context ("police raid illegal
+        casino"); an injected segment beside an honest one does not count."""
+        if not (self.title_hits.distinct and self.title_hits.counter):
+            return False
+        for segment in _TITLE_SEGMENTS.split(self.doc.title_norm):
+            hits = scan(segment)
+            if hits.distinct and hits.counter:
+                return True
+        return False
+
+    def title_related(self) -> bool:
+        """The title's spam terms are also what the page's own body talks about."""
+        terms = self.title_hits.spam_terms
+        if not terms:
+            return False
+        body = self.stripped
+        # Multi-word terms count when their first word shows up ("viagra online" -> viagra).
+        return sum(1 for t in terms if t.split()[0] in body) * 2 >= len(terms)
+
+    def _phrases(self) -> list[str]:
+        """Spam-bearing pieces of the title and meta keywords, longest first.
+
+        These are what kits paste into the body; removing them shows what the page
+        itself is about.
+        """
+        phrases: set[str] = set()
+        for source in (self.doc.title_norm, normalise(self.doc.meta_keywords)):
+            bracket = _BRACKET_PREFIX.match(source)
+            if bracket and scan(bracket.group(1)).distinct:
+                phrases.add(bracket.group(1).strip())
+            for segment in _TITLE_SEGMENTS.split(source):
+                segment = segment.strip()
+                if len(segment) >= 3 and scan(segment).distinct:
+                    phrases.add(segment)
+        return sorted(phrases, key=len, reverse=True)[:20]
+
+    @cached_property
+    def phrase_free(self) -> tuple[SpamHits, int]:
+        """Hits (and length) of the visible text with injected title phrases removed."""
+        text = self.doc.norm_text
+        for phrase in self.injected_phrases:
+            text = text.replace(phrase, " ")
+        return (scan(text) if self.injected_phrases else self.body_hits), len(text)
+
+    @cached_property
+    def page_is_spam(self) -> bool:
+        """The page itself is about spam: spam headings or spam spread over its prose.
+
+        Injected title phrases are discounted; one spam paragraph or keyword footer on
+        an otherwise clean page is injected text, not a spam page.
+        """
+        if self.reporting:
+            return False
+        hits, length = self.phrase_free
+        if not (hits.strong >= 2 and hits.weight >= 10 and hits.distinct >= 4):
+            return False
+        density = hits.occurrences * 1000 / max(length, 1)
+        if density < 0.8:
+            return False
+        heading = any(_hits(h).weight >= 2 for h in self.doc.headings[:20])
+        phrases = self.injected_phrases
+        prose = sum(
+            1
+            for block in self.blocks
+            if block.hits.weight >= 3 and not any(p in block.norm for p in phrases)
+        )
+        return heading or prose >= 3 or (prose >= 2 and density >= 2.0)
+
+
+def _keyword_chains(blocks: list[Block]) -> list[Block]:
+    """Blocks made of spam keywords joined by separators (``精品久久_一级…_国产…``).
+
+    Most of the block's characters must be spam terms: a sentence reporting on
+    gambling names the same terms but is mostly other words.
+    """
+    chains = []
+    for block in blocks:
+        hits = block.hits
+        if hits.weight < 6 or hits.distinct < 3 or hits.counter or len(block.text) > 2000:
+            continue
+        segments = [s for s in _CHAIN_SEPARATORS.split(block.norm) if s.strip()]
+        if len(segments) < 3:
+            segments = [s for s in _SEPARATORS.split(block.norm) if s]
+        if len(segments) < 3:
+            continue
+        letters = len(_NON_SPACE.sub("", block.norm)) or 1
+        if hits.covered < 0.45 * letters:
+            continue
+        spam_segments = sum(1 for s in segments if scan(s).distinct)
+        if spam_segments >= max(2, len(segments) // 2):
+            chains.append(block)
+    return chains
+
+
+# ---------------------------------------------------------------- title and meta
+
+
+def detect_title(ctx: Context) -> list[Finding]:
+    doc = ctx.doc
+    findings: list[Finding] = []
+    th = ctx.title_hits
+    explained = ctx.page_is_spam or (ctx.reporting and (ctx.title_related() or ctx.title_reports))
+    if th.distinct and not explained:
+        bracket = _BRACKET_PREFIX.match(doc.title_norm)
+        bracket_hits = scan(bracket.group(1)) if bracket else None
+        if th.spammy() or (bracket_hits is not None and bracket_hits.weight >= 2):
+            where = "prefixed to" if bracket_hits is not None and bracket_hits.distinct else "in"
+            findings.append(
+                _finding(
+                    "title_injection",
+                    "high",
+                    f"spam keywords ({th.describe()}) {where} the title, unrelated to the "
+                    f"page body: {collapse_ws(doc.title)}",
+                )
+            )
+        elif (
+            th.weight >= 3
+            and len(_TITLE_SEGMENTS.split(doc.title_norm)) >= 2
+            and not ctx.title_related()
+        ):
+            findings.append(
+                _finding(
+                    "title_injection",
+                    "medium",
+                    f"title carries keywords ({th.describe()}) the page body does not: "
+                    f"{collapse_ws(doc.title)}",
+                )
+            )
+    if th.distinct:
+        m = _NUMERIC_TITLE.search(doc.raw[:300_000])
+        if m and m.group(1).count("&#") >= 6 and not explained:
+            findings.append(
+                _finding(
+                    "title_injection",
+                    "medium",
+                    f"title written as numeric character references to hide its keywords "
+                    f"({th.describe()}): {collapse_ws(doc.title)}",
+                )
+            )
+    else:
+        findings.extend(_unlisted_brand(ctx))
+    mh = ctx.meta_hits
+    if mh.spammy() and not explained and not (ctx.reporting and mh.counter):
+        content = doc.meta_keywords if scan(normalise(doc.meta_keywords)).distinct else ""
+        content = content or doc.meta_description
+        findings.append(
+            _finding(
+                "meta_injection",
+                "medium" if mh.strong == 0 and mh.weight < 6 else "high",
+                f"meta keywords/description carry spam ({mh.describe()}): {content}",
+            )
+        )
+    for report in ctx.scripts:
+        findings.extend(title_findings(report, page_title_spam=th.spammy()))
+    return findings
+
+
+def _unlisted_brand(ctx: Context) -> list[Finding]:
+    """A title segment found nowhere on the page, naming a gambling-looking brand.
+
+    Catches brands the lexicon does not list (``BetNova - Kindergarten Registration``):
+    a site's own name shows up in its logo, footer or headings; an injected one does not.
+    """
+    doc = ctx.doc
+    segments = [seg.strip() for seg in _TITLE_SEGMENTS.split(doc.title_norm) if seg.strip()]
+    if len(segments) < 2:
+        return []
+    originals = [seg.strip() for seg in _TITLE_SEGMENTS.split(doc.title) if seg.strip()]
+    for segment in segments:
+        if segment in doc.norm_text:
+            continue
+        # Brand shape is judged on the original spelling (BetNova, MAXWIN88, Slot777).
+        raw = next((o for o in originals if normalise(o) == segment), segment)
+        if any(brand_like(t) for t in _BRAND_TOKEN.findall(raw)):
+            return [
+                _finding(
+                    "title_injection",
+                    "high",
+                    f"title carries a gambling-looking name found nowhere on the page "
+                    f"({segment!r}): {collapse_ws(doc.title)}",
+                )
+            ]
+    return []
+
+
+# ---------------------------------------------------------------- hidden content
+
+
+def _block_verdict(block: HiddenBlock) -> Finding | None:
+    anchors = " ".join(link_text(link) for link in block.links[:200])
+    hits = _hits(f"{block.text}\n{anchors}")
+    external = [link for link in block.links if link.external]
+    domains = sorted({link.domain for link in external})
+    spam_domains = [d for d in domains if spammy_domain(d)]
+    where = f"<{block.element.tag}> hidden by {block.reason}"
+    if external and (hits.spammy() or spam_domains):
+        sample = "; ".join(
+            f"{collapse_ws(link_text(link))[:40]} -> {link.href[:80]}" for link in external[:5]
+        )
+        return _finding(
+            "hidden_links",
+            "high",
+            f"{where} holds {len(external)} links to {len(domains)} other sites "
+            f"({', '.join(domains[:8])}) with spam ({hits.describe() or 'spam domains'}): {sample}",
+        )
+    if hits.spammy() and len(block.text.strip()) >= 4:
+        severity = "high" if hits.strong or hits.weight >= 6 else "medium"
+        kind = "hidden_links" if block.links else "hidden_content"
+        return _finding(kind, severity, f"{where} holds spam ({hits.describe()}): {block.text}")
+    if len(domains) >= 10 and hits.distinct:
+        return _finding(
+            "hidden_links",
+            "medium",
+            f"{where} holds links to {len(domains)} other sites ({', '.join(domains[:8])})",
+        )
+    return None
+
+
+def detect_hidden(ctx: Context) -> list[Finding]:
+    findings = []
+    for block in ctx.doc.hidden_blocks[:500]:
+        if block.text.strip() or block.links:
+            finding = _block_verdict(block)
+            if finding:
+                findings.append(finding)
+    for iframe, hidden in ctx.doc.iframes[:100]:
+        src = iframe.get("src") or ""
+        domain = url_domain(src) if src.lower().startswith(("http", "//")) else ""
+        if not domain or domain == ctx.doc.site or domain in _TRACKERS:
+            continue
+        # Ad, sync and tracking frames are invisible too (every news page has a few),
+        # so only frames of spam-looking sites count.
+        invisible = hidden or _tiny(iframe) or hiding_reason(iframe.get("style") or "")
+        if invisible and (spammy_domain(domain) or _hits(src).spammy()):
+            findings.append(_finding("hidden_content", "high", f"invisible iframe loads {src}"))
+    return findings[:20]
+
+
+def _tiny(el: etree._Element) -> bool:
+    for attr in ("width", "height"):
+        v = (el.get(attr) or "").strip().removesuffix("px")
+        if v.isdigit() and int(v) <= 2:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- template debris
+
+
+def detect_debris(ctx: Context) -> list[Finding]:
+    doc = ctx.doc
+    best: tuple[int, str, list[etree._Element]] | None = None
+    for ident, elements in doc.ids.items():
+        if len(elements) < 3:
+            continue
+        tags = {el.tag for el in elements}
+        empty = sum(1 for el in elements if _emptyish(el))
+        if len(elements) == 3 and (empty < 3 or not _RANDOM_ID.match(ident.lower())):
+            continue  # three is only enough when all are empty and the id looks random
+        if len(tags) >= 3 and empty >= 0.6 * len(elements):
+            weight = len(elements) + (3 if _RANDOM_ID.match(ident.lower()) else 0)
+            if best is None or weight > best[0]:
+                best = (weight, ident, elements)
+    findings = []
+    misplaced = [el for el in doc.misplaced if _emptyish(el)]
+    if best is not None:
+        weight, ident, elements = best
+        tags = sorted({el.tag for el in elements})
+        severity = "high" if weight >= 6 or misplaced else "medium"
+        findings.append(
+            _finding(
+                "template_debris",
+                severity,
+                f'{len(elements)} mostly empty elements share id="{ident}" '
+                f"({', '.join('<' + t + '>' for t in tags[:10])})"
+                + (
+                    f"; {len(misplaced)} <td>/<option> outside their table/select"
+                    if misplaced
+                    else ""
+                ),
+            )
+        )
+    elif len(misplaced) >= 4:
+        ids = {el.get("id") for el in misplaced if el.get("id")}
+        if ids:
+            findings.append(
+                _finding(
+                    "template_debris",
+                    "medium" if len(misplaced) >= 8 else "low",
+                    f"{len(misplaced)} empty <td>/<option> elements outside any table/select "
+                    f"(ids {', '.join(sorted(ids)[:5])})",
+                )
+            )
+    return findings
+
+
+def _emptyish(el: etree._Element) -> bool:
+    if (el.text or "").strip():
+        return False
+    return len(el) <= 2 and all(not (child.text or "").strip() for child in el)
+
+
+# ---------------------------------------------------------------- injected text
+
+
+def _original_around(ctx: Context, needle: str, index: int) -> str:
+    """Evidence as the page shows it: the block holding ``needle`` (found in folded
+    text), cut around it; falls back to the folded text near ``index``."""
+    fallback = ""
+    for block in ctx.blocks:
+        at = block.norm.find(needle)
+        if at < 0:
+            continue
+        text = block.text if len(block.text) == len(block.norm) else block.norm
+        snippet = text[max(0, at - 60) : at + len(needle) + 60]
+        if _mid_sentence(block.norm, at, at + len(needle)):
+            return snippet  # prefer an occurrence glued into a sentence
+        fallback = fallback or snippet
+    if fallback:
+        return fallback
+    norm = ctx.doc.norm_text
+    return norm[max(0, index - 40) : index + len(needle) + 40]
+
+
+def detect_text(ctx: Context) -> list[Finding]:
+    doc = ctx.doc
+    findings = []
+    norm = doc.norm_text
+    # 1. title/keyword phrases pasted into the middle of sentences (word salad)
+    mid = 0
+    example = ""
+    for phrase in ctx.injected_phrases:
+        start = 0
+        for _ in range(200):
+            i = norm.find(phrase, start)
+            if i < 0:
+                break
+            start = i + len(phrase)
+            before = norm[i - 1] if i > 0 else "\n"
+            after = norm[start] if start < len(norm) else "\n"
+            if _WORDLIKE.match(before) or _WORDLIKE.match(after):
+                mid += 1
+                if not example:
+                    example = _original_around(ctx, phrase, i)
+    if mid >= 2 and not ctx.page_is_spam:
+        findings.append(
+            _finding(
+                "injected_text",
+                "high" if mid >= 3 or ctx.title_hits.spammy() else "medium",
+                f"title/keyword spam phrase pasted {mid}x into sentences, e.g. …{example}…",
+            )
+        )
+    if not ctx.page_is_spam and not ctx.reporting:
+        findings.extend(_spam_blocks(ctx))
+        findings.extend(_title_repeats(ctx))
+        findings.extend(_repeated_terms(ctx))
+        findings.extend(_brand_tokens(ctx))
+        findings.extend(_numbered_terms(ctx))
+    findings.extend(_headline_runs(ctx))
+    # 2. keyword chains: blocks made of spam keywords joined by separators
+    chains = ctx.chains
+    if chains and not ctx.page_is_spam:
+        chain = max(chains, key=lambda c: c.hits.weight)
+        hits = chain.hits
+        findings.append(
+            _finding(
+                "keyword_stuffing",
+                "high" if hits.strong >= 2 or len(chains) >= 2 else "medium",
+                f"<{chain.element.tag}> is a chain of spam keywords ({hits.describe()}): "
+                f"{chain.text}",
+            )
+        )
+    findings.extend(_link_farms(ctx))
+    return findings
+
+
+def _spam_blocks(ctx: Context) -> list[Finding]:
+    """Spam paragraphs on a page that is otherwise about something else."""
+    chained = {id(block) for block in ctx.chains}
+    worst: Block | None = None
+    for block in ctx.blocks:
+        hits = block.hits
+        if id(block) in chained or len(block.text) < 10:
+            continue
+        strong = hits.strong and hits.weight >= 6 and not hits.counter
+        if strong and (worst is None or hits.weight > worst.hits.weight):
+            worst = block
+    if worst is None:
+        return []
+    return [
+        _finding(
+            "injected_text",
+            "high",
+            f"spam text ({worst.hits.describe()}) in <{worst.element.tag}> of an unrelated "
+            f"page: {worst.text}",
+        )
+    ]
+
+
+def _mid_sentence(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] glued into running text (a word right before or after it)?"""
+    i = start - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    j = end
+    while j < len(text) and text[j] == " ":
+        j += 1
+    before = i >= 0 and bool(_WORD_CHAR.match(text[i]))
+    after = j < len(text) and bool(_WORD_CHAR.match(text[j]))
+    return before or after
+
+
+def _repeated_terms(ctx: Context) -> list[Finding]:
+    """A spam phrase pasted again and again into the middle of the page's sentences.
+
+    Honest text mentions a term in varying wording; a pasted phrase carries the same
+    words around the term every time (``乐鱼体育官网``, ``MAXWIN88 best online casino``)
+    while its neighbours are random.
+    """
+    norm = ctx.doc.norm_text
+    for term, count in ctx.body_hits.counts.most_common(10):
+        info = ctx.body_hits.terms[term]
+        if info.weight < 2 or count < 3:
+            continue
+        lefts: dict[str, int] = defaultdict(int)
+        rights: dict[str, int] = defaultdict(int)
+        inside = 0
+        example = ""
+        start = 0
+        for _ in range(200):
+            i = norm.find(term, start)
+            if i < 0:
+                break
+            start = i + len(term)
+            if _mid_sentence(norm, i, start):
+                inside += 1
+                lefts[norm[max(0, i - 4) : i]] += 1
+                rights[norm[start : start + 4]] += 1
+                example = example or _original_around(ctx, norm[i:start], i)
+        same = max([*lefts.values(), *rights.values(), 0])
+        if inside >= 3 and same >= 3 and same * 4 >= inside * 3:
+            return [
+                _finding(
+                    "injected_text",
+                    "high",
+                    f"spam phrase around {term!r} pasted {inside}x into sentences, "
+                    f"e.g. …{example}…",
+                )
+            ]
+    return []
+
+
+def brand_like(token: str) -> bool:
+    """``MAXWIN88``, ``SpinRoyale``, ``UFABET``, ``LuckyJet777``; not ``BETWEEN``/``BetaBeat``."""
+    parts = [p.lower() for p in _COMPONENTS.findall(token)]
+    letters = "".join(p for p in parts if not p.isdigit())
+    if any(p in _GAMBLING_WORDS for p in parts):
+        return True
+    if sum(1 for p in parts if p in _CASINO_FLAVOUR) >= 2:
+        return True  # RoyalAce, LuckyJet, GoldenKingClub
+    if parts and parts[-1].isdigit() and len(letters) >= 4:
+        lucky = ("bet", "slot", "win", "jet", "lucky", "joker", "zeus", "ace", "spin")
+        return (
+            parts[-1].endswith(_GAMBLING_NUMBERS) and any(w in letters for w in lucky)
+        ) or parts[-1] in ("777", "888", "88", "168")
+    return letters.endswith("bet") and len(letters) <= 8 and token.isupper()
+
+
+def _brand_tokens(ctx: Context) -> list[Finding]:
+    """A gambling-looking brand (``MAXWIN88``, ``SpinRoyale``) repeated through the text."""
+    norm = ctx.doc.norm_text
+    if not any(hint in norm for hint in _BRAND_HINTS):
+        return []
+    counts: dict[str, int] = defaultdict(int)
+    for token in _BRAND_TOKEN.findall(ctx.doc.text[:30_000]):
+        if token.lower() not in ctx.doc.site and brand_like(token):
+            counts[token] += 1
+    repeated = sorted((n, t) for t, n in counts.items() if n >= 2)
+    if not repeated:
+        return []
+    n, token = repeated[-1]
+    return [
+        _finding(
+            "injected_text",
+            "high",
+            f"gambling-looking brand {token!r} repeated {n}x in the page text",
+        )
+    ]
+
+
+_RUN_SPLIT = re.compile(r"[ \u3000]{1,3}")
+_NO_SPACE_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _headline_runs(ctx: Context) -> list[Finding]:
+    """A paragraph that is just other headlines of the site run together as plain text.
+
+    Kits paste the site's own headline list (unlinked) to pad pages with fresh-looking
+    text; honest pages link their headlines in lists instead of gluing them together.
+    Only CJK/Thai text is checked: there headlines carry no inner spaces, so the spaces
+    between them mark where one ends.
+    """
+    candidates = []
+    for el, text in ctx.doc.blocks[:5000]:
+        if len(text) < 40 or el.tag in ("ul", "ol", "nav", "table", "tr", "marquee"):
+            continue
+        if not _NO_SPACE_SCRIPT.search(text):
+            continue
+        segments = [seg for seg in _RUN_SPLIT.split(text.strip()) if len(seg) >= 8]
+        if len(segments) >= 4:
+            candidates.append((el, text, segments))
+    if not candidates:
+        return []
+    known_texts = {link_text(link).strip() for link in ctx.doc.links[:3000]}
+    known_texts.update(text.strip() for _el, text in ctx.doc.blocks[:5000])
+    for el, text, segments in candidates:
+        known = sum(1 for seg in segments if seg in known_texts)
+        if known >= 4 and known * 2 >= len(segments):
+            return [
+                _finding(
+                    "link_farm",
+                    "medium",
+                    f"<{el.tag}> strings {known} of the site's own headlines together as "
+                    f"unlinked filler: {text}",
+                )
+            ]
+    return []
+
+
+def _numbered_terms(ctx: Context) -> list[Finding]:
+    """Spam terms fused with digits (``สล็อต8888``, ``slot777``, ``娱乐888``): brand names
+    that kits paste into sentences; honest text puts a space or a unit in between."""
+    norm = ctx.doc.norm_text
+    found = []
+    for term, info in ctx.body_hits.terms.items():
+        if info.weight < 2:
+            continue
+        start = 0
+        for _ in range(50):
+            i = norm.find(term, start)
+            if i < 0:
+                break
+            start = i + len(term)
+            if norm[start : start + 3].isdigit():
+                found.append(norm[max(0, i - 30) : start + 30])
+    if not found:
+        return []
+    return [
+        _finding(
+            "injected_text",
+            "high" if len(found) >= 2 else "medium",
+            f"spam brand with a number pasted into the text {len(found)}x, e.g. …{found[0]}…",
+        )
+    ]
+
+
+def _title_repeats(ctx: Context) -> list[Finding]:
+    """The page's own headline repeated in the body with a spam brand glued on."""
+    segments = [s.strip() for s in _TITLE_SEGMENTS.split(ctx.doc.title_norm) if s.strip()]
+    if not segments:
+        return []
+    main = max(segments, key=len)
+    if len(main) < 8:
+        return []
+    repeats = []
+    for block in ctx.blocks:
+        text, norm = block.text, block.norm
+        if len(text) > 4 * len(main) + 200 or main not in norm:
+            continue
+        rest = norm.replace(main, " ")
+        hits = scan(rest)
+        brand = any(brand_like(t) for t in _BRAND_TOKEN.findall(text.replace(main, " ")))
+        if (hits.weight or brand) and not hits.counter:
+            repeats.append((text, hits, hits.weight >= 2 or brand))
+    # One repeat needs a clear spam affix; a weak one (``【鼎盛88官网】``) must recur.
+    if not repeats or (len(repeats) < 2 and not any(strong for _t, _h, strong in repeats)):
+        return []
+    text, hits, _strong = repeats[0]
+    return [
+        _finding(
+            "injected_text",
+            "high",
+            f"headline repeated {len(repeats)}x with spam ({hits.describe()}) attached: {text}",
+        )
+    ]
+
+
+def _spam_link(link: Link, lexical: bool = True) -> bool:
+    """A link whose anchor text or target names spam (lexicon, brand shape, domain).
+
+    ``lexical=False`` skips the lexicon when the page text has no spam term at all.
+    """
+    anchor = link_text(link)
+    if spammy_domain(link.domain) or (lexical and _hits(anchor).spammy()):
+        return True
+    return any(brand_like(token) for token in _BRAND_TOKEN.findall(anchor))
+
+
+def _link_farms(ctx: Context) -> list[Finding]:
+    findings = []
+    lexical = ctx.body_hits.weight > 0
+    if not ctx.page_is_spam and not ctx.reporting:
+        spam_links = [
+            link
+            for link in ctx.doc.links[:2000]
+            if link.external and not link.hidden and _spam_link(link, lexical)
+        ]
+        if len(spam_links) >= 3 or len({link.href for link in spam_links}) >= 2:
+            sample = "; ".join(
+                f"{collapse_ws(link_text(link))[:40]} -> {link.href[:60]}"
+                for link in spam_links[:5]
+            )
+            findings.append(
+                _finding(
+                    "link_farm",
+                    "high",
+                    f"{len(spam_links)} links with spam anchor text to other sites: {sample}",
+                )
+            )
+    if not lexical:
+        return findings
+    groups: dict[etree._Element, list[Link]] = defaultdict(list)
+    for link in ctx.doc.links:
+        if link.hidden:
+            continue  # hidden link blocks are reported by detect_hidden
+        parent = link.element.getparent()
+        if parent is not None and parent.tag in ("li", "td", "span", "p", "dd", "dt", "strong"):
+            parent = parent.getparent() if parent.getparent() is not None else parent
+        if parent is not None:
+            groups[parent].append(link)
+    for parent, links in groups.items():
+        if len(links) < 5:
+            continue
+        spam_anchors = [
+            link for link in links[:300] if _hits(link_text(link) + " " + link.href).spammy()
+        ]
+        external = {link.domain for link in links if link.external}
+        if len(spam_anchors) >= 4 and len(spam_anchors) >= 0.3 * len(links):
+            severity = "high" if external or not ctx.page_is_spam else "medium"
+            sample = "; ".join(
+                f"{collapse_ws(link_text(link))[:40]} -> {link.href[:60]}"
+                for link in spam_anchors[:5]
+            )
+            findings.append(
+                _finding(
+                    "link_farm",
+                    severity,
+                    f"<{parent.tag}> block of {len(links)} links, {len(spam_anchors)} with spam "
+                    f"anchors, to {len(external)} other sites: {sample}",
+                )
+            )
+    return findings[:5]
+
+
+# ---------------------------------------------------------------- redirects
+
+
+def detect_redirect(ctx: Context) -> list[Finding]:
+    doc = ctx.doc
+    findings = []
+    if doc.refresh is not None:
+        delay, target = doc.refresh
+        domain = external_target(target, doc.site) if target else None
+        spam = bool(domain) and (
+            spammy_domain(domain or "") or ctx.body_hits.spammy() or ctx.title_hits.spammy()
+        )
+        # Without the page's own URL any absolute target looks foreign; then only a
+        # spam-looking target counts.
+        if domain and (doc.site or spam):
+            findings.append(
+                _finding(
+                    "meta_refresh",
+                    "high" if spam or delay <= 1 else "medium",
+                    f"<meta http-equiv=refresh> after {delay}s to another site: {target}",
+                )
+            )
+    for iframe, _hidden in doc.iframes[:100]:
+        finding = _overlay(iframe, doc.site)
+        if finding:
+            findings.append(finding)
+    for report in ctx.scripts:
+        findings.extend(navigation_findings(report, doc.site))
+        for html in report.written_html[:5]:
+            findings.extend(written_html_findings(html, doc.site, report.obfuscated))
+    return findings
+
+
+def _is_full(value: str | None) -> bool:
+    if not value:
+        return False
+    v = value.strip().lower().replace(" ", "")
+    if v in ("100%", "100vw", "100vh"):
+        return True
+    return v.endswith("px") and v[:-2].isdigit() and int(v[:-2]) >= 1500
+
+
+def _overlay(iframe: etree._Element, site: str) -> Finding | None:
+    src = iframe.get("src") or ""
+    domain = external_target(src, site)
+    if not domain or domain in _TRACKERS:
+        return None
+    style = (iframe.get("style") or "").lower().replace(" ", "")
+    decls = dict(part.split(":", 1) for part in style.split(";") if ":" in part and len(part) < 200)
+    parent = iframe.getparent()
+    at_top = parent is None or parent.tag in ("body", "html", "frameset")
+    position = decls.get("position")
+    # Responsive embeds are absolute 100% boxes inside a sized wrapper; an overlay
+    # is fixed to the viewport, or absolute at the top of <body>.
+    covering = position == "fixed" or (position == "absolute" and at_top)
+    full_w = _is_full(decls.get("width")) or _is_full(iframe.get("width"))
+    full_h = _is_full(decls.get("height")) or _is_full(iframe.get("height"))
+    if full_w and full_h and (covering or (at_top and position is None)):
+        return _finding(
+            "iframe_overlay",
+            "high",
+            f"full-screen iframe covers the page with another site: {src}",
+        )
+    return None
+
+
+def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Finding]:
+    """Findings for HTML a script writes into the page (document.write, innerHTML)."""
+    from hijackwatch.detect.document import parse
+
+    fragment = parse(f"<html><body>{html[:200_000]}</body></html>", "")
+    fragment.site = site
+    findings = []
+    for iframe, _ in fragment.iframes[:20]:
+        finding = _overlay(iframe, site)
+        if finding:
+            findings.append(
+                Finding("iframe_overlay", "high", clip("script writes " + finding.evidence, 600))
+            )
+    links = [link for link in fragment.links if _external(link, site)]
+    hidden = list(fragment.hidden_blocks)
+    hits = fragment.hits
+    anchors = " ".join(link_text(link) for link in links[:200])
+    anchor_hits = _hits(anchors)
+    if links and (
+        anchor_hits.spammy() or hits.spammy() or any(spammy_domain(k.domain) for k in links)
+    ):
+        domains = sorted({link.domain for link in links})
+        kind = "hidden_links" if hidden or obfuscated else "link_farm"
+        findings.append(
+            _finding(
+                kind,
+                "high",
+                f"script writes {len(links)} links to {', '.join(domains[:8])}"
+                f"{' inside a hidden block' if hidden else ''}: {anchors}",
+            )
+        )
+    elif hidden:
+        for block in hidden:
+            hidden_hits = _hits(block.text)
+            if hidden_hits.spammy():
+                findings.append(
+                    _finding(
+                        "hidden_content",
+                        "high",
+                        f"script writes hidden spam ({hidden_hits.describe()}): {block.text}",
+                    )
+                )
+                break
+    return findings
+
+
+def _external(link: Link, site: str) -> bool:
+    return bool(link.domain) and link.domain != site
+
+
+# ---------------------------------------------------------------- parasite pages
+
+
+def detect_parasite(ctx: Context) -> list[Finding]:
+    if not ctx.page_is_spam:
+        return []
+    hits, _length = ctx.phrase_free
+    top = hits.categories.most_common(1)[0][0] if hits.categories else "g"
+    return [
+        _finding(
+            "parasite_page",
+            "high",
+            f"the page itself is {_TOPICS.get(top, 'spam')} spam: {hits.occurrences} hits of "
+            f"{hits.distinct} terms ({hits.describe(12)}); title: {collapse_ws(ctx.doc.title)}",
+        )
+    ]
+
+
+DETECTORS: tuple[Callable[[Context], Iterable[Finding]], ...] = (
+    detect_title,
+    detect_hidden,
+    detect_debris,
+    detect_text,
+    detect_redirect,
+    detect_parasite,
+)
+
+
+def run_all(doc: Document) -> tuple[list[Finding], Context]:
+    ctx = Context(doc)
+    findings: list[Finding] = []
+    for detector in DETECTORS:
+        findings.extend(detector(ctx))
+    return findings, ctx
+
+
+__all__ = ["Context", "brand_like", "run_all", "written_html_findings"]

@@ -1,0 +1,354 @@
+"""One parsed page shared by all detectors: tree, visible/hidden text, links, scripts.
+
+The page is parsed once with lxml; facts are collected with lxml's C-level
+iteration and XPath (no Python recursion, so deep nesting cannot exhaust the stack),
+and every detector reads the collected facts. Collecting the visible text mutates
+the tree (scripts stripped, hidden subtrees detached, newlines added after blocks),
+so ``Document.root`` is not the page as parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import islice
+
+from lxml import etree
+
+from hijackwatch.detect.css import hidden_selectors, hiding_reason
+from hijackwatch.detect.lexicon import SpamHits, scan
+from hijackwatch.detect.text import link_domain, normalise, url_domain
+
+MAX_SCRIPTS_CHARS = 1024 * 1024  # inline script text analysed per page
+
+_PARSER = etree.HTMLParser(
+    huge_tree=False, remove_blank_text=False, remove_comments=True, remove_pis=True, no_network=True
+)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]{0,200}\?>")
+# Browsers put anything after </body> or </html> into the body; libxml2 drops it. Kits
+# append their payload there, so the end tags are removed before parsing.
+_END_TAGS = re.compile(r"</(?:html|body)\s*>", re.I)
+_NON_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TRAILER = re.compile(r"(?:\s*</(?:body|html)\s*>)*\s*", re.I)
+
+
+def _first_end_tag(text: str) -> int:
+    """Index of the first </body> or </html>, any letter case."""
+    low = text.lower()
+    found = [i for i in (low.find("</body"), low.find("</html")) if i >= 0]
+    return min(found) if found else -1
+
+
+_SKIP = frozenset({"script", "style", "template", "noscript", "head", "title", "meta", "link"})
+_HEADINGS = frozenset({"h1", "h2", "h3"})
+BLOCK = (
+    "p", "div", "br", "li", "ul", "ol", "td", "th", "tr", "table", "h1", "h2", "h3", "h4",
+    "h5", "h6", "section", "article", "header", "footer", "nav", "aside", "main", "dd",
+    "dt", "dl", "blockquote", "pre", "form", "option", "hr", "figcaption", "address",
+    "body", "center", "marquee",
+)  # fmt: skip
+_REFRESH = re.compile(r"^\s*(\d{0,6})(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)", re.I)
+
+
+@dataclass(slots=True)
+class Link:
+    href: str
+    text: str
+    domain: str  # registrable domain, '' when relative/unknown
+    external: bool  # leaves the page's own site
+    hidden: bool
+    element: etree._Element
+
+
+@dataclass(slots=True)
+class HiddenBlock:
+    """A top-most invisible element and what it holds."""
+
+    element: etree._Element
+    reason: str
+    text: str
+    links: list[Link] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Document:
+    url: str
+    raw: str  # decoded source (bounded)
+    root: etree._Element | None
+    site: str = ""  # registrable domain of url
+    title: str = ""
+    title_norm: str = ""
+    meta_description: str = ""
+    meta_keywords: str = ""
+    refresh: tuple[int, str] | None = None
+    canonical: str = ""  # <link rel=canonical>, og:url or <base href>
+    text_parts: list[str] = field(default_factory=list)
+    blocks: list[tuple[etree._Element, str]] = field(default_factory=list)  # (el, own text)
+    headings: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    hidden_blocks: list[HiddenBlock] = field(default_factory=list)
+    iframes: list[tuple[etree._Element, bool]] = field(default_factory=list)  # (el, hidden)
+    scripts: list[str] = field(default_factory=list)
+    script_srcs: list[str] = field(default_factory=list)
+    ids: dict[str, list[etree._Element]] = field(default_factory=lambda: defaultdict(list))
+    misplaced: list[etree._Element] = field(default_factory=list)  # td/option out of place
+    _text: str | None = None
+    _norm: str | None = None
+    _hits: SpamHits | None = None
+
+    @property
+    def text(self) -> str:
+        """Visible text, block elements separated by newlines."""
+        if self._text is None:
+            self._text = "".join(self.text_parts)
+        return self._text
+
+    @property
+    def norm_text(self) -> str:
+        if self._norm is None:
+            self._norm = normalise(self.text)
+        return self._norm
+
+    @property
+    def hits(self) -> SpamHits:
+        """Lexicon hits in the visible text."""
+        if self._hits is None:
+            self._hits = scan(self.norm_text)
+        return self._hits
+
+    def link_domain(self, href: str) -> str:
+        return link_domain(self.url, href)
+
+
+def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
+    """Parse once and collect what detectors need. ``xml_safe``: the caller already
+    knows the text has no control characters or lone surrogates (saves a full scan)."""
+    text = _XML_DECL.sub("", text, count=1) if text[:100].lstrip()[:5] == "<?xml" else text
+    # Control characters and lone surrogates are not XML-compatible: lxml refuses them
+    # in strings and in the separators the walk writes. Rare, so checked for cheaply.
+    if not xml_safe and _NON_XML.search(text) is not None:
+        text = _NON_XML.sub(" ", text)
+    end = _first_end_tag(text)
+    if end >= 0 and not _TRAILER.fullmatch(text, end):
+        text = _END_TAGS.sub("", text)
+    try:
+        root = etree.fromstring(text, _PARSER) if text.strip() else None
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        root = None
+    doc = Document(url=url, raw=text, root=root, site=url_domain(url) if url else "")
+    if root is not None:
+        try:
+            _walk(doc, root)
+        except ValueError:
+            if xml_safe:  # a character the byte-level check cannot see (U+FFFE...)
+                return parse(_NON_XML.sub(" ", text), url)
+            raise
+    return doc
+
+
+def _attr_hidden(el: etree._Element) -> str | None:
+    """Why an element's own attributes hide it, or None."""
+    style = el.get("style")
+    if style:
+        reason = hiding_reason(style)
+        if reason:
+            return reason
+    if el.get("hidden") is not None:
+        return "hidden attribute"
+    if el.tag == "marquee":
+        for attr in ("height", "width"):
+            v = el.get(attr, "").strip().removesuffix("px")
+            if v.isdigit() and int(v) <= 3:
+                return f"marquee {attr}={v}"
+        sa = el.get("scrollamount", "").strip()
+        if sa.isdigit() and int(sa) >= 1000:
+            return "marquee scrolling too fast to read"
+    return None
+
+
+_HIDDEN_CANDIDATES = etree.XPath("//*[@style or @hidden] | //marquee")
+_ID_VALUES = etree.XPath("//@id")
+_COUNT_CELLS = etree.XPath("count(//td | //th | //tr)")
+_COUNT_TABLE_CELLS = etree.XPath("count(//table//td | //table//th | //table//tr)")
+_COUNT_OPTIONS = etree.XPath("count(//option) - count(//select//option | //datalist//option)")
+_BY_ID = etree.XPath("//*[@id=$ident]")
+_MISPLACED = etree.XPath(
+    "//td[not(ancestor::table)] | //th[not(ancestor::table)] | //tr[not(ancestor::table)]"
+    " | //option[not(ancestor::select or ancestor::datalist)]"
+)
+MAX_HIDDEN_SELECTORS = 40
+
+
+def _hidden_elements(root: etree._Element) -> dict[etree._Element, str]:
+    """Every element hidden by its own attributes or by a simple stylesheet rule.
+
+    Found with XPath (in C) so the Python walk only does one dict lookup per element.
+    """
+    css = [style.text for style in root.iter("style") if style.text]
+    classes, ids = hidden_selectors("\n".join(css)) if css else (frozenset(), frozenset())
+    found: dict[etree._Element, str] = {}
+    for el in _HIDDEN_CANDIDATES(root)[:20_000]:
+        reason = _attr_hidden(el)
+        if reason:
+            found[el] = reason
+    # A cheap substring test in XPath, then the exact class-token check in Python.
+    terms = [f"contains(@class, '{c}')" for c in classes]
+    terms += [f"@id='{i}'" for i in ids]
+    if terms:
+        expr = "//*[" + " or ".join(terms[:MAX_HIDDEN_SELECTORS]) + "]"
+        for el in etree.XPath(expr)(root)[:20_000]:
+            if el in found:
+                continue
+            cls = set((el.get("class") or "").split()) & classes
+            if cls:
+                found[el] = f".{min(cls)} hidden by stylesheet"
+            elif el.get("id") in ids:
+                found[el] = f"#{el.get('id')} hidden by stylesheet"
+    return found
+
+
+def _collect_head(doc: Document, root: etree._Element) -> None:
+    """Title, meta, canonical and scripts, each found by lxml's C-level tag filter."""
+    for el in root.iter("title"):
+        doc.title = el.text or ""
+        break
+    for el in root.iter("meta"):
+        _meta(doc, el)
+    for el in root.iter("link", "base"):
+        if el.tag == "base" or (el.get("rel") or "").lower() == "canonical":
+            href = (el.get("href") or "").strip()
+            if href.lower().startswith(("http://", "https://")):
+                doc.canonical = href
+                break
+    budget = MAX_SCRIPTS_CHARS
+    for el in root.iter("script"):
+        src = el.get("src")
+        if src:
+            doc.script_srcs.append(src)
+        elif el.text and budget > 0:
+            doc.scripts.append(el.text[:budget])
+            budget -= len(doc.scripts[-1])
+    # Only ids used three times or more matter (template debris); count them in C first.
+    repeated = [i for i, n in Counter(_ID_VALUES(root)[:50_000]).items() if n >= 3]
+    for ident in repeated[:200]:
+        if "'" not in ident:
+            doc.ids[ident] = _BY_ID(root, ident=ident)[:1000]
+    # Counting first (cheap in C) skips the ancestor-axis query on well-formed pages.
+    if _COUNT_CELLS(root) != _COUNT_TABLE_CELLS(root) or _COUNT_OPTIONS(root):
+        doc.misplaced.extend(_MISPLACED(root)[:10_000])
+
+
+def _detach(el: etree._Element) -> None:
+    """Remove an element but keep its tail text where it was (the tail is visible)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _top_most(hidden_map: dict[etree._Element, str]) -> list[etree._Element]:
+    """Hidden elements not inside another hidden element, in source order."""
+    chosen: set[etree._Element] = set()
+    out = []
+    for el in sorted(hidden_map, key=lambda e: e.sourceline or 0):
+        if not any(a in chosen for a in islice(el.iterancestors(), 64)):
+            chosen.add(el)
+            out.append(el)
+    return out
+
+
+def _walk(doc: Document, root: etree._Element) -> None:
+    """Visible text, hidden blocks, links and iframes.
+
+    Mostly lxml's C-level iteration: the (already collected) script/style/head
+    subtrees are stripped, hidden subtrees are read and detached, block elements get
+    newline separators, and what remains is the visible text.
+    """
+    _collect_head(doc, root)
+    hidden_map = _hidden_elements(root)
+    etree.strip_elements(root, *_SKIP, with_tail=False)
+    for el in _top_most(hidden_map):
+        if el.getparent() is None and el is not root:
+            continue  # inside a stripped subtree
+        block = HiddenBlock(el, hidden_map[el], "".join(el.itertext()))
+        for a in el.iter("a"):
+            href = a.get("href")
+            if href:
+                link = _link(doc, a, href, True)
+                if link is not None:
+                    block.links.append(link)
+        for iframe in el.iter("iframe"):
+            doc.iframes.append((iframe, True))
+        doc.hidden_blocks.append(block)
+        if el is not root:
+            _detach(el)
+    for a in root.iter("a"):
+        href = a.get("href")
+        if href:
+            _link(doc, a, href, False)
+    for iframe in root.iter("iframe"):
+        doc.iframes.append((iframe, False))
+    blocks = doc.blocks
+    for el in root.iter(*BLOCK):
+        text = el.text
+        if text:
+            blocks.append((el, text))
+            if el.tag in _HEADINGS:
+                doc.headings.append(text)
+            el.text = "\n" + text
+        else:
+            el.text = "\n"
+        el.tail = "\n" + el.tail if el.tail else "\n"
+    if root not in hidden_map:
+        doc.text_parts.append("".join(root.itertext()))
+    if not doc.site and doc.canonical:
+        # Saved pages and scans without a URL: the page's own canonical/og:url/base
+        # tells which links stay on its site.
+        doc.site = url_domain(doc.canonical)
+        if doc.site:
+            for link in doc.links:
+                link.external = bool(link.domain) and link.domain != doc.site
+    doc.title_norm = normalise(doc.title)
+
+
+def _link(doc: Document, el: etree._Element, href: str, hidden: bool) -> Link | None:
+    if len(doc.links) >= 5000:
+        return None
+    domain = doc.link_domain(href)
+    external = bool(domain) and domain != doc.site
+    link = Link(href, "", domain, external, hidden, el)
+    doc.links.append(link)
+    return link
+
+
+def _meta(doc: Document, el: etree._Element) -> None:
+    name = (el.get("name") or el.get("property") or "").lower()
+    content = el.get("content") or ""
+    if name in ("description", "og:description") and not doc.meta_description:
+        doc.meta_description = content[:2000]
+    elif name == "keywords" and not doc.meta_keywords:
+        doc.meta_keywords = content[:2000]
+    elif name == "og:url" and not doc.canonical and content.lower().startswith("http"):
+        doc.canonical = content.strip()
+    elif (el.get("http-equiv") or "").lower() == "refresh" and doc.refresh is None:
+        m = _REFRESH.match(content[:2000])
+        if m:
+            delay = int(m.group(1)) if m.group(1) else 0
+            doc.refresh = (delay, m.group(2).strip())
+
+
+def link_text(link: Link) -> str:
+    """Anchor text (and title attribute) of a link, computed lazily."""
+    if not link.text:
+        el = link.element
+        text = "".join(el.itertext()) if len(el) < 50 else (el.text or "")
+        link.text = (text or link.element.get("title") or "").strip()[:300]
+    return link.text

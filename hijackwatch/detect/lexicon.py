@@ -1,0 +1,229 @@
+"""Spam lexicons (one data file per language) compiled into two trie regexes.
+
+A trie-shaped alternation lets ``re`` test only branches that share the current
+character, so one pass over the text matches every language at once without
+backtracking blow-ups (there are no nested quantifiers in the generated pattern).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from hijackwatch.detect.text import normalise
+
+LANGUAGES = ("zh", "en", "id", "ja", "vi", "th")
+STRONG = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    term: str
+    weight: int  # 0 = counter-context, 1 weak, 2 suspicious, 3 strong
+    category: str
+    language: str
+
+
+@dataclass(slots=True)
+class SpamHits:
+    """Lexicon hits in one piece of text."""
+
+    counts: Counter[str]
+    terms: dict[str, Term]
+    length: int
+    covered: int = 0  # characters of the text inside spam terms (overlaps counted once)
+
+    @property
+    def spam_terms(self) -> list[str]:
+        return [t for t, term in self.terms.items() if term.weight > 0]
+
+    @property
+    def distinct(self) -> int:
+        return sum(1 for term in self.terms.values() if term.weight > 0)
+
+    @property
+    def weight(self) -> int:
+        """Sum of weights of distinct spam terms (repeats do not count twice)."""
+        return sum(term.weight for term in self.terms.values())
+
+    @property
+    def strong(self) -> int:
+        return sum(1 for term in self.terms.values() if term.weight >= STRONG)
+
+    @property
+    def occurrences(self) -> int:
+        return sum(n for t, n in self.counts.items() if self.terms[t].weight > 0)
+
+    @property
+    def counter(self) -> int:
+        """Distinct counter-context terms (police, court, revenue...)."""
+        return sum(1 for term in self.terms.values() if term.weight == 0)
+
+    @property
+    def categories(self) -> Counter[str]:
+        return Counter(t.category for t in self.terms.values() if t.weight > 0)
+
+    def spammy(self) -> bool:
+        """Enough to call a short piece of text (title, anchor, hidden block) spam."""
+        return self.strong >= 1 or (self.weight >= 4 and self.distinct >= 2)
+
+    def describe(self, limit: int = 8) -> str:
+        ranked = sorted(self.spam_terms, key=lambda t: (-self.terms[t].weight, -self.counts[t]))
+        return ", ".join(ranked[:limit])
+
+
+def _parse(language: str, text: str) -> list[Term]:
+    terms = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        weight, category, term = line.split(" ", 2)
+        # Terms go through the same folding as page text (t2s also maps Japanese kanji).
+        terms.append(Term(normalise(term.strip()), int(weight), category, language))
+    return terms
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """A regex matching any of ``words``, longest first, shaped as a trie."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        end = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:
+            return f"(?:{body})?"
+        return body
+
+    # Iterative depth is bounded by the longest term (a few dozen characters).
+    return build(trie)
+
+
+class Lexicon:
+    """All languages' terms; ``scan(text)`` returns hits on already-normalised text."""
+
+    def __init__(self, terms: list[Term]) -> None:
+        self.terms: dict[str, Term] = {}
+        for term in terms:
+            old = self.terms.get(term.term)
+            # The same word listed by two languages keeps the more cautious weight.
+            if old is None or term.weight < old.weight:
+                self.terms[term.term] = term
+        # One regex per script, each run only when the text holds that script; a
+        # first-character class up front lets re skip most positions cheaply, and the
+        # capturing lookahead finds overlapping terms ("娱乐官方网站" holds both 娱乐官方
+        # and 官方网站): at each position the longest term wins.
+        groups: dict[str, list[str]] = {}
+        for word in self.terms:
+            groups.setdefault(_script(word), []).append(word)
+        self.patterns: list[tuple[re.Pattern[str] | None, re.Pattern[str]]] = []
+        for script, words in sorted(groups.items()):
+            first = "[" + "".join(re.escape(c) for c in sorted({w[0] for w in words})) + "]"
+            trie = _trie_pattern(words)
+            if script == "latin":
+                pattern = rf"(?={first})(?<![\w])(?=({trie})(?![\w]))"
+            else:
+                pattern = rf"(?={first})(?=({trie}))"
+            self.patterns.append((_SCRIPT_PRESENT.get(script), re.compile(pattern)))
+
+    def scan(self, text: str) -> SpamHits:
+        counts: Counter[str] = Counter()
+        covered = 0
+        terms = self.terms
+        for present, regex in self.patterns:
+            if present is None or present.search(text):
+                reach = 0
+                for m in regex.finditer(text):
+                    word = m.group(1)
+                    counts[word] += 1
+                    if terms[word].weight:
+                        start = m.start()
+                        end = start + len(word)
+                        if end > reach:
+                            covered += end - max(start, reach)
+                            reach = end
+        return SpamHits(counts, {t: terms[t] for t in counts}, len(text), covered)
+
+    def scan_many(self, texts: list[str]) -> list[SpamHits]:
+        """scan() for many short texts with one regex pass over their concatenation.
+
+        Texts must not contain SEPARATOR (control characters are removed at parse time).
+        """
+        joined = SEPARATOR.join(texts)
+        starts = []
+        pos = 0
+        for text in texts:
+            starts.append(pos)
+            pos += len(text) + 1
+        counts: list[Counter[str]] = [Counter() for _ in texts]
+        covered = [0] * len(texts)
+        reach = [0] * len(texts)
+        terms = self.terms
+        for present, regex in self.patterns:
+            if present is not None and not present.search(joined):
+                continue
+            reach = [0] * len(texts)
+            for m in regex.finditer(joined):
+                word = m.group(1)
+                start = m.start()
+                i = bisect_right(starts, start) - 1
+                counts[i][word] += 1
+                if terms[word].weight:
+                    end = start + len(word)
+                    if end > reach[i]:
+                        covered[i] += end - max(start, reach[i])
+                        reach[i] = end
+        return [
+            SpamHits(c, {t: terms[t] for t in c}, len(text), cov)
+            for c, text, cov in zip(counts, texts, covered, strict=True)
+        ]
+
+
+SEPARATOR = "\x1f"
+_SCRIPT_PRESENT = {
+    "cjk": re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"),
+    "thai": re.compile(r"[\u0e00-\u0e7f]"),
+}
+
+
+def _script(term: str) -> str:
+    if _is_latin(term):
+        return "latin"
+    if _SCRIPT_PRESENT["thai"].search(term):
+        return "thai"
+    return "cjk"
+
+
+def _is_latin(term: str) -> bool:
+    return all(
+        ch.isascii() or "\u00c0" <= ch <= "\u024f" or "\u1e00" <= ch <= "\u1eff" for ch in term
+    )
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    package = resources.files("hijackwatch.detect") / "lexicons"
+    terms: list[Term] = []
+    for language in LANGUAGES:
+        terms.extend(_parse(language, (package / f"{language}.txt").read_text(encoding="utf-8")))
+    return Lexicon(terms)
+
+
+def scan(text: str) -> SpamHits:
+    return lexicon().scan(text)
+
+
+def scan_many(texts: list[str]) -> list[SpamHits]:
+    return lexicon().scan_many(texts)

@@ -1,0 +1,496 @@
+"""Static analysis of page scripts: peel off obfuscation, then look for cloaked navigation.
+
+Nothing is ever executed. Layers that hijack kits use (escapes, fromCharCode,
+unescape, atob, Dean Edwards' packer, string concatenation, reversed strings) are
+decoded textually, and the decoded text is searched for navigation, title swaps and
+written HTML. Scripts are attacker-controlled, so every loop and regex is bounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from hijackwatch.detect.findings import Finding
+from hijackwatch.detect.text import clip, url_domain
+
+MAX_SCRIPT_CHARS = 256 * 1024
+MAX_DECODED_CHARS = 512 * 1024
+MAX_LAYERS = 4
+MAX_LITERAL = 200_000
+
+_HEX_ESC = re.compile(r"\\x([0-9a-fA-F]{2})")
+_UNI_ESC = re.compile(r"\\u([0-9a-fA-F]{4})")
+_UNI_BRACE = re.compile(r"\\u\{([0-9a-fA-F]{1,6})\}")
+_OCT_ESC = re.compile(r"\\([0-3][0-7]{2})")
+_FROMCHARCODE = re.compile(r"fromCharCode\s*\(\s*([0-9a-fA-FxX\s,]{1,60000})\)")
+_DECODER_CALL = re.compile(r"(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(['\"`])")
+_CONCAT = re.compile(r"(['\"])\s*\+\s*\1")
+_REVERSED = re.compile(
+    r"(['\"])([^'\"\\\n]{2,500})\1\s*\.\s*split\(\s*(['\"])\3\s*\)\s*\.\s*reverse\(\s*\)\s*\.\s*join\("
+)
+_B64_LITERAL = re.compile(r"['\"]([A-Za-z0-9+/]{16,}={0,2})['\"]")
+_PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
+_PACKER = "eval(function(p,a,c,k,e,"
+
+# Every alternative starts with a literal, so re can skip ahead quickly in big bundles.
+_NAV = re.compile(
+    r"location\s*(?:\.\s*href\s*)?=(?!=)"
+    r"|location\s*\[\s*['\"]href['\"]\s*\]\s*=(?!=)"
+    r"|location\s*\.\s*(?:replace|assign)\s*\("
+    r"|window\s*\.\s*open\s*\("
+)
+_NAV_OWNER = re.compile(r"(?:window|self|top|parent|document)\s*\.\s*$")
+_TITLE_SET = re.compile(r"document\s*\.\s*title\s*=(?!=)\s*")
+_WRITE = re.compile(
+    r"document\s*\.\s*write(?:ln)?\s*\(|innerHTML\s*\+?=(?!=)|insertAdjacentHTML\s*\("
+)
+_REFERRER = re.compile(r"document\s*\.\s*referr?er|\[\s*['\"]referr?er['\"]\s*\]", re.I)
+_SEARCH_ENGINE = re.compile(
+    r"baidu|google|sogou|so\.com|sm\.cn|bing|yahoo|yandex|haosou|soso|youdao|toutiao|shenma|"
+    r"360\.cn|naver|duckduckgo|coccoc",
+    re.I,
+)
+_USER_AGENT = re.compile(r"navigator\s*\.\s*(?:userAgent|appVersion|platform)", re.I)
+_CRAWLER = re.compile(
+    r"spider|bot\b|bot[\"'|/)]|crawl|slurp|baidu|googlebot|sogou|yisou|bingbot|bytespider|"
+    r"headless|lighthouse",
+    re.I,
+)
+_MOBILE = re.compile(r"android|iphone|ipad|mobile|ucweb|symbian|windows phone|midp", re.I)
+_URL_LITERAL = re.compile(r"""['"`]((?:https?:)?//[^'"`\s<>]{3,300})""", re.I)
+_ANY_LITERAL = re.compile(r"""(['"`])([^'"`\n]{0,300})\1""")
+_ANALYTICS = re.compile(
+    r"hm\.baidu\.com|google-analytics\.com|googletagmanager\.com|gtag\(|cnzz\.com|51\.la|"
+    r"umeng\.com|clarity\.ms|yandex\.ru/metrika|statcounter\.com|matomo|piwik"
+)
+_DOMAIN_TOKENS = frozenset(
+    {
+        "bet", "casino", "slot", "slots", "gacor", "togel", "judi", "poker", "porn", "sex",
+        "xxx", "tiyu", "yule", "qipai", "caipiao", "xpj", "amjs", "vns", "bocai", "baijiale",
+        "replica", "viagra", "cialis", "pharma", "meds", "copy", "supercopy", "tube", "maxwin",
+        "zeus", "joker", "ufabet", "sbobet", "pgslot", "jackpot", "baccarat", "bola",
+    }
+)  # fmt: skip
+_DOMAIN_SPLIT = re.compile(r"[-_.\d]+")
+_DOMAIN_SHAPES = re.compile(
+    r"^(?:casino|slot|porn|xxx|togel|judi|gacor)|^bet[a-z]*\d|hg\d{3,}|\d{4,}"
+    r"|[a-z]{2,}(?:88|888|777|168|365)(?:[a-z]|$)"
+)
+
+
+def spammy_domain(domain: str) -> bool:
+    """Gambling/porn/pharma-looking registrable domain (used only to raise confidence).
+
+    Whole tokens only (``rx-meds-online24`` yes, ``medscape`` and ``youtube`` no).
+    """
+    label = domain.split(".", 1)[0].lower()
+    tokens = [t for t in _DOMAIN_SPLIT.split(label) if t]
+    if any(t in _DOMAIN_TOKENS or (t.endswith("bet") and t != "alphabet") for t in tokens):
+        return True
+    return bool(_DOMAIN_SHAPES.search(label))
+
+
+@dataclass(slots=True)
+class Navigation:
+    how: str
+    target: str  # '' when the target is not a literal
+    obfuscated: bool  # only visible after decoding
+    condition: str = ""  # what the navigation is conditioned on ('' = nothing found nearby)
+
+
+@dataclass(slots=True)
+class ScriptReport:
+    """Everything analyse() needs from one script, decoded."""
+
+    text: str = ""  # original plus decoded layers
+    decoded: str = ""  # decoded layers only
+    obfuscated: bool = False
+    referer_check: bool = False  # reads document.referrer and names search engines
+    crawler_check: bool = False  # reads the user agent and names crawlers
+    mobile_check: bool = False
+    analytics: bool = False
+    navigations: list[Navigation] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)  # literals assigned to document.title
+    written_html: list[str] = field(default_factory=list)
+
+
+def read_js_string(text: str, start: int) -> tuple[str, int]:
+    """Read the JS string literal whose opening quote is at ``start``.
+
+    Returns (raw contents with escapes left in, index after the closing quote); linear.
+    """
+    quote = text[start]
+    i = start + 1
+    end = min(len(text), start + MAX_LITERAL)
+    while i < end:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == quote:
+            return text[start + 1 : i], i + 1
+        if ch == "\n" and quote != "`":
+            break
+        i += 1
+    return text[start + 1 : i], i
+
+
+def _unescape_js(raw: str) -> str:
+    """JS escape sequences in a literal's raw text -> characters."""
+    if "\\" not in raw:
+        return raw
+    out = _HEX_ESC.sub(lambda m: chr(int(m.group(1), 16)), raw)
+    out = _UNI_ESC.sub(lambda m: chr(int(m.group(1), 16)), out)
+    out = _UNI_BRACE.sub(lambda m: _safe_chr(int(m.group(1), 16)), out)
+    out = _OCT_ESC.sub(lambda m: chr(int(m.group(1), 8)), out)
+    return (
+        out.replace("\\'", "'")
+        .replace('\\"', '"')
+        .replace("\\/", "/")
+        .replace("\\n", "\n")
+        .replace("\\t", "\t")
+        .replace("\\\\", "\\")
+    )
+
+
+def _safe_chr(n: int) -> str:
+    return chr(n) if 0 <= n <= 0x10FFFF else ""
+
+
+def _percent_decode(raw: str) -> str:
+    raw = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), raw)
+    return unquote(raw, errors="replace")
+
+
+def _b64(raw: str) -> str | None:
+    raw = raw.strip()
+    if len(raw) < 8:
+        return None
+    try:
+        data = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
+    return text if text and printable >= 0.9 * len(text) else None
+
+
+def _unbase(word: str, radix: int) -> int | None:
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if radix > 62 or radix < 2:
+        return None
+    n = 0
+    for ch in word:
+        d = alphabet.find(ch)
+        if d < 0 or d >= radix:
+            return None
+        n = n * radix + d
+    return n
+
+
+def _unpack(source: str) -> list[str]:
+    """Decode Dean Edwards' p,a,c,k,e,d packer payloads (at most a few per script)."""
+    out = []
+    pos = 0
+    for _ in range(4):
+        idx = source.find(_PACKER, pos)
+        if idx < 0:
+            break
+        pos = idx + len(_PACKER)
+        m = re.compile(r"\}\s*\(\s*(['\"])").search(source, pos, pos + MAX_SCRIPT_CHARS)
+        if not m:
+            break
+        payload, after = read_js_string(source, m.end() - 1)
+        args = re.compile(r"\s*,\s*(\d+|\[\])\s*,\s*(\d+)\s*,\s*(['\"])").match(source, after)
+        if not args:
+            continue
+        keywords, _end = read_js_string(source, args.end() - 1)
+        radix = int(args.group(1)) if args.group(1).isdigit() else 62
+        words = keywords.split("|")
+        payload = _unescape_js(payload)
+
+        def sub(match: re.Match[str], words: list[str] = words, radix: int = radix) -> str:
+            n = _unbase(match.group(), radix)
+            if n is not None and n < len(words) and words[n]:
+                return words[n]
+            return match.group()
+
+        out.append(re.sub(r"\b\w+\b", sub, payload[:MAX_SCRIPT_CHARS]))
+    return out
+
+
+def _decode_layer(text: str) -> list[str]:
+    """One round of de-obfuscation; returns newly decoded fragments."""
+    found: list[str] = []
+    if _PACKER in text:
+        found.extend(_unpack(text))
+    for m in _FROMCHARCODE.finditer(text) if "fromCharCode" in text else ():
+        chars = []
+        for part in m.group(1).split(","):
+            part = part.strip()
+            try:
+                n = int(part, 16) if part[:2].lower() == "0x" else int(part)
+            except ValueError:
+                continue
+            chars.append(_safe_chr(n))
+        if chars:
+            found.append("".join(chars))
+    has_decoder = "unescape" in text or "decodeURI" in text or "atob" in text
+    for m in _DECODER_CALL.finditer(text) if has_decoder else ():
+        raw, _ = read_js_string(text, m.end() - 1)
+        raw = _unescape_js(raw)
+        if m.group(1) == "atob":
+            decoded = _b64(raw)
+            if decoded:
+                found.append(decoded)
+        elif "%" in raw:
+            found.append(_percent_decode(raw))
+    if "atob" in text:
+        for m in _B64_LITERAL.finditer(text):
+            decoded = _b64(m.group(1))
+            if decoded:
+                found.append(decoded)
+    for m in _REVERSED.finditer(text) if ".reverse(" in text else ():
+        found.append(m.group(2)[::-1])
+    # Whole-text rewrites (escapes, 'a'+'b' joins) copy the script; only worth it for
+    # small scripts or ones dense with escapes (i18n bundles have a few, kits many).
+    escapes = text.count("\\x") + text.count("\\u")
+    if escapes and (len(text) < 65536 or escapes * 50 > len(text)):
+        unescaped = _unescape_js(text)
+        if unescaped != text:
+            found.append(unescaped)
+    if len(text) < 65536 and _CONCAT.search(text):
+        joined = _CONCAT.sub("", text)
+        if joined != text:
+            found.append(joined)
+    return found
+
+
+def decode_script(source: str) -> tuple[str, bool]:
+    """(original + decoded layers, whether anything was decoded)."""
+    source = source[:MAX_SCRIPT_CHARS]
+    layers = [source]
+    frontier = source
+    total = len(source)
+    seen = {source}
+    for _ in range(MAX_LAYERS):
+        fresh = [f for f in _decode_layer(frontier) if f and f not in seen]
+        if not fresh:
+            break
+        for fragment in fresh:
+            seen.add(fragment)
+        frontier = "\n".join(fresh)[: MAX_DECODED_CHARS - total]
+        total += len(frontier)
+        layers.append(frontier)
+        if total >= MAX_DECODED_CHARS:
+            break
+    return "\n".join(layers), len(layers) > 1
+
+
+def _literal_after(text: str, pos: int) -> str:
+    """The first string literal (URL or not) in the expression starting at ``pos``."""
+    window = text[pos : pos + 400]
+    stop = re.search(r"[;}\n]", window)
+    expr = window[: stop.start()] if stop else window
+    m = _ANY_LITERAL.search(expr)
+    return m.group(2).strip() if m else ""
+
+
+def scan_script(source: str) -> ScriptReport:
+    """Decode one script and collect the facts detectors need."""
+    text, obfuscated = decode_script(source)
+    original_len = min(len(source), MAX_SCRIPT_CHARS)
+    report = ScriptReport(text=text, decoded=text[original_len + 1 :], obfuscated=obfuscated)
+    report.analytics = bool(_ANALYTICS.search(text))
+    original = text[:original_len]
+    fallback_url: str | None = None
+    for m in _NAV.finditer(text):
+        if len(report.navigations) >= 20:
+            break
+        target = _literal_after(text, m.end())
+        if not target:
+            if fallback_url is None:
+                url = _URL_LITERAL.search(text)
+                fallback_url = url.group(1) if url else ""
+            target = fallback_url
+        hidden = m.start() >= original_len and bool(target) and target not in original
+        condition = _condition_near(text, m.start())
+        if "referrer" in condition:
+            report.referer_check = True
+        if "crawler" in condition:
+            report.crawler_check = True
+        if "mobile" in condition:
+            report.mobile_check = True
+        owner = _NAV_OWNER.search(text, max(0, m.start() - 12), m.start())
+        how = (owner.group() if owner else "") + m.group()
+        report.navigations.append(Navigation(clip(how, 40), target, hidden, condition))
+    for m in _TITLE_SET.finditer(text):
+        if len(report.titles) >= 10:
+            break
+        condition = _condition_near(text, m.start())
+        report.referer_check = report.referer_check or "referrer" in condition
+        report.crawler_check = report.crawler_check or "crawler" in condition
+        if m.end() < len(text) and text[m.end()] in "'\"`":
+            raw, _ = read_js_string(text, m.end())
+            report.titles.append(_unescape_js(raw))
+        else:
+            report.titles.append("")
+    for m in _WRITE.finditer(text):
+        if len(report.written_html) >= 20:
+            break
+        report.written_html.append(_written_literals(text, m.end()))
+    if report.decoded and "<" in report.decoded:
+        report.written_html.append(report.decoded)
+    report.written_html = [h for h in report.written_html if "<" in h]
+    return report
+
+
+def _condition_near(text: str, pos: int) -> str:
+    """What the code just before ``pos`` checks: the search-engine referrer, a crawler
+    user agent, a mobile user agent; '' when none. Only nearby code counts, so a big
+    bundle that reads document.referrer somewhere does not taint every navigation."""
+    window = text[max(0, pos - 700) : pos + 80]
+    parts = []
+    if _REFERRER.search(window) and _SEARCH_ENGINE.search(window):
+        parts.append("the search-engine referrer")
+    if _USER_AGENT.search(window):
+        if _CRAWLER.search(window):
+            parts.append("the crawler user agent")
+        elif _MOBILE.search(window):
+            parts.append("the mobile user agent")
+    return " and ".join(parts)
+
+
+def _written_literals(text: str, pos: int) -> str:
+    """Concatenated string literals of a document.write(...) argument."""
+    parts = []
+    i = pos
+    end = min(len(text), pos + MAX_LITERAL)
+    while i < end and len(parts) < 200:
+        ch = text[i]
+        if ch in "'\"`":
+            raw, i = read_js_string(text, i)
+            parts.append(_unescape_js(raw))
+            continue
+        if ch in ";\n" or (ch == ")" and not parts):
+            break
+        if ch == ")":
+            # end of the write() call unless more '+' concatenation follows
+            rest = text[i + 1 : i + 3].lstrip()
+            if not rest.startswith("+"):
+                break
+        i += 1
+    return "".join(parts)
+
+
+def external_target(target: str, page_domain: str) -> str | None:
+    """Registrable domain of a navigation target when it leaves the page's site."""
+    if not target:
+        return None
+    low = target.lower()
+    if not (low.startswith(("http://", "https://", "//"))):
+        return None
+    domain = url_domain(target if not low.startswith("//") else "http:" + target)
+    if not domain or domain == page_domain:
+        return None
+    return domain
+
+
+def navigation_findings(report: ScriptReport, page_domain: str) -> list[Finding]:
+    """script_redirect findings for one decoded script."""
+    findings: list[Finding] = []
+    for nav in report.navigations:
+        cloaked = "referrer" in nav.condition or "crawler" in nav.condition
+        domain = external_target(nav.target, page_domain)
+        if domain is None:
+            if cloaked and not nav.target and not report.analytics:
+                findings.append(
+                    Finding(
+                        "script_redirect",
+                        "medium",
+                        f"script checks {nav.condition} and navigates ({nav.how}) "
+                        "to a computed address",
+                    )
+                )
+            continue
+        spam = spammy_domain(domain)
+        if cloaked or (nav.obfuscated and spam):
+            severity = "high"
+        elif nav.obfuscated or spam:
+            severity = "medium"
+        elif nav.condition:
+            severity = "low"
+        else:
+            continue  # plain navigation to another site: logins, paywalls, share buttons
+        findings.append(
+            Finding(
+                "script_redirect",
+                severity,
+                clip(
+                    f"script {'(obfuscated) ' if nav.obfuscated else ''}"
+                    f"{'checks ' + nav.condition + ' and ' if nav.condition else ''}"
+                    f"sends visitors to {nav.target} via {nav.how}"
+                ),
+            )
+        )
+    return _dedupe(findings)
+
+
+def _condition(report: ScriptReport) -> str:
+    parts = []
+    if report.referer_check:
+        parts.append("the search-engine referrer")
+    if report.crawler_check:
+        parts.append("the crawler user agent")
+    if not parts and report.mobile_check:
+        parts.append("the mobile user agent")
+    return " and ".join(parts) or "nothing"
+
+
+def title_findings(report: ScriptReport, page_title_spam: bool = False) -> list[Finding]:
+    """title_swap: scripts rewriting document.title, the classic cloaked-title trick."""
+    from hijackwatch.detect.lexicon import scan
+    from hijackwatch.detect.text import normalise
+
+    findings = []
+    for title in report.titles:
+        spam = scan(normalise(title)).spammy() if title else False
+        if report.crawler_check or report.referer_check or spam or page_title_spam:
+            severity = "high"
+        elif report.obfuscated:
+            severity = "medium"
+        else:
+            continue
+        why = []
+        if report.crawler_check or report.referer_check:
+            why.append(f"after checking {_condition(report)}")
+        if page_title_spam and not spam:
+            why.append("restoring a clean title over a spam <title>")
+        if spam:
+            why.append("to spam text")
+        findings.append(
+            Finding(
+                "title_swap",
+                severity,
+                clip(f"script sets document.title = {title!r} " + " ".join(why)),
+            )
+        )
+    return _dedupe(findings)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.kind, f.evidence)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out

@@ -1,0 +1,138 @@
+"""``hijackwatch scan`` and ``hijackwatch eval`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from hijackwatch.cli import main
+from tests.conftest import BENIGN_DIR, SEED_PAGE
+
+CLEAN_PAGE = BENIGN_DIR / "readability" / "001.html"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    pages: ClassVar[dict[str, tuple[int, str, bytes]]] = {}
+
+    def do_GET(self) -> None:
+        status, ctype, body = self.pages.get(self.path, (404, "text/plain", b"not found"))
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Handler.pages = {
+        "/seed.html": (200, "text/html; charset=utf-8", SEED_PAGE.read_bytes()),
+        "/gbk.html": (
+            200,
+            "text/html; charset=gbk",
+            "<title>【澳门新葡京官网】市政府通知</title><p>市政府关于做好防汛工作的通知，"
+            "请各单位认真落实。</p>".encode("gbk"),
+        ),
+    }
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_scan_file_human_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(SEED_PAGE)]) == 0
+    out = capsys.readouterr().out
+    assert "hijacked" in out
+    assert "title_injection" in out and "template_debris" in out
+    assert "【pg電子" in out  # page text shown escaped, not swallowed as rich markup
+
+
+def test_scan_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--json", str(SEED_PAGE), str(CLEAN_PAGE)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["target"] for r in records] == [str(SEED_PAGE), str(CLEAN_PAGE)]
+    assert records[0]["verdict"] == "hijacked" and records[0]["score"] == 100.0
+    assert {"kind", "severity", "evidence"} == set(records[0]["findings"][0])
+    assert records[1]["verdict"] == "clean"
+
+
+def test_missing_file_exit_2_but_other_targets_scanned(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.html"
+    assert main(["scan", "--json", str(missing), str(SEED_PAGE)]) == 2
+    captured = capsys.readouterr()
+    assert "no such file" in captured.err and str(missing) in captured.err
+    assert json.loads(captured.out)["verdict"] == "hijacked"
+
+
+def test_markup_in_page_text_is_escaped(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    page = tmp_path / "markup.html"
+    page.write_text(
+        "<title>[bold red]X[/bold red] 【百家乐】澳门新葡京 真人娱乐官网</title><p>hello</p>"
+    )
+    main(["scan", str(page)])
+    assert "[bold red]X[/bold red]" in capsys.readouterr().out
+
+
+def test_binary_file_reports_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blob = tmp_path / "image.html"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(500))
+    assert main(["scan", "--json", str(blob)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["verdict"] == "clean" and "PNG" in record["error"]
+
+
+def test_scan_urls_from_local_server(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--json", f"{server}/seed.html", f"{server}/gbk.html"]) == 0
+    seed, gbk = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert seed["verdict"] == "hijacked"
+    assert gbk["verdict"] == "hijacked"  # charset from the Content-Type header
+    assert any(f["kind"] == "title_injection" for f in gbk["findings"])
+
+
+def test_unreachable_url_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert main(["scan", f"http://127.0.0.1:{port}/x"]) == 2
+    assert "fetch failed" in capsys.readouterr().err
+
+
+def test_eval_command_prints_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "seed.html").write_bytes(SEED_PAGE.read_bytes())
+    (tmp_path / "clean.html").write_bytes(CLEAN_PAGE.read_bytes())
+    (tmp_path / "labels.jsonl").write_text(
+        json.dumps({"path": "seed.html", "label": "hijacked", "techniques": ["title", "debris"]})
+        + "\n"
+        + json.dumps({"path": "clean.html", "label": "clean", "techniques": []})
+        + "\n"
+    )
+    assert main(["eval", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "precision: 1.000  recall: 1.000  false-positive rate: 0.0000" in out
+    assert "misses: none" in out
+
+
+def test_eval_missing_labels_is_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "no labels file" in capsys.readouterr().err
