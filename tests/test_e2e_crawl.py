@@ -154,10 +154,15 @@ def test_page_and_depth_limits_hold_per_site(
         *FAST,
         "-s",
         "HIJACKWATCH_PROFILE_MODE=off",
+        "-s",
+        "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     urls = set(browser_verdicts(sqlite_url))
     assert 1 <= len(urls) <= 4
+    # a progress line (one at the end too), then the summary table
+    assert f"progress: sites 1/1 done, {len(urls)} pages" in result.stderr
+    assert "crawl summary" in result.stdout
 
     shallow = tmp_path / "shallow.db"
     result = run_cli(
@@ -177,6 +182,17 @@ def test_page_and_depth_limits_hold_per_site(
     # depth 0: the homepage plus what the sitemap lists (sitemap URLs count as depth 1
     # and are cut too), nothing reached by following links
     assert set(browser_verdicts(f"sqlite:///{shallow}")) == {base}
+
+
+def test_no_control_ports() -> None:
+    """Crawling hostile sites: no telnet console, no remote-control server."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("hijackwatch.settings", priority="project")
+    assert settings.getbool("TELNETCONSOLE_ENABLED") is False
+    assert settings.getbool("REMOTE_CONTROL_ENABLED") is False
+    assert settings.getint("DOWNLOAD_MAXSIZE") <= 10 * 1024 * 1024
 
 
 def test_scrapy_crawl_from_repository_root(

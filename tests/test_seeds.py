@@ -28,10 +28,16 @@ def test_parse_seeds_keeps_good_lines_and_reports_bad_ones_by_number() -> None:
         "http://127.0.0.2:8001/",
         "http://[::1]:8080/",
     ]
-    assert [s.key for s in seeds] == ["example.edu.cn", "gov.example.cn", "127.0.0.2:8001",
-                                      "[::1]:8080"]
+    assert [s.key for s in seeds] == [
+        "example.edu.cn",
+        "gov.example.cn",
+        "127.0.0.2:8001",
+        "[::1]:8080",
+    ]
     assert [(p.line, p.text) for p in problems] == [
-        (6, "bad host name"), (7, "ftp://files.example.org/"), (8, "-bad-.com"),
+        (6, "bad host name"),
+        (7, "ftp://files.example.org/"),
+        (8, "-bad-.com"),
         (9, "www.example.edu.cn"),
     ]
     assert "duplicate" in problems[-1].reason

@@ -79,7 +79,8 @@ def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> 
     overrides: dict[str, Any] = {
         "HIJACKWATCH_DB_URL": db_url,
         "HIJACKWATCH_SEED_LIST": [seed.url for seed in seeds],
-        "LOG_LEVEL": "WARNING" if args.quiet else "INFO",
+        "LOG_LEVEL": "INFO",
+        "HIJACKWATCH_QUIET": bool(args.quiet),
     }
     if args.max_pages is not None:
         overrides["HIJACKWATCH_MAX_PAGES"] = args.max_pages
@@ -119,8 +120,14 @@ def execute(settings: Any) -> dict[str, Any]:
 
     from hijackwatch.spiders.hijack import HijackSpider
 
+    quiet = settings.getbool("HIJACKWATCH_QUIET")
     process = AsyncCrawlerProcess(settings)
-    logging.getLogger("scrapy").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Scrapy's own INFO lines (stats dumps, middleware lists) drown what matters here;
+    # quiet mode keeps warnings, the progress lines and the final summary.
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    if quiet:
+        logging.getLogger("hijackwatch").setLevel(logging.WARNING)
+        logging.getLogger("hijackwatch.extensions.progress").setLevel(logging.INFO)
     crawler = process.create_crawler(HijackSpider)
     process.crawl(crawler)
     process.start()
@@ -205,8 +212,11 @@ def run_demo(args: argparse.Namespace) -> int:
             max_pages=50,
             max_depth=None,
             notify=None,
-            set=["DOWNLOAD_TIMEOUT=3", "HIJACKWATCH_PROGRESS_INTERVAL=5",
-                                     "HIJACKWATCH_LOOPBACK_ONLY=1"],
+            set=[
+                "DOWNLOAD_TIMEOUT=3",
+                "HIJACKWATCH_PROGRESS_INTERVAL=5",
+                "HIJACKWATCH_LOOPBACK_ONLY=1",
+            ],
             quiet=True,
             fail_on_new=False,
         )
