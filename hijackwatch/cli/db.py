@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -47,23 +49,32 @@ def _open(url: str | None) -> Database:
         raise CommandError(str(exc), EXIT_DATABASE) from exc
 
 
-# -- report -------------------------------------------------------------------------------
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from hijackwatch.report import build_report, render, render_table
-
-    db = _existing_db(args.db)
+@contextmanager
+def _using(db: Database) -> Iterator[Database]:
+    """Database failures become one-line errors (exit 3); the engine is always closed."""
     try:
-        report = build_report(db, only=args.only, site=args.site, since=args.since, run_id=args.run)
-    except ValueError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from exc
+        yield db
     except StorageError as exc:
         raise CommandError(str(exc), EXIT_DATABASE) from exc
     except SQLAlchemyError as exc:
         raise CommandError(f"database error: {exc}", EXIT_DATABASE) from exc
     finally:
         db.dispose()
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hijackwatch.report import build_report, render, render_table
+
+    with _using(_existing_db(args.db)) as db:
+        try:
+            report = build_report(
+                db, only=args.only, site=args.site, since=args.since, run_id=args.run
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from exc
     if args.output:
         text = render(report, args.format)
         try:
@@ -86,15 +97,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    db = _open(args.db)
-    try:
+    with _using(_open(args.db)) as db:
         before = db.current_revision()
         db.upgrade()
         after = db.current_revision()
-    except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from exc
-    finally:
-        db.dispose()
     if before == after:
         print(f"{redact(db.url)}: schema already current ({after})")
     else:
@@ -103,8 +109,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    db = _open(args.db)
-    try:
+    with _using(_open(args.db)) as db:
         current, head = db.current_revision(), db.head_revision()
         print(f"database: {redact(db.url)}")
         print(f"schema:   {current or '(none)'} (this hijackwatch expects {head})")
@@ -118,23 +123,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"suspicious={run.suspicious} errors={run.errors} "
                 f"new_sites={run.new_hijacked_sites} cleaned_sites={run.cleaned_sites}"
             )
-    except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from exc
-    finally:
-        db.dispose()
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
     if args.keep_days < 0:
         raise CommandError("--keep-days must be >= 0", EXIT_USAGE)
-    db = _existing_db(args.db)
-    try:
+    with _using(_existing_db(args.db)) as db:
         result = db.prune(args.keep_days)
-    except SQLAlchemyError as exc:
-        raise CommandError(f"database error: {exc}", EXIT_DATABASE) from exc
-    finally:
-        db.dispose()
     print(
         f"pruned evidence older than {result.cutoff:%Y-%m-%d %H:%M} UTC: "
         f"{result.bodies_deleted} page bodies deleted, "
@@ -144,23 +140,15 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_import_spool(args: argparse.Namespace) -> int:
-    db = _open(args.db)
-    try:
+    with _using(_open(args.db)) as db:
         db.ensure_schema()
-        total = 0
         for name in args.files:
-            result = db.import_spool(name)
-            total += result.pages
+            try:
+                result = db.import_spool(name)
+            except FileNotFoundError as exc:
+                raise CommandError(f"no such spool file: {exc.filename}", EXIT_USAGE) from exc
             state = "finished" if result.outcome is not None else "pages only"
             print(f"{name}: {result.pages} page(s) imported into run {result.run_id} ({state})")
-    except FileNotFoundError as exc:
-        raise CommandError(f"no such spool file: {exc.filename}", EXIT_USAGE) from exc
-    except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from exc
-    except SQLAlchemyError as exc:
-        raise CommandError(f"database error: {exc}", EXIT_DATABASE) from exc
-    finally:
-        db.dispose()
     return 0
 
 
