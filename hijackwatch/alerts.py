@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from hijackwatch.seeds import LOOPBACK_ENV, is_loopback, loopback_only
 from hijackwatch.storage.incidents import RunOutcome
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,17 @@ def summary_line(outcome: RunOutcome) -> str:
     return f"hijackwatch run {outcome.run_id}: " + (", ".join(parts) or "no changes")
 
 
+def _where(url: str) -> str:
+    """The webhook's scheme and host only: its path or query often holds the secret token."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparsable URL)"
+    return f"{parts.scheme}://{host}{port}/…"
+
+
 def send_alert(
     url: str,
     payload: dict[str, Any],
@@ -77,7 +89,10 @@ def send_alert(
     Blocking: call it in a thread. Never raises.
     """
     if urlsplit(url).scheme not in ("http", "https"):
-        log.error("alert not sent: notify URL must be http(s), got %r", url)
+        log.error("alert not sent: notify URL must be http(s), got %r", _where(url))
+        return False
+    if loopback_only() and not is_loopback(url):  # tests, benchmarks, demo: stay on 127/8
+        log.error("alert not sent: %s is set, %s is not loopback", LOOPBACK_ENV, _where(url))
         return False
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     delay = backoff
@@ -96,14 +111,14 @@ def send_alert(
                 )
                 return True
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            log.warning("alert attempt %d/%d to %s failed: %s", attempt, attempts, url, exc)
+            log.warning("alert attempt %d/%d to %s failed: %s", attempt, attempts, _where(url), exc)
         if attempt < attempts:
             time.sleep(delay)
             delay *= 2
     log.error(
         "alert for run %s NOT delivered to %s after %d attempts",
         payload.get("run_id"),
-        url,
+        _where(url),
         attempts,
     )
     return False

@@ -15,6 +15,7 @@ and time, no Scrapy.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -192,6 +193,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
+# what a hostile server can make a fetch raise: http.client's protocol errors (a bad
+# status line, an endless header, a short body) are not OSErrors and urllib passes them on
+FETCH_ERRORS = (OSError, ValueError, urllib.error.URLError, http.client.HTTPException)
 
 
 def _read_bounded(response: Any, max_bytes: int, deadline: float) -> bytes:
@@ -262,7 +266,7 @@ def fetch_view(
         status, final, body, charset = fetch_url(
             url, profile.headers_for(url), timeout=timeout, max_bytes=max_bytes, follow=_same_site
         )
-    except (OSError, ValueError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return View(profile, url, error=f"{type(exc).__name__}: {exc}"[:500])
     return View(profile, url, final, status, body, charset)
 
@@ -308,7 +312,7 @@ def _script_findings(
             _, _, body, charset = fetch_url(
                 script_url, headers, timeout=timeout, max_bytes=SCRIPT_MAX_BYTES
             )
-        except (OSError, ValueError, urllib.error.URLError):
+        except FETCH_ERRORS:
             return []
         return external_script_findings(body.decode(charset or "utf-8", "replace"), script_url)
 

@@ -37,8 +37,12 @@ logger = logging.getLogger(__name__)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
-    "--no-sandbox",
+    # Chromium refuses to start its OS sandbox as root; run hijackwatch as an
+    # unprivileged user and the sandbox stays on (see docs/cloaking.md)
+    *(["--no-sandbox"] if os.geteuid() == 0 else []),
     "--disable-gpu",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",  # no UDP around the router
+    "--dns-prefetch-disable",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -158,13 +162,17 @@ class Renderer:
         except PlaywrightError as exc:
             result.error = f"browser did not start: {exc}"[:500]
             return result
-        context = browser.new_context(
-            user_agent=user_agent,
-            service_workers="block",
-            accept_downloads=False,
-            java_script_enabled=True,
-            ignore_https_errors=True,
-        )
+        try:
+            context = browser.new_context(
+                user_agent=user_agent,
+                service_workers="block",
+                accept_downloads=False,
+                java_script_enabled=True,
+                ignore_https_errors=True,
+            )
+        except PlaywrightError as exc:  # the browser died between two pages
+            result.error = f"browser context failed: {exc}"[:500]
+            return result
         try:
             page = context.new_page()
             main_frame = page.main_frame

@@ -1,7 +1,9 @@
 """Scrapy settings for hijackwatch: safe defaults for crawling hostile sites.
 
 hijackwatch's own settings are namespaced ``HIJACKWATCH_…``; every one can be set on
-the command line (``-s NAME=VALUE``) or in the environment through the CLI.
+the command line (``hijackwatch crawl -s NAME=VALUE`` or ``scrapy crawl hijack -s …``);
+only ``HIJACKWATCH_DB_URL`` and ``HIJACKWATCH_LOOPBACK_ONLY`` are also read from the
+environment.
 """
 
 from __future__ import annotations

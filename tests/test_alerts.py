@@ -111,3 +111,18 @@ def test_alert_failure_is_reported_not_raised(caplog: pytest.LogCaptureFixture) 
 def test_only_http_notify_urls_are_used(receiver: Receiver) -> None:
     assert send_alert("file:///etc/passwd", {"run_id": 1}, attempts=1) is False
     assert receiver.attempts == 0
+
+
+def test_loopback_only_keeps_alerts_on_the_machine(caplog: pytest.LogCaptureFixture) -> None:
+    """conftest sets HIJACKWATCH_LOOPBACK_ONLY: a real-looking webhook is never contacted."""
+    assert send_alert("http://hooks.invalid/h", {"run_id": 1}, attempts=1, timeout=1) is False
+    assert "is not loopback" in caplog.text
+
+
+def test_webhook_secrets_stay_out_of_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Chat webhooks carry their token in the path or query: the log names the host only."""
+    with Receiver(fail_first=100) as down:
+        secret = down.url.rstrip("/") + "/hooks/T0KEN-s3cret?key=k3y"
+        assert send_alert(secret, {"run_id": 1}, attempts=2, backoff=0.01) is False
+    assert "failed" in caplog.text and "NOT delivered" in caplog.text
+    assert "s3cret" not in caplog.text and "k3y" not in caplog.text

@@ -12,7 +12,9 @@ from hijackwatch.detect import analyse
 from hijackwatch.items import PageItem
 from hijackwatch.middlewares.profiles import ProfilePlan
 from hijackwatch.pipelines.cloaking import CloakingPipeline
+from hijackwatch.render import chromium_available
 from hijackwatch.spiders.hijack import HijackSpider
+from tests.conftest import unavailable
 
 URL = "http://127.0.0.9:8000/"
 
@@ -108,3 +110,20 @@ def test_bad_mode_and_profiles_fail_loudly() -> None:
         pipeline(HIJACKWATCH_PROFILE_MODE="sometimes")
     with pytest.raises(ValueError, match="HIJACKWATCH_PROFILES"):
         pipeline(HIJACKWATCH_PROFILES="googlebot,yahoo-slurp")
+
+
+def test_a_failing_render_keeps_the_page() -> None:
+    """A render that raises (here: a renderer already shut down) must not drop the item."""
+    if not chromium_available():
+        unavailable("render mode needs /usr/bin/chromium")
+
+    async def scenario() -> None:
+        pipe, _plan = pipeline(HIJACKWATCH_RENDER_ENABLED=True, HIJACKWATCH_RENDER_ALL=True)
+        assert pipe.renderer is not None
+        pipe.renderer.executor.shutdown()  # render_async now raises RuntimeError
+        page = analysed("browser", _school("/", for_bots=False))
+        assert await pipe.process_item(page) is page
+        assert page.verdict == "clean"
+        assert pipe.stats.get_value("hijackwatch/cloaking_errors") == 1
+
+    asyncio.run(scenario())

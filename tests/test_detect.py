@@ -3,13 +3,19 @@ with a small positive and a negative (look-alike) example."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.detect.detectors import _BRAND_TOKEN, brand_tokens
 from hijackwatch.detect.findings import KIND_TECHNIQUE
-from hijackwatch.detect.summary import hamming
+from hijackwatch.detect.summary import hamming, simhash
+from hijackwatch.detect.text import _T2S, _ZERO_WIDTH, normalise
 from tests.conftest import BENIGN_DIR, SEED_PAGE
 
 BENIGN_PAGES = sorted((BENIGN_DIR / "readability").glob("*.html"))
@@ -516,6 +522,51 @@ def test_parasite_page() -> None:
     assert analysis.verdict == "hijacked"
 
 
+def test_heading_repeating_injected_title_keeps_injection_findings() -> None:
+    """A hijacked article whose <h1> repeats the injected title is not a parasite page:
+    the webmaster needs the title and pasted-text evidence."""
+    injected = "【pg電子·(中國)娛樂官方網站】別讓外賣平台成噪音污染幫兇"
+    debris = (
+        "<big id='xk27p'></big><td id='xk27p'><strike id='xk27p'></strike></td>"
+        "<p id='xk27p'><del id='xk27p'></del></p><td id='xk27p'><option id='xk27p'></option></td>"
+    )
+    sentences = [
+        "近年來,外賣平台快速擴張,騎手穿{}梭於大街小巷,為市民生活帶來便利。",
+        "然而,部分騎手為趕時間頻繁按喇叭,深夜{}送餐的電單車聲響也令不少居民難以入眠。",
+        "平台企業追求效率無可厚非,{}但不應以犧牲居民安寧為代價。",
+        "有關部門應督促平台優化派單規則,為騎{}手留出合理時間,同時加強夜間噪音管理。",
+    ]
+    prose = "".join(f"<p>{s.format('pg電子·(中國)娛樂官方網站')}</p>" for s in sentences)
+    html = (
+        f"<html><head><meta charset='utf-8'><title>{injected}</title>"
+        "<meta name='keywords' content='pg電子,pg電子官方網站'></head><body>"
+        f"{debris}<div class='news'><h1>{injected}</h1><p>{injected}</p>{prose}</div>"
+        "<div class='footer'>精品久久久久久久久_一级全黄少妇性色生活片_"
+        f"免费国产香蕉视频在线观看</div>{debris}</body></html>"
+    )
+    analysis = analyse(html, "http://news.example.hk/news/19035.html")
+    assert analysis.verdict == "hijacked"
+    assert {"title_injection", "injected_text", "template_debris"} <= kinds(analysis)
+    assert "parasite_page" not in kinds(analysis)
+
+
+def test_parasite_page_whose_h1_repeats_its_title() -> None:
+    title = "Slot Gacor Maxwin - Situs Judi Online Terpercaya"
+    paragraphs = (
+        "Bocoran slot gacor hari ini dengan RTP live tertinggi dan deposit pulsa tanpa potongan.",
+        "Togel online, judi bola dan slot88 dalam satu akun, bonus new member 100%.",
+        "Agen judi resmi dengan link alternatif anti blokir, daftar sekarang raih jackpot.",
+    )
+    html = (
+        f"<html><head><title>{title}</title></head><body><h1>{title}</h1>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</body></html>"
+    )
+    analysis = analyse(html, "https://lppm.example.ac.id/wp-content/uploads/y.html")
+    assert "parasite_page" in kinds(analysis)
+    assert analysis.verdict == "hijacked"
+
+
 def test_every_finding_kind_is_known() -> None:
     analysis = analyse(SEED_PAGE.read_bytes())
     assert all(f.kind in KIND_TECHNIQUE for f in analysis.findings)
@@ -538,3 +589,52 @@ def test_summary_outbound_domains_and_simhash() -> None:
 def test_ip_host_is_its_own_domain() -> None:
     analysis = analyse(en_page("<a href='http://10.1.2.3/x'>x</a>"), "https://www.springfield.gov/")
     assert analysis.outbound_domains == ["10.1.2.3"]
+
+
+# ------------------------------------------------------------------ fast paths
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "深沈的答覆",  # characters t2s changes only inside a phrase
+        "娛樂城官方網站 ＡＢＣ\u200bＤ",
+        "Plain ASCII Text",
+        "caf\xe9\xa0au lait\u3000東京：渋谷（駅）…",
+        "สมัครรับโบนัส ฝากถอนไม่มีขั้นต่ำ",  # NFKC decomposes SARA AM
+        "𠀀 ext-B and 乾隆 乾淨",
+    ],
+)
+def test_normalise_matches_the_full_pipeline(text: str) -> None:
+    """The skip-when-unneeded fast paths give what NFKC, zero-width removal, t2s and
+    lower-casing give when all run."""
+    full = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text))
+    assert normalise(text) == _T2S.convert(full).lower()
+
+
+def test_brand_tokens_find_what_the_token_regex_finds() -> None:
+    text = (
+        "MAXWIN88 and slot777, aBc12 ab1cd22 ab_c12 \xe9abc12 SpinRoyale UFABET LuckyJet777 "
+        "Slot777x 1ab22 _ab22 ab22_ AB12 Abc BETWEEN BetaBeat x88 88 a88"
+    )
+    assert sorted(brand_tokens(text)) == sorted(_BRAND_TOKEN.findall(text))
+    assert "slot777" in brand_tokens(text) and "MAXWIN88" in brand_tokens(text)
+
+
+def test_simhash_is_the_same_in_every_process() -> None:
+    """Fingerprints are compared across runs: no per-process salted hashing."""
+    text = "市教育局关于做好秋季学期开学工作的通知 road resurfacing schedule for elm street " * 20
+    code = "import sys; from hijackwatch.detect.summary import simhash; print(simhash(sys.argv[1]))"
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code, text],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=Path(__file__).resolve().parent.parent,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert outs == {str(simhash(text))}
+    assert simhash(text) != 0

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from hijackwatch.detect import analyse_script
+from hijackwatch.detect.script import read_js_string
 
 TARGET = "https://www.vns888.example/?from=seo"
 REDIRECT = (
@@ -153,3 +154,24 @@ def test_empty_and_garbage_scripts() -> None:
     assert analyse_script("") == []
     assert analyse_script("}{)(][" * 1000) == []
     assert analyse_script("eval(function(p,a,c,k,e,d){}('unterminated") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('"abc" + x', ("abc", 5)),
+        ("'it\\'s' + x", ("it\\'s", 7)),
+        ('"line\nbreak"', ("line", 5)),  # a quote string ends at the line end
+        ("`multi\nline` x", ("multi\nline", 12)),
+        ('"unterminated', ("unterminated", 13)),
+        ('"ends in escape\\', ("ends in escape\\", 16)),
+    ],
+)
+def test_read_js_string(source: str, expected: tuple[str, int]) -> None:
+    assert read_js_string(source, 0) == expected
+
+
+def test_read_js_string_is_linear_on_escape_heavy_literals() -> None:
+    source = '"' + 'a\\"b' * 40_000 + '"'
+    raw, end = read_js_string(source, 0)
+    assert end == len(source) and len(raw) == len(source) - 2

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -174,3 +177,35 @@ def test_fetch_is_bounded_in_size_and_time() -> None:
         assert time.monotonic() - started < 3
         unreachable = fetch_view(fixture.dead_seeds[0], BUILTIN_PROFILES["browser"], timeout=2)
         assert unreachable.error and unreachable.status is None
+
+
+@pytest.fixture
+def garbage_server() -> Iterator[str]:
+    """A TCP server that answers every request with something that is not HTTP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"SPAM 200 casino\r\n\r\n<title>x</title>")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+
+def test_a_server_that_does_not_speak_http_is_a_fetch_error(garbage_server: str) -> None:
+    view = fetch_view(garbage_server, BUILTIN_PROFILES["browser"], timeout=2)
+    assert view.status is None and view.error and "BadStatusLine" in view.error

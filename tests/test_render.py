@@ -24,11 +24,10 @@ from hijackwatch.render import (
     chromium_available,
     render_findings,
 )
+from tests.conftest import unavailable
 from tests.test_e2e_crawl import FAST, run_cli
 
-needs_chromium = pytest.mark.skipif(
-    not chromium_available(), reason=f"{CHROMIUM} not installed (CI installs Debian chromium)"
-)
+needs_chromium = pytest.mark.usefixtures("chromium")
 SEARCH = BUILTIN_PROFILES["search-baidu"]
 BROWSER = BUILTIN_PROFILES["browser"]
 LEAKY = html_page(
@@ -65,10 +64,17 @@ def web() -> Iterator[FixtureWeb]:
         yield fixture
 
 
+@pytest.fixture
+def chromium() -> None:
+    """Skip without Chromium on a developer's machine; CI installs it and must not skip."""
+    if not chromium_available():
+        unavailable(f"{CHROMIUM} not installed (CI installs Debian chromium)")
+
+
 @pytest.fixture(scope="module")
 def renderer() -> Iterator[Renderer]:
     if not chromium_available():
-        pytest.skip(f"{CHROMIUM} not installed")
+        unavailable(f"{CHROMIUM} not installed (CI installs Debian chromium)")
     r = Renderer(allow_hosts=["127.0.0.0/8"], timeout=10, settle=1.0, loopback_only=True)
     yield r
     r.close()

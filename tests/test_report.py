@@ -16,6 +16,7 @@ import pytest
 from hijackwatch.report import build_report, render
 from hijackwatch.report.text import csv_cell
 from hijackwatch.storage import Database
+from tests.conftest import CHROMIUM, unavailable
 from tests.test_storage import (
     HOSTILE_EVIDENCE,
     HOSTILE_TITLE,
@@ -27,7 +28,6 @@ from tests.test_storage import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 SLOT_URL = f"http://{SITE_B}/news/slot-gacor.html"
 
 # Everything an attacker could put in a page, aimed at whoever opens the HTML report.
@@ -155,6 +155,7 @@ def test_hostile_text_is_escaped_in_text_formats(scenario_db: Database) -> None:
     assert "'=cmd|' /C calc'!A0" in [r["evidence"] for r in rows]
     assert all("\x1b" not in value for r in rows for value in r.values())
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_cell("+1") == "'+1"
+    assert csv_cell(" \n=1+1") == "' \n=1+1" and csv_cell("\x00@SUM(A1)") == "'@SUM(A1)"
     assert csv_cell("plain") == "plain"
     assert json.loads(render(evil, "json"))["sites"][0]["page_entries"][0]["title"].startswith("<")
 
@@ -169,8 +170,9 @@ def test_html_escapes_and_links_only_http(scenario_db: Database) -> None:
     assert 'href="http://evil.example/&quot;&gt;&lt;script&gt;' in page  # escaped http link
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt)")
 def test_html_report_executes_nothing_in_chromium(scenario_db: Database, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        unavailable("/usr/bin/chromium not installed (apt)")
     from playwright.sync_api import sync_playwright
 
     write_run(scenario_db, EVIL, RUN2_AT + timedelta(days=1))

@@ -15,12 +15,19 @@ from hijackwatch.cli import main
 from tests.conftest import BENIGN_DIR, SEED_PAGE
 
 CLEAN_PAGE = BENIGN_DIR / "readability" / "001.html"
+ESC_LOCATION = "http://casino.example/\x1b]8;;http://evil.example/\x07win\x1b]8;;\x07\x1b[2J"
 
 
 class _Handler(BaseHTTPRequestHandler):
     pages: ClassVar[dict[str, tuple[int, str, bytes]]] = {}
 
     def do_GET(self) -> None:
+        if self.path == "/esc-redirect":  # hostile Location: terminal escape sequences
+            self.send_response(302)
+            self.send_header("Location", ESC_LOCATION)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         status, ctype, body = self.pages.get(self.path, (404, "text/plain", b"not found"))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -88,6 +95,15 @@ def test_markup_in_page_text_is_escaped(capsys: pytest.CaptureFixture[str], tmp_
     )
     main(["scan", str(page)])
     assert "[bold red]X[/bold red]" in capsys.readouterr().out
+
+
+def test_escape_sequences_from_the_server_never_reach_the_terminal(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", "--profile", "googlebot", f"{server}/esc-redirect"]) == 0
+    out = capsys.readouterr().out
+    assert "casino.example" in out  # the off-site redirect target is shown...
+    assert "\x1b" not in out and "\x07" not in out  # ...without its escape sequences
 
 
 def test_binary_file_reports_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.report.text import clean
 
 _VERDICT_STYLE = {"hijacked": "bold red", "suspicious": "yellow", "clean": "green"}
 _RANK = {"hijacked": 3, "suspicious": 2, "clean": 1}
@@ -85,11 +86,16 @@ def _scan_one(target: str, profiles: list[str] | None = None) -> ScanResult:
     return ScanResult(target, [ViewResult(None, analyse(body))])
 
 
+def _safe(value: object) -> str:
+    """Page text for the terminal: no rich markup, no escape sequences (ANSI, OSC 8)."""
+    return escape(clean(value))
+
+
 def _print_human(console: Console, result: ScanResult) -> None:
     worst = result.worst
     style = _VERDICT_STYLE.get(worst.verdict, "")
     console.print(
-        f"[bold]{escape(result.target)}[/bold]  [{style}]{worst.verdict}[/{style}]"
+        f"[bold]{_safe(result.target)}[/bold]  [{style}]{worst.verdict}[/{style}]"
         f"  score {worst.score:.0f}"
     )
     for view in result.views:
@@ -97,20 +103,21 @@ def _print_human(console: Console, result: ScanResult) -> None:
         indent = "  "
         if view.profile:
             vstyle = _VERDICT_STYLE.get(analysis.verdict, "")
-            where = f" -> {escape(view.final_url)}" if view.final_url else ""
+            where = f" -> {_safe(view.final_url)}" if view.final_url else ""
             status = f" {view.status}" if view.status is not None else ""
             console.print(
-                f"  as {escape(view.profile)}:{status} [{vstyle}]{analysis.verdict}[/{vstyle}]"
+                f"  as {_safe(view.profile)}:{status} [{vstyle}]{analysis.verdict}[/{vstyle}]"
                 f" score {analysis.score:.0f}{where}"
             )
             indent = "    "
         if analysis.title:
-            console.print(f"{indent}title: {escape(analysis.title)}")
+            console.print(f"{indent}title: {_safe(analysis.title)}")
         if analysis.error:
-            console.print(f"{indent}[yellow]error:[/yellow] {escape(analysis.error)}")
+            console.print(f"{indent}[yellow]error:[/yellow] {_safe(analysis.error)}")
         for finding in analysis.findings:
             console.print(
-                f"{indent}- {finding.kind} ({finding.severity}): {escape(finding.evidence)}",
+                f"{indent}- {_safe(finding.kind)} ({_safe(finding.severity)}): "
+                f"{_safe(finding.evidence)}",
                 soft_wrap=True,
             )
 
@@ -123,7 +130,7 @@ def run_scan(args: argparse.Namespace) -> int:
         try:
             result = _scan_one(target, profiles)
         except (CommandError, ValueError) as exc:
-            print(f"hijackwatch scan: {exc}", file=sys.stderr)
+            print(f"hijackwatch scan: {clean(exc)}", file=sys.stderr)
             code = EXIT_USAGE
             continue
         if args.json:

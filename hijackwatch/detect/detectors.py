@@ -203,14 +203,47 @@ class Context:
         density = hits.occurrences * 1000 / max(length, 1)
         if density < 0.8:
             return False
-        heading = any(_hits(h).weight >= 2 for h in self.doc.headings[:20])
         phrases = self.injected_phrases
+        heading = self._spam_heading()
         prose = sum(
             1
             for block in self.blocks
             if block.hits.weight >= 3 and not any(p in block.norm for p in phrases)
         )
         return heading or prose >= 3 or (prose >= 2 and density >= 2.0)
+
+    def _spam_heading(self) -> bool:
+        """A heading (h1-h3) is about spam.
+
+        A heading whose only spam is the injected title/brand phrase
+        (``<h1>【pg电子·娱乐官方网站】别让外卖平台成噪音污染帮凶</h1>``) is discounted like
+        prose is, unless the page's own prose is spam as well: parasite pages repeat
+        their spam title as the h1, and their paragraphs carry spam beyond it.
+        """
+        headings = normalise_many(self.doc.headings[:20])
+        if not headings:
+            return False
+        rests = [_without(h, self.injected_phrases) for h in headings]
+        hits = scan_many(headings + rests)
+        if any(rest.weight >= 2 for rest in hits[len(headings) :]):
+            return True
+        return any(h.weight >= 2 for h in hits[: len(headings)]) and self._spam_prose() >= 2
+
+    def _spam_prose(self) -> int:
+        """Visible blocks with spam left once the injected phrases are removed.
+
+        An injected page has one such block at most (its keyword footer); a parasite
+        page's paragraphs and listings carry spam of their own.
+        """
+        texts = [_without(block.norm, self.injected_phrases) for block in self.blocks]
+        return sum(1 for hits in scan_many(texts) if hits.weight >= 2)
+
+
+def _without(text: str, phrases: list[str]) -> str:
+    """``text`` with every occurrence of ``phrases`` blanked out."""
+    for phrase in phrases:
+        text = text.replace(phrase, " ")
+    return text
 
 
 def _keyword_chains(blocks: list[Block]) -> list[Block]:
@@ -612,13 +645,36 @@ def brand_like(token: str) -> bool:
     return letters.endswith("bet") and len(letters) <= 8 and token.isupper()
 
 
+# _BRAND_TOKEN.findall split in two so that re can skip ahead to an upper-case letter
+# or a digit instead of trying every position: tokens starting upper-case, and
+# lower-case ones (``slot777``) found from their digits.
+_UPPER_TOKEN = re.compile(
+    r"[A-Z](?<=\W[A-Z])(?:[A-Z]+[0-9]+|[A-Za-z]*[0-9]{2,}|[a-z]+[A-Z][A-Za-z]*[0-9]*|[A-Z]{4,})\b"
+)
+_TOKEN_DIGITS = re.compile(r"[0-9](?<=[A-Za-z][0-9])[0-9]+\b")
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WORD = re.compile(r"\w")
+
+
+def brand_tokens(text: str) -> list[str]:
+    """What ``_BRAND_TOKEN.findall(text)`` finds (order aside), several times faster."""
+    tokens = _UPPER_TOKEN.findall(" " + text)
+    for m in _TOKEN_DIGITS.finditer(text):
+        start = m.start()
+        while start > 0 and text[start - 1] in _ASCII_LETTERS:
+            start -= 1
+        if text[start].islower() and (start == 0 or not _WORD.match(text, start - 1)):
+            tokens.append(text[start : m.end()])
+    return tokens
+
+
 def _brand_tokens(ctx: Context) -> list[Finding]:
     """A gambling-looking brand (``MAXWIN88``, ``SpinRoyale``) repeated through the text."""
     norm = ctx.doc.norm_text
     if not any(hint in norm for hint in _BRAND_HINTS):
         return []
     counts: dict[str, int] = defaultdict(int)
-    for token in _BRAND_TOKEN.findall(ctx.doc.text[:30_000]):
+    for token in brand_tokens(ctx.doc.text[:30_000]):
         if token.lower() not in ctx.doc.site and brand_like(token):
             counts[token] += 1
     repeated = sorted((n, t) for t, n in counts.items() if n >= 2)
@@ -731,36 +787,45 @@ def _title_repeats(ctx: Context) -> list[Finding]:
     ]
 
 
-def _spam_link(link: Link, lexical: bool = True) -> bool:
-    """A link whose anchor text or target names spam (lexicon, brand shape, domain).
+def _spam_links(links: list[Link], lexical: bool = True) -> list[Link]:
+    """Links whose anchor text or target names spam (lexicon, brand shape, domain).
 
+    One lexicon pass over all anchors together rather than one per link.
     ``lexical=False`` skips the lexicon when the page text has no spam term at all.
     """
-    anchor = link_text(link)
-    if spammy_domain(link.domain) or (lexical and _hits(anchor).spammy()):
-        return True
-    return any(brand_like(token) for token in _BRAND_TOKEN.findall(anchor))
+    anchors = [link_text(link) for link in links]
+    spam = [spammy_domain(link.domain) for link in links]
+    if lexical:
+        todo = [i for i, flagged in enumerate(spam) if not flagged]
+        texts = normalise_many([anchors[i] for i in todo])
+        for i, hits in zip(todo, scan_many(texts), strict=True):
+            spam[i] = hits.spammy()
+    for i, flagged in enumerate(spam):
+        if not flagged:
+            spam[i] = any(brand_like(token) for token in _BRAND_TOKEN.findall(anchors[i]))
+    return [link for link, flagged in zip(links, spam, strict=True) if flagged]
+
+
+def _link_sample(links: list[Link]) -> str:
+    """Evidence: the first few links as ``anchor -> href``."""
+    return "; ".join(
+        f"{collapse_ws(link_text(link))[:40]} -> {link.href[:60]}" for link in links[:5]
+    )
 
 
 def _link_farms(ctx: Context) -> list[Finding]:
     findings = []
     lexical = ctx.body_hits.weight > 0
     if not ctx.page_is_spam and not ctx.reporting:
-        spam_links = [
-            link
-            for link in ctx.doc.links[:2000]
-            if link.external and not link.hidden and _spam_link(link, lexical)
-        ]
+        candidates = [link for link in ctx.doc.links[:2000] if link.external and not link.hidden]
+        spam_links = _spam_links(candidates, lexical)
         if len(spam_links) >= 3 or len({link.href for link in spam_links}) >= 2:
-            sample = "; ".join(
-                f"{collapse_ws(link_text(link))[:40]} -> {link.href[:60]}"
-                for link in spam_links[:5]
-            )
             findings.append(
                 _finding(
                     "link_farm",
                     "high",
-                    f"{len(spam_links)} links with spam anchor text to other sites: {sample}",
+                    f"{len(spam_links)} links with spam anchor text to other sites: "
+                    + _link_sample(spam_links),
                 )
             )
     if not lexical:
@@ -774,25 +839,21 @@ def _link_farms(ctx: Context) -> list[Finding]:
             parent = parent.getparent() if parent.getparent() is not None else parent
         if parent is not None:
             groups[parent].append(link)
-    for parent, links in groups.items():
-        if len(links) < 5:
-            continue
-        spam_anchors = [
-            link for link in links[:300] if _hits(link_text(link) + " " + link.href).spammy()
-        ]
+    big = [(parent, links) for parent, links in groups.items() if len(links) >= 5]
+    # Every big group's anchors folded and scanned in one pass.
+    texts = [link_text(link) + " " + link.href for _p, links in big for link in links[:300]]
+    spammy = iter([hits.spammy() for hits in scan_many(normalise_many(texts))])
+    for parent, links in big:
+        spam_anchors = [link for link in links[:300] if next(spammy)]
         external = {link.domain for link in links if link.external}
         if len(spam_anchors) >= 4 and len(spam_anchors) >= 0.3 * len(links):
             severity = "high" if external or not ctx.page_is_spam else "medium"
-            sample = "; ".join(
-                f"{collapse_ws(link_text(link))[:40]} -> {link.href[:60]}"
-                for link in spam_anchors[:5]
-            )
             findings.append(
                 _finding(
                     "link_farm",
                     severity,
                     f"<{parent.tag}> block of {len(links)} links, {len(spam_anchors)} with spam "
-                    f"anchors, to {len(external)} other sites: {sample}",
+                    f"anchors, to {len(external)} other sites: " + _link_sample(spam_anchors),
                 )
             )
     return findings[:5]

@@ -132,18 +132,21 @@ class Lexicon:
         for script, words in sorted(groups.items()):
             first = "[" + "".join(re.escape(c) for c in sorted({w[0] for w in words})) + "]"
             trie = _trie_pattern(words)
+            # The first character is consumed (so re skips to candidates in C), then a
+            # one-character lookbehind holding a lookahead captures the whole term.
             if script == "latin":
-                pattern = rf"(?={first})(?<![\w])(?=({trie})(?![\w]))"
+                pattern = rf"{first}(?<![\w].)(?<=(?=({trie})(?![\w])).)"
             else:
-                pattern = rf"(?={first})(?=({trie}))"
+                pattern = rf"{first}(?<=(?=({trie})).)"
             self.patterns.append((_SCRIPT_PRESENT.get(script), re.compile(pattern)))
 
     def scan(self, text: str) -> SpamHits:
         counts: Counter[str] = Counter()
         covered = 0
         terms = self.terms
+        ascii_only = text.isascii()  # O(1): then only the Latin pattern can match
         for present, regex in self.patterns:
-            if present is None or present.search(text):
+            if present is None or (not ascii_only and present.search(text)):
                 reach = 0
                 for m in regex.finditer(text):
                     word = m.group(1)
@@ -171,8 +174,9 @@ class Lexicon:
         covered = [0] * len(texts)
         reach = [0] * len(texts)
         terms = self.terms
+        ascii_only = joined.isascii()
         for present, regex in self.patterns:
-            if present is not None and not present.search(joined):
+            if present is not None and (ascii_only or not present.search(joined)):
                 continue
             reach = [0] * len(texts)
             for m in regex.finditer(joined):

@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote
 
 from hijackwatch.detect.findings import Finding
@@ -34,6 +35,12 @@ _REVERSED = re.compile(
 )
 _B64_LITERAL = re.compile(r"['\"]([A-Za-z0-9+/]{16,}={0,2})['\"]")
 _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
+# A literal's body up to its closing quote (or a line end, except in `template`
+# literals); an escape takes the next character whatever it is.
+_LITERAL_BODY = {
+    q: re.compile(rf"(?:[^{q}\\{nl}]++|\\[\s\S]?)*+")
+    for q, nl in (("'", "\n"), ('"', "\n"), ("`", ""))
+}
 _PACKER = "eval(function(p,a,c,k,e,"
 
 # Every alternative starts with a literal, so re can skip ahead quickly in big bundles.
@@ -82,6 +89,7 @@ _DOMAIN_SHAPES = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def spammy_domain(domain: str) -> bool:
     """Gambling/porn/pharma-looking registrable domain (used only to raise confidence).
 
@@ -121,21 +129,15 @@ class ScriptReport:
 def read_js_string(text: str, start: int) -> tuple[str, int]:
     """Read the JS string literal whose opening quote is at ``start``.
 
-    Returns (raw contents with escapes left in, index after the closing quote); linear.
+    Returns (raw contents with escapes left in, index after the closing quote); linear
+    (the body regex's alternatives start with different characters: no backtracking).
     """
     quote = text[start]
-    i = start + 1
     end = min(len(text), start + MAX_LITERAL)
-    while i < end:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == quote:
-            return text[start + 1 : i], i + 1
-        if ch == "\n" and quote != "`":
-            break
-        i += 1
+    m = _LITERAL_BODY[quote].match(text, start + 1, end)
+    i = m.end() if m is not None else start + 1
+    if i < end and text[i] == quote:
+        return text[start + 1 : i], i + 1
     return text[start + 1 : i], i
 
 
@@ -178,8 +180,10 @@ def _b64(raw: str) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    printable = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
-    return text if text and printable >= 0.9 * len(text) else None
+    if text.isprintable():
+        return text or None
+    printable = sum(map(str.isprintable, text)) + sum(map(text.count, "\n\r\t"))
+    return text if printable >= 0.9 * len(text) else None
 
 
 def _unbase(word: str, radix: int) -> int | None:
@@ -311,7 +315,9 @@ def scan_script(source: str) -> ScriptReport:
     report.analytics = bool(_ANALYTICS.search(text))
     original = text[:original_len]
     fallback_url: str | None = None
-    for m in _NAV.finditer(text):
+    # Substring checks (fast in C) skip regex passes that cannot match.
+    navigates = "location" in text or "open" in text
+    for m in _NAV.finditer(text) if navigates else ():
         if len(report.navigations) >= 20:
             break
         target = _literal_after(text, m.end())
@@ -331,7 +337,7 @@ def scan_script(source: str) -> ScriptReport:
         owner = _NAV_OWNER.search(text, max(0, m.start() - 12), m.start())
         how = (owner.group() if owner else "") + m.group()
         report.navigations.append(Navigation(clip(how, 40), target, hidden, condition))
-    for m in _TITLE_SET.finditer(text):
+    for m in _TITLE_SET.finditer(text) if "title" in text else ():
         if len(report.titles) >= 10:
             break
         condition = _condition_near(text, m.start())
@@ -342,7 +348,8 @@ def scan_script(source: str) -> ScriptReport:
             report.titles.append(_unescape_js(raw))
         else:
             report.titles.append("")
-    for m in _WRITE.finditer(text):
+    writes = "write" in text or "innerHTML" in text or "insertAdjacentHTML" in text
+    for m in _WRITE.finditer(text) if writes else ():
         if len(report.written_html) >= 20:
             break
         report.written_html.append(_written_literals(text, m.end()))

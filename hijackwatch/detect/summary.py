@@ -5,38 +5,45 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from itertools import islice
 
 from hijackwatch.detect.findings import Finding, ViewSummary
 
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]|[^\W_]+")
+_NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 MAX_TEXT = 8_000  # characters of main text fingerprinted (enough to tell views apart)
 MAX_TOKENS = 600  # shingles fingerprinted; plenty to tell two views of a page apart
-_M64 = (1 << 64) - 1
-_K1, _K2, _K3, _K4 = (
-    0x9E3779B97F4A7C15,
-    0xC2B2AE3D27D4EB4F,
-    0x165667B19E3779F9,
-    0xD6E8FEB86659FD93,
-)
-# _BIT_TABLES[j] maps a byte to 1 when its bit j is set, so bytes.translate + count
-# tally one bit position over all hashes in C.
-_BIT_TABLES = [bytes((b >> j) & 1 for b in range(256)) for j in range(8)]
+# _BIT_MASKS[j] has bit j of every byte set: ``(column & mask).bit_count()`` counts
+# bit j over a whole byte column of the packed hashes in one C operation.
+_BIT_MASKS = [int.from_bytes(bytes([1 << j]) * MAX_TOKENS, "little") for j in range(8)]
 
 
-def _shingle_hashes(text: str) -> list[int]:
-    """64-bit hashes of 3-token shingles (4 for CJK, where a token is one character)."""
-    tokens = [m.group() for m in islice(_TOKEN.finditer(text, 0, MAX_TEXT), MAX_TOKENS)]
+def _tokens(text: str) -> list[str]:
+    """Whitespace-separated words; single characters for CJK/Thai/Hangul, which are
+    written without spaces (a regex pass there, bounded to what is needed)."""
+    head = text[:MAX_TEXT]
+    if _NO_SPACE_SCRIPT.search(head) is None:
+        return head.split()[:MAX_TOKENS]
+    tokens = _TOKEN.findall(head, 0, 2 * MAX_TOKENS)
+    if len(tokens) < MAX_TOKENS:
+        tokens = _TOKEN.findall(head)
+    return tokens[:MAX_TOKENS]
+
+
+def _shingle_hashes(text: str) -> set[int]:
+    """Signed 64-bit hashes of 4-token shingles.
+
+    All in C: one crc32 per token via ``map``, then the tuple hash of four ints per
+    shingle (int and tuple hashes are not salted per process, unlike str hashes,
+    so fingerprints stay comparable across runs).
+    """
+    tokens = _tokens(text)
     if not tokens:
-        return []
-    th = [zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens]
+        return set()
+    joined = "\x00".join(tokens).encode("utf-8", "surrogatepass")
+    th = list(map(zlib.crc32, joined.split(b"\x00")))
     if len(th) < 4:
-        th = th + [0] * (4 - len(th))
-    mixed = {
-        ((a * _K1 + b * _K2 + c * _K3 + d) * _K4 >> 32) & _M64
-        for a, b, c, d in zip(th, th[1:], th[2:], th[3:], strict=False)
-    }
-    return list(mixed)
+        th += [0] * (4 - len(th))
+    return set(map(hash, zip(th, th[1:], th[2:], th[3:], strict=False)))
 
 
 def simhash(text: str) -> int:
@@ -44,13 +51,13 @@ def simhash(text: str) -> int:
     hashes = _shingle_hashes(text)
     if not hashes:
         return 0
-    data = struct.pack(f"<{len(hashes)}Q", *hashes)
+    data = struct.pack(f"<{len(hashes)}q", *hashes)
     half = len(hashes) / 2
     result = 0
     for byte in range(8):
-        column = data[byte::8]
-        for j in range(8):
-            if column.translate(_BIT_TABLES[j]).count(1) > half:
+        column = int.from_bytes(data[byte::8], "little")
+        for j, mask in enumerate(_BIT_MASKS):
+            if (column & mask).bit_count() > half:
                 result |= 1 << (byte * 8 + j)
     return result
 

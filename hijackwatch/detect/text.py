@@ -19,6 +19,7 @@ _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")
 # CJK ideographs (basic + extension A + compatibility).
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WS_RE = re.compile(r"\s+")
+_SIMPLE_HOST = re.compile(r"(?:https?:)?//([a-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)", re.I)
 _T2S = opencc.OpenCC("t2s")
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 # Blocks OpenCC's t2s tables cover (radicals, CJK punctuation, ideographs A-H).
@@ -172,6 +173,10 @@ def link_domain(base: str, href: str) -> str:
         if not base or ":" in href[:12]:
             return ""  # relative without a page URL, or another scheme (ftp:, data:...)
         return url_domain(base)  # relative links stay on the page's own site
+    # Plain host (no userinfo, no escapes): what urlsplit would say, without urljoin.
+    simple = _SIMPLE_HOST.match(href)
+    if simple is not None:
+        return registrable_domain(simple.group(1).lower())
     return url_domain(
         absolute_url(base, href) if base else ("http:" + href if href.startswith("//") else href)
     )

@@ -11,6 +11,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 
 from hijackwatch.items import PageItem
+from hijackwatch.storage.records import verdict_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -66,7 +67,7 @@ class ProgressExtension:
         if isinstance(item, PageItem):
             counts = self.totals[item.site]
             counts["fetches"] += 1
-            counts[item.verdict] += 1
+            counts[verdict_of(item)] += 1  # as stored: the summary must match the database
 
     def sites_done(self) -> int:
         return sum(1 for site in self.started if self.pending[site] == 0)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from weakref import WeakKeyDictionary
 
@@ -26,6 +25,7 @@ from scrapy import Request
 from scrapy.exceptions import NotConfigured
 
 from hijackwatch.items import PageItem
+from hijackwatch.middlewares.followup import FollowUpMiddleware
 from hijackwatch.profiles import BASELINE, Profile, parse_profiles
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class ProfilePlan:
         return True
 
 
-class ProfilesMiddleware:
+class ProfilesMiddleware(FollowUpMiddleware):
     """Spider middleware: after each baseline page item, the other profiles' requests."""
 
     def __init__(self, plan: ProfilePlan) -> None:
@@ -164,17 +164,7 @@ class ProfilesMiddleware:
             raise NotConfigured("HIJACKWATCH_PROFILES lists no profile besides browser")
         return cls(plan)
 
-    async def process_spider_output(
-        self, response: Response, result: AsyncIterator[Any]
-    ) -> AsyncIterator[Any]:
-        async for out in result:
-            # decided (and registered with the plan) before the item reaches the pipelines
-            requests = self._profile_requests(response, out)
-            yield out
-            for request in requests:
-                yield request
-
-    def _profile_requests(self, response: Response, out: Any) -> list[Request]:
+    def follow_up(self, response: Response, out: Any) -> list[Request]:
         if not isinstance(out, PageItem) or out.profile != BASELINE:
             return []
         if out.body is None or out.error is not None:

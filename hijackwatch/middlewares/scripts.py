@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
@@ -32,6 +31,7 @@ from scrapy.http import TextResponse
 from hijackwatch.detect import Finding
 from hijackwatch.detect.cloaking import absolute_script_urls, external_script_findings
 from hijackwatch.items import PageItem
+from hijackwatch.middlewares.followup import FollowUpMiddleware
 from hijackwatch.render import HostPolicy
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def _skipped(url: str, skip_hosts: tuple[str, ...]) -> bool:
     return any(host == h or host.endswith("." + h) for h in skip_hosts)
 
 
-class ExternalScriptsMiddleware:
+class ExternalScriptsMiddleware(FollowUpMiddleware):
     """Spider middleware: a request per new script URL of each HTML page view."""
 
     def __init__(
@@ -152,16 +152,7 @@ class ExternalScriptsMiddleware:
             only=HostPolicy(only) if only else None,
         )
 
-    async def process_spider_output(
-        self, response: Response, result: AsyncIterator[Any]
-    ) -> AsyncIterator[Any]:
-        async for out in result:
-            requests = self._script_requests(response, out)
-            yield out
-            for request in requests:
-                yield request
-
-    def _script_requests(self, response: Response, out: Any) -> list[Request]:
+    def follow_up(self, response: Response, out: Any) -> list[Request]:
         if (
             not isinstance(out, PageItem)
             or out.body is None
@@ -183,6 +174,10 @@ class ExternalScriptsMiddleware:
                 callback=self.script_loaded,
                 errback=self.script_failed,
                 priority=SCRIPT_PRIORITY,
+                # the cache fetches each script once; the dupefilter must neither drop a
+                # script whose URL was crawled as a page (its pages would wait for nothing)
+                # nor, having seen the script, drop the page at that URL (a lost row)
+                dont_filter=True,
                 meta={"hw_any_host": True, "hw_script": url, "download_maxsize": self.max_bytes},
             )
             for url in self.cache.register(out.url, out.profile, urls)

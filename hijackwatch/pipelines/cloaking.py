@@ -171,10 +171,14 @@ class CloakingPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        if item.profile == BASELINE:
-            await self._baseline(item)
-        else:
-            await self._profile_view(item)
+        try:
+            if item.profile == BASELINE:
+                await self._baseline(item)
+            else:
+                await self._profile_view(item)
+        except Exception:  # a browser crash or a comparison bug must not cost the page its row
+            logger.exception("cross-view checks failed for %s (%s view)", item.url, item.profile)
+            self.stats.inc_value("hijackwatch/cloaking_errors")
         return item
 
     # --- browser view ------------------------------------------------------------------

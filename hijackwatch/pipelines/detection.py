@@ -72,15 +72,19 @@ class DetectionPipeline:
         loop = asyncio.get_running_loop()
         if self.executor is None:
             self.executor = self._new_executor()
+        executor = self.executor
         try:
-            return await loop.run_in_executor(self.executor, _analyse, body, url, encoding)
+            return await loop.run_in_executor(executor, _analyse, body, url, encoding)
         except BrokenProcessPool:
             # a worker died (a pathological page exhausting memory, a killed process):
-            # start a fresh pool and retry once, so one page cannot end analysis for all
-            logger.error("detection worker died on %s; restarting the pool", url)
-            self.stats.inc_value("hijackwatch/detect_pool_restarts")
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            self.executor = self._new_executor()
+            # start a fresh pool and retry once, so one page cannot end analysis for all.
+            # Every page in flight sees the same broken pool; only the first replaces it,
+            # or a later one would shut down (and cancel the retries in) the fresh pool.
+            if self.executor is executor:
+                logger.error("detection worker died on %s; restarting the pool", url)
+                self.stats.inc_value("hijackwatch/detect_pool_restarts")
+                executor.shutdown(wait=False, cancel_futures=True)
+                self.executor = self._new_executor()
             return await loop.run_in_executor(self.executor, _analyse, body, url, encoding)
 
     async def process_item(self, item: Any) -> Any:

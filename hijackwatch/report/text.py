@@ -144,7 +144,8 @@ CSV_COLUMNS = (
 def csv_cell(value: Any) -> str:
     """Neutralise spreadsheet formulas (hostile titles like ``=HYPERLINK(...)``)."""
     text = clean(value)
-    return "'" + text if text.startswith(_CSV_FORMULA) else text
+    # some spreadsheets skip leading blanks before deciding that a cell is a formula
+    return "'" + text if text.lstrip(" \n").startswith(_CSV_FORMULA) else text
 
 
 def render_csv(report: Report) -> str:

@@ -16,6 +16,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from hijackwatch.items import PageItem
+from hijackwatch.profiles import BASELINE
 from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
 
 if TYPE_CHECKING:
@@ -119,7 +120,8 @@ class HijackSpider(scrapy.Spider):
             if request is not None:
                 yield request
             root = f"{urlsplit(seed.url).scheme}://{urlsplit(seed.url).netloc}"
-            meta = {"hw_site": seed.key, "hw_seed": seed}
+            # optional files: no retries, failures are noted at debug level (aux_failed)
+            meta = {"hw_site": seed.key, "hw_seed": seed, "dont_retry": True}
             yield Request(
                 f"{root}/robots.txt",
                 callback=self.parse_robots,
@@ -136,7 +138,7 @@ class HijackSpider(scrapy.Spider):
             callback=self.parse_sitemap,
             errback=self.aux_failed,
             priority=90,
-            meta={"hw_site": seed.key, "hw_seed": seed},
+            meta={"hw_site": seed.key, "hw_seed": seed, "dont_retry": True},
         )
 
     # --- callbacks -------------------------------------------------------------------
@@ -200,19 +202,23 @@ class HijackSpider(scrapy.Spider):
         redirect_target = meta.get("hw_offsite_redirect")
         mime = content_type.split(b";")[0].strip().lower()
         is_html = isinstance(response, HtmlResponse) or mime in _HTML_TYPES
-        if not is_html and not redirect_target:
+        profile = meta.get("hw_profile", BASELINE)
+        # a profile view is of a page the browser got as HTML: whatever this visitor got
+        # instead (plain-text spam for crawlers, a download) is evidence and keeps its row
+        keep = is_html or (profile != BASELINE and not redirect_target)
+        if not keep and not redirect_target:
             self.crawler.stats.inc_value("hijackwatch/non_html_skipped")
             return
         yield PageItem(
             url=meta.get("redirect_urls", [response.url])[0],
             site=seed.key,
-            profile=meta.get("hw_profile", "browser"),
+            profile=profile,
             final_url=redirect_target or response.url,
             status=response.status,
             depth=meta.get("hw_depth", 0),
             content_type=content_type.decode("latin-1")[:200] or None,
             fetched_at=datetime.now(UTC),
-            body=response.body if is_html else None,
+            body=response.body if keep else None,
             encoding=getattr(response, "encoding", None),
             referer=(response.request.headers.get(b"Referer") or b"").decode("latin-1") or None
             if response.request

@@ -1206,27 +1206,40 @@ def inj_text(p: Page, rng: random.Random, sl: str, force: str | None = None) -> 
         variants = [force] + [v for v in variants if v != force][: rng.randint(0, 2)]
     brand = brand_phrase(sl, rng)
     done = []
+    placed = False  # whether the brand named in the note is really on the page
     for v in variants:
         if v == "salad":
             rate = rng.uniform(0.45, 0.95)
             idx = rng.sample(range(len(p.paras)), max(1, round(len(p.paras) * rng.uniform(0.4, 1.0))))
             for i in idx:
                 p.paras[i] = salad(p.paras[i], p.site_title if rng.random() < 0.5 else p.title, brand, p.lang, rng, rate)
+            # salad() pastes the brand only at random; the page must carry it at least once
+            # (done without drawing from rng, so every other page stays byte-identical).
+            if not any(brand in p.paras[i] for i in idx):
+                p.paras[idx[0]] = paste_middle(p.paras[idx[0]], brand)
+            placed = True
         elif v == "density":
             kw = keyword_chain(sl, rng, rng.randint(3, 7), rng.choice([",", "，", " ", "、"]))
             p.author = kw if rng.random() < 0.5 else p.author
             p.in_article.setdefault(-1, []).append(f"<p>{esc(kw)}</p>")
             if rng.random() < 0.5:
                 p.paras.insert(rng.randrange(len(p.paras) + 1), " ".join([brand] * rng.randint(3, 8)))
+                placed = True
         elif v == "linkfarm":
             _, _, _, heads = BANK[sl] if sl in BANK else BANK[p.lang]
             items = rng.sample(heads, min(len(heads), rng.randint(6, 12)))
+            # The farm promotes the brand among the unrelated headlines (added without
+            # drawing from rng, so every other page stays byte-identical).
             if rng.random() < 0.5:
+                items.insert(len(items) // 2, brand)
                 farm = " ".join(esc(h) for h in items)
                 p.in_article.setdefault(-1, []).append(f"<p>{farm}</p>")
             else:
-                farm = "".join(f'<a href="/{rng.choice(["news", "html", "a"])}/{rng.randint(10000, 99999)}.html">{esc(h)}</a> ' for h in items)
+                anchors = [f'<a href="/{rng.choice(["news", "html", "a"])}/{rng.randint(10000, 99999)}.html">{esc(h)}</a> ' for h in items]
+                anchors.insert(len(anchors) // 2, f'<a href="https://{SPAM[sl]["domains"][0]}/">{esc(brand)}</a> ')
+                farm = "".join(anchors)
                 p.put(rng.choice(["after_article", "footer", "sidebar"]), f'<div class="{rng.choice(["news", "list", "tags", rid(rng)])}">{farm}</div>')
+            placed = True
         elif v == "porn":
             chain = rng.choice(["_", " ", "|", "，"]).join(rng.sample(SPAM[sl]["porn"], min(3, len(SPAM[sl]["porn"]))))
             p.put(rng.choice(["footer", "body_end", "after_html"]), f'<div class="{rng.choice(["footer", "copyright", "bottom", rid(rng)])}">{esc(chain)}</div>')
@@ -1234,10 +1247,20 @@ def inj_text(p: Page, rng: random.Random, sl: str, force: str | None = None) -> 
             frag = f"【{brand}】{p.title}" if sl.startswith("zh") else f"{brand} - {p.title}"
             for i in rng.sample(range(len(p.paras)), min(len(p.paras), rng.randint(2, 4))):
                 p.in_article.setdefault(i, []).append(f"<p>{esc(frag)}</p>")
+            placed = True
         else:
             p.put(rng.choice(["after_article", "sidebar", "before_article"]), f'<p class="{rng.choice(["tags", "keywords", "info"])}">{spam_links(sl, rng, rng.randint(3, 10))}</p>')
         done.append(v)
-    return f"text {'+'.join(done)} brand={brand} ({sl})"
+    # porn chains and spam anchors use other spam words: name the brand only when placed
+    return f"text {'+'.join(done)}{f' brand={brand}' if placed else ''} ({sl})"
+
+
+def paste_middle(text: str, phrase: str) -> str:
+    """``text`` with ``phrase`` pasted after the separator nearest its middle."""
+    middle = len(text) // 2
+    cuts = [i + 1 for i, ch in enumerate(text) if ch in "，,、。 "]
+    at = min(cuts, key=lambda i: abs(i - middle)) if cuts else middle
+    return text[:at] + phrase + text[at:]
 
 
 REFERRER_JS = [

@@ -1,0 +1,72 @@
+"""End to end: fetches the crawl could lose, through the real CLI and a real fixture server.
+
+- a URL that is both a page (linked) and a script (``<script src>``): both fetches
+  happen and the page keeps its row, whichever request the scheduler sees first;
+- a page that crawlers get as plain text: that profile view keeps its row too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from hijackwatch.demo import FixtureWeb, Page, SiteSpec
+from hijackwatch.demo.sites import html_page
+from tests.test_e2e_crawl import FAST, run_cli
+
+HOME = html_page(
+    "City library",
+    '<p>Opening hours and events.</p><a href="/go.php">events</a><script src="/go.php"></script>',
+)
+GO = html_page("Events", "<p>Reading club every Tuesday.</p>")
+
+
+def test_a_url_used_as_page_and_script_is_fetched_as_both(sqlite_url: str, tmp_path: Path) -> None:
+    site = SiteSpec("library", {"/": Page(HOME.encode()), "/go.php": Page(GO.encode())})
+    with FixtureWeb(sites=[site], first_address=120) as web:
+        seeds = tmp_path / "seeds.txt"
+        web.write_seeds(str(seeds))
+        result = run_cli(
+            "crawl", str(seeds), "--db", sqlite_url, "-q", *FAST,
+            "-s", "HIJACKWATCH_PROFILE_MODE=off",
+        )  # fmt: skip
+        hits = [path for server in web.servers.values() for path, *_ in server.hits]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert hits.count("/go.php") == 2, hits  # once as a page, once as a script
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        urls = set(conn.scalars(text("SELECT url FROM pages WHERE status = 200")))
+    engine.dispose()
+    assert {u.rsplit("/", 1)[-1] for u in urls} == {"", "go.php"}, urls
+
+
+def _cloaked_as_text(headers: Mapping[str, str]) -> Page:
+    if "googlebot" in headers.get("user-agent", "").lower():
+        spam = "百家乐 澳门新葡京 真人娱乐官网 " * 50
+        return Page(spam.encode(), content_type="text/plain; charset=utf-8")
+    return Page(GO.encode())
+
+
+def test_a_profile_view_that_is_not_html_keeps_its_row(sqlite_url: str, tmp_path: Path) -> None:
+    site = SiteSpec("library", {"/": Page(GO.encode())}, {"/": _cloaked_as_text})
+    with FixtureWeb(sites=[site], first_address=121) as web:
+        seeds = tmp_path / "seeds.txt"
+        web.write_seeds(str(seeds))
+        result = run_cli(
+            "crawl", str(seeds), "--db", sqlite_url, "-q", *FAST,
+            "-s", "HIJACKWATCH_PROFILES=googlebot,search-baidu",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        rows = {
+            r.profile: r
+            for r in conn.execute(
+                text("SELECT profile, status, content_type FROM pages WHERE status = 200")
+            )
+        }
+    engine.dispose()
+    assert set(rows) == {"browser", "googlebot", "search-baidu"}, rows
+    assert rows["googlebot"].content_type.startswith("text/plain")
