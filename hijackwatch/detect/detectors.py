@@ -217,8 +217,8 @@ class Context:
 
         A heading whose only spam is the injected title/brand phrase
         (``<h1>【pg电子·娱乐官方网站】别让外卖平台成噪音污染帮凶</h1>``) is discounted like
-        prose is, unless the page's own prose is spam as well: parasite pages repeat
-        their spam title as the h1, and their paragraphs carry spam beyond it.
+        prose is, unless spam beyond that phrase fills two blocks or more: parasite
+        pages repeat their spam title as the h1, and their paragraphs carry spam too.
         """
         headings = normalise_many(self.doc.headings[:20])
         if not headings:

@@ -19,14 +19,17 @@ _BIT_MASKS = [int.from_bytes(bytes([1 << j]) * MAX_TOKENS, "little") for j in ra
 
 def _tokens(text: str) -> list[str]:
     """Whitespace-separated words; single characters for CJK/Thai/Hangul, which are
-    written without spaces (a regex pass there, bounded to what is needed)."""
+    written without spaces (a regex pass there, over only as much text as needed)."""
     head = text[:MAX_TEXT]
     if _NO_SPACE_SCRIPT.search(head) is None:
         return head.split()[:MAX_TOKENS]
-    tokens = _TOKEN.findall(head, 0, 2 * MAX_TOKENS)
-    if len(tokens) < MAX_TOKENS:
-        tokens = _TOKEN.findall(head)
-    return tokens[:MAX_TOKENS]
+    end = 2 * MAX_TOKENS
+    while True:
+        tokens = _TOKEN.findall(head, 0, end)
+        # One token more than needed: then none of the kept ones was cut at ``end``.
+        if len(tokens) > MAX_TOKENS or end >= len(head):
+            return tokens[:MAX_TOKENS]
+        end *= 2
 
 
 def _shingle_hashes(text: str) -> set[int]:
