@@ -14,6 +14,7 @@ import pytest
 from hijackwatch.detect import Analysis, analyse
 from hijackwatch.detect.detectors import _BRAND_TOKEN, brand_tokens
 from hijackwatch.detect.findings import KIND_TECHNIQUE
+from hijackwatch.detect.lexicon import scan, scan_many
 from hijackwatch.detect.summary import hamming, simhash
 from hijackwatch.detect.text import _T2S, _ZERO_WIDTH, normalise
 from tests.conftest import BENIGN_DIR, SEED_PAGE
@@ -638,3 +639,22 @@ def test_simhash_is_the_same_in_every_process() -> None:
     }
     assert outs == {str(simhash(text))}
     assert simhash(text) != 0
+
+
+def test_lexicon_finds_cjk_and_thai_terms_after_other_scripts() -> None:
+    """The CJK/Thai passes start where the first such character is; terms after
+    accented Latin or after the other script must still be found, alone or batched."""
+    texts = [
+        "café naïve résumé สล็อต and then 时时彩 casino",
+        "时时彩 first, สล็อต later",
+        "naïve café only",
+        "plain ascii casino",
+        "",
+    ]
+    first = scan(texts[0])
+    assert {"สล็อต", "时时彩", "casino"} <= set(first.spam_terms)
+    assert {"สล็อต", "时时彩"} <= set(scan(texts[1]).spam_terms)
+    assert scan(texts[2]).spam_terms == []
+    batched = scan_many(texts)
+    assert [dict(h.counts) for h in batched] == [dict(scan(t).counts) for t in texts]
+    assert [h.covered for h in batched] == [scan(t).covered for t in texts]

@@ -116,7 +116,8 @@ class Context:
             stripped = stripped.replace(phrase, " ")
         for chain in self.chains:
             stripped = stripped.replace(chain.norm, " ")
-        if self.injected_phrases or self.chains:
+        # Phrases or chains that never occur leave the text as it was: same hits.
+        if (self.injected_phrases or self.chains) and stripped != doc.norm_text:
             self.stripped_hits = scan(stripped)
         else:
             self.stripped_hits = self.body_hits
@@ -183,10 +184,12 @@ class Context:
     @cached_property
     def phrase_free(self) -> tuple[SpamHits, int]:
         """Hits (and length) of the visible text with injected title phrases removed."""
-        text = self.doc.norm_text
-        for phrase in self.injected_phrases:
-            text = text.replace(phrase, " ")
-        return (scan(text) if self.injected_phrases else self.body_hits), len(text)
+        if not self.chains:  # then the stripped text is exactly this text
+            return self.stripped_hits, len(self.stripped)
+        text = _without(self.doc.norm_text, self.injected_phrases)
+        if text == self.doc.norm_text:
+            return self.body_hits, len(text)
+        return scan(text), len(text)
 
     @cached_property
     def page_is_spam(self) -> bool:

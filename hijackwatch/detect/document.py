@@ -22,6 +22,7 @@ from hijackwatch.detect.lexicon import SpamHits, scan
 from hijackwatch.detect.text import link_domain, normalise, url_domain
 
 MAX_SCRIPTS_CHARS = 1024 * 1024  # inline script text analysed per page
+MAX_LINKS = 5000  # links collected per page
 
 _PARSER = etree.HTMLParser(
     huge_tree=False, remove_blank_text=False, remove_comments=True, remove_pis=True, no_network=True
@@ -285,7 +286,7 @@ def _top_most(hidden_map: dict[etree._Element, str]) -> list[etree._Element]:
     chosen: set[etree._Element] = set()
     out = []
     for el in sorted(hidden_map, key=lambda e: e.sourceline or 0):
-        if not any(a in chosen for a in islice(el.iterancestors(), 64)):
+        if not chosen or not any(a in chosen for a in islice(el.iterancestors(), 64)):
             chosen.add(el)
             out.append(el)
     return out
@@ -316,13 +317,17 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.hidden_blocks.append(block)
         if el is not root:
             _detach(el)
+    # _link inlined: this loop runs once per anchor of the page.
+    links, url, site = doc.links, doc.url, doc.site
     for a in root.iter("a"):
         href = a.get("href")
-        if href:
-            _link(doc, a, href, False)
+        if href and len(links) < MAX_LINKS:
+            domain = link_domain(url, href)
+            links.append(Link(href, "", domain, bool(domain) and domain != site, False, a))
     for iframe in root.iter("iframe"):
         doc.iframes.append((iframe, False))
     blocks = doc.blocks
+    # Each .text/.tail read builds a new str from the tree: read each once.
     for el in root.iter(*BLOCK):
         text = el.text
         if text:
@@ -332,7 +337,8 @@ def _walk(doc: Document, root: etree._Element) -> None:
             el.text = "\n" + text
         else:
             el.text = "\n"
-        el.tail = "\n" + el.tail if el.tail else "\n"
+        tail = el.tail
+        el.tail = "\n" + tail if tail else "\n"
     if root not in hidden_map:
         doc.text_parts.append(_text_of(root))
     if not doc.site and doc.canonical:
@@ -352,9 +358,9 @@ def _text_of(el: etree._Element) -> str:
 
 
 def _link(doc: Document, el: etree._Element, href: str, hidden: bool) -> Link | None:
-    if len(doc.links) >= 5000:
+    if len(doc.links) >= MAX_LINKS:
         return None
-    domain = doc.link_domain(href)
+    domain = link_domain(doc.url, href)
     external = bool(domain) and domain != doc.site
     link = Link(href, "", domain, external, hidden, el)
     doc.links.append(link)
@@ -381,6 +387,8 @@ def link_text(link: Link) -> str:
     """Anchor text (and title attribute) of a link, computed lazily."""
     if not link.text:
         el = link.element
-        text = "".join(el.itertext()) if len(el) < 50 else (el.text or "")
+        n = len(el)
+        # Childless anchors (most of them) hold just their own text.
+        text = (el.text or "") if n == 0 or n >= 50 else "".join(el.itertext())
         link.text = (text or link.element.get("title") or "").strip()[:300]
     return link.text

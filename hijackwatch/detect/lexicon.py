@@ -69,6 +69,8 @@ class SpamHits:
 
     def spammy(self) -> bool:
         """Enough to call a short piece of text (title, anchor, hidden block) spam."""
+        if not self.terms:  # most anchors and blocks: skip the three sums
+            return False
         return self.strong >= 1 or (self.weight >= 4 and self.distinct >= 2)
 
     def describe(self, limit: int = 8) -> str:
@@ -144,9 +146,10 @@ class Lexicon:
         counts: Counter[str] = Counter()
         covered = 0
         terms = self.terms
-        ascii_only = text.isascii()  # O(1): then only the Latin pattern can match
+        # Where the first CJK/Thai character is; -1: none (then only Latin can match).
+        first = _first_foreign(text)
         for present, regex in self.patterns:
-            if present is None or (not ascii_only and present.search(text)):
+            if present is None or (first >= 0 and present.search(text, first)):
                 reach = 0
                 for m in regex.finditer(text):
                     word = m.group(1)
@@ -174,9 +177,9 @@ class Lexicon:
         covered = [0] * len(texts)
         reach = [0] * len(texts)
         terms = self.terms
-        ascii_only = joined.isascii()
+        first = _first_foreign(joined)
         for present, regex in self.patterns:
-            if present is not None and (ascii_only or not present.search(joined)):
+            if present is not None and (first < 0 or not present.search(joined, first)):
                 continue
             reach = [0] * len(texts)
             for m in regex.finditer(joined):
@@ -200,6 +203,19 @@ _SCRIPT_PRESENT = {
     "cjk": re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"),
     "thai": re.compile(r"[\u0e00-\u0e7f]"),
 }
+
+# Any character of the scripts above: one pass tells that neither is present.
+_ANY_FOREIGN = re.compile(
+    "[" + "".join(pattern.pattern[1:-1] for pattern in _SCRIPT_PRESENT.values()) + "]"
+)
+
+
+def _first_foreign(text: str) -> int:
+    """Index of the first CJK or Thai character, -1 when there is none."""
+    if text.isascii():  # O(1)
+        return -1
+    m = _ANY_FOREIGN.search(text)
+    return -1 if m is None else m.start()
 
 
 def _script(term: str) -> str:
