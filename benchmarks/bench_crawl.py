@@ -21,7 +21,7 @@ import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [REPO.parent / "shared" / "corpus" / "benign", REPO / "tests" / "corpus"]
@@ -122,10 +122,14 @@ def run_crawl(mode: str, seeds: list[str], db: str, out: str, per_site: int) -> 
                 for seed in parse_seeds(seeds)[0]:
                     yield Request(seed.url)
 
+            seen: ClassVar[set[str]] = set()  # dedupe like HijackSpider: a fair, lean baseline
+
             def parse(self, response):  # type: ignore[override]
+                host = response.url.split("/")[2]
                 for href in response.xpath("//a/@href").getall():
-                    url = response.urljoin(href)
-                    if url.split("/")[2] == response.url.split("/")[2]:
+                    url = response.urljoin(href).split("#")[0]
+                    if url.split("/")[2] == host and url not in self.seen:
+                        self.seen.add(url)
                         yield Request(url)
 
         common.update(
