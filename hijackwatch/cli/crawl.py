@@ -121,10 +121,13 @@ def execute(settings: Any) -> dict[str, Any]:
     from hijackwatch.spiders.hijack import HijackSpider
 
     quiet = settings.getbool("HIJACKWATCH_QUIET")
-    process = AsyncCrawlerProcess(settings)
-    # Scrapy's own INFO lines (stats dumps, middleware lists) drown what matters here;
-    # quiet mode keeps warnings, the progress lines and the final summary.
-    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    if quiet:
+        settings.set("LOG_VERSIONS", [], priority="cmdline")
+    process = AsyncCrawlerProcess(settings)  # configures logging: adjust levels after it
+    # Scrapy's own INFO lines (stats dumps, middleware lists) and Alembic's drown what
+    # matters here; quiet mode keeps warnings, progress lines and the summary.
+    for name in ("scrapy", "alembic", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     if quiet:
         logging.getLogger("hijackwatch").setLevel(logging.WARNING)
         logging.getLogger("hijackwatch.extensions.progress").setLevel(logging.INFO)
