@@ -26,9 +26,9 @@ DEFAULT_BACKOFF = 1.0  # seconds; doubles after each failed attempt
 DEFAULT_TIMEOUT = 10.0
 
 
-def alert_payload(outcome: RunOutcome, report_hint: str | None = None) -> dict[str, Any]:
-    """The JSON body of an alert: what changed in this run, and where to read more."""
-    payload: dict[str, Any] = {
+def alert_payload(outcome: RunOutcome) -> dict[str, Any]:
+    """The JSON body of an alert: what changed in this run."""
+    return {
         "event": "hijackwatch.run_changes",
         "sent_at": datetime.now(UTC).isoformat(),
         "run_id": outcome.run_id,
@@ -49,9 +49,6 @@ def alert_payload(outcome: RunOutcome, report_hint: str | None = None) -> dict[s
         },
         "summary": summary_line(outcome),
     }
-    if report_hint:
-        payload["report"] = report_hint
-    return payload
 
 
 def summary_line(outcome: RunOutcome) -> str:

@@ -34,7 +34,7 @@ from hijackwatch.detect.cloaking import (
     external_script_findings,
     script_urls,
 )
-from hijackwatch.detect.decode import decode_body
+from hijackwatch.detect.decode import codec_name, decode_body
 from hijackwatch.detect.text import url_domain
 from hijackwatch.seeds import LOOPBACK_ENV, is_loopback, loopback_only
 
@@ -314,7 +314,9 @@ def _script_findings(
             )
         except FETCH_ERRORS:
             return []
-        return external_script_findings(body.decode(charset or "utf-8", "replace"), script_url)
+        # the server names the charset: an unknown one must not end the scan
+        source = body.decode(codec_name(charset) or "utf-8", "replace")
+        return external_script_findings(source, script_url)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         found = dict(zip(wanted, pool.map(load, wanted), strict=True))

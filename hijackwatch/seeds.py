@@ -25,10 +25,6 @@ class Seed:
     host: str  # host as written (lower case, IDNA)
     line: int = 0
 
-    def owns(self, url: str) -> bool:
-        """Same-site test: the site's host or any of its subdomains, same port."""
-        return site_key(url) is not None and same_site(self.key, site_key(url) or "")
-
 
 @dataclass(frozen=True, slots=True)
 class SeedProblem:

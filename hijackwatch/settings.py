@@ -25,7 +25,6 @@ HIJACKWATCH_FLUSH_INTERVAL = 5.0
 HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_QUIET = False  # `crawl -q`: only warnings, progress lines and the summary
-HIJACKWATCH_DETECT_MAX_BYTES = 5 * 1024 * 1024  # analyse at most this much of a body
 HIJACKWATCH_DETECT_WORKERS = "auto"  # analysis processes: "auto" = cores - 1; 0 = a thread
 # tests, benchmarks, the demo: never leave 127.0.0.0/8 (also via env HIJACKWATCH_LOOPBACK_ONLY=1)
 HIJACKWATCH_LOOPBACK_ONLY = loopback_only()

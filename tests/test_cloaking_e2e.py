@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hijackwatch.demo import FixtureWeb
-from hijackwatch.demo.cloaking_sites import CLOAKED, HONEST, SCRIPTED, bind_peers, cloaking_sites
+from hijackwatch.demo.cloaking_sites import CLOAKED, HONEST, SCRIPTED, cloaking_sites
 from hijackwatch.profiles import DEFAULT_PROFILES
 from tests.test_e2e_crawl import FAST, run_cli
 
@@ -26,7 +26,6 @@ CLOAKING_KINDS = {"ua_cloaking", "referer_cloaking"}
 @pytest.fixture
 def web():
     with FixtureWeb(sites=cloaking_sites(1), first_address=60) as fixture:
-        bind_peers(fixture)
         yield fixture
 
 

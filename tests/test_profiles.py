@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from hijackwatch.demo import FixtureWeb, Page, SiteSpec
-from hijackwatch.demo.cloaking_sites import bind_peers, cloaking_sites
+from hijackwatch.demo.cloaking_sites import cloaking_sites
 from hijackwatch.profiles import (
     BAIDUSPIDER_UA,
     BUILTIN_PROFILES,
@@ -109,7 +109,6 @@ def test_search_referer_uses_the_page_host() -> None:
 @pytest.fixture(scope="module")
 def web():
     with FixtureWeb(sites=cloaking_sites(1), first_address=80) as fixture:
-        bind_peers(fixture)
         yield fixture
 
 
@@ -177,6 +176,22 @@ def test_fetch_is_bounded_in_size_and_time() -> None:
         assert time.monotonic() - started < 3
         unreachable = fetch_view(fixture.dead_seeds[0], BUILTIN_PROFILES["browser"], timeout=2)
         assert unreachable.error and unreachable.status is None
+
+
+def test_a_script_in_an_unknown_charset_is_still_analysed() -> None:
+    """The script's server names its charset: a bogus one must not end the scan."""
+    js = b"var r=document.referrer;if(r.indexOf('baidu')>-1){location.href='https://vip8888-casino.invalid/';}"
+    html = (
+        b"<html><head><title>News</title><script src='/s.js'></script></head><body>hi</body></html>"
+    )
+    pages = {
+        "/": Page(body=html),
+        "/s.js": Page(body=js, content_type="text/javascript; charset=bogus-x"),
+    }
+    with FixtureWeb(sites=[SiteSpec("bogus-charset", pages)], first_address=91) as fixture:
+        ((_, _, analysis),) = scan_url_views(fixture.seeds[0], parse_profiles("browser"))
+    assert analysis.verdict == "hijacked"
+    assert any("external script" in f.evidence for f in analysis.findings)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hijackwatch.demo import FixtureWeb, SiteSpec
-from hijackwatch.demo.cloaking_sites import CASINO, bind_peers, cloaking_sites
+from hijackwatch.demo.cloaking_sites import CASINO, cloaking_sites
 from hijackwatch.demo.sites import html_page, page
 from hijackwatch.profiles import BUILTIN_PROFILES, Profile
 from hijackwatch.render import (
@@ -60,7 +60,6 @@ def test_host_policy() -> None:
 def web() -> Iterator[FixtureWeb]:
     sites = [*cloaking_sites(1), SiteSpec("leaky", {"/": page(LEAKY)})]
     with FixtureWeb(sites=sites, first_address=100) as fixture:
-        bind_peers(fixture)
         yield fixture
 
 
@@ -151,7 +150,6 @@ def test_nothing_leaves_the_allowed_hosts(web: FixtureWeb, renderer: Renderer) -
 def test_crawl_with_render_mode(tmp_path: Path, sqlite_url: str) -> None:
     sites = [s for s in cloaking_sites(1) if s.name in ("script-redirect", "script-cdn")]
     with FixtureWeb(sites=sites, first_address=110) as fixture:
-        bind_peers(fixture)
         seeds = tmp_path / "seeds.txt"
         fixture.write_seeds(str(seeds))
         result = run_cli(

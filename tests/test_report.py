@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hijackwatch.report import build_report, render
+from hijackwatch.report import build, build_report, render
 from hijackwatch.report.text import csv_cell
 from hijackwatch.storage import Database
 from tests.conftest import CHROMIUM, unavailable
@@ -115,6 +115,33 @@ def test_report_as_of_an_earlier_run(scenario_db: Database) -> None:
     page = by_site[SITE_A].page_entries[0]
     assert page.title == HOSTILE_TITLE  # the hijacked profile's title, not the clean one's
     assert {f.kind for f in page.findings} == {"title_injection", "ua_cloaking"}
+
+
+def test_pages_per_site_capped_by_url_not_by_fetch(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap counts distinct URLs: every profile's fetch of a kept URL stays with it."""
+    monkeypatch.setattr(build, "MAX_PAGES_PER_SITE", 2)
+    rows = [
+        {
+            "url": f"http://{SITE_B}/p{n}",
+            "site": SITE_B,
+            "status": 200,
+            "verdict": verdict,
+            "profile": profile,
+            "score": float(n),
+        }
+        for n in range(3)
+        for profile, verdict in (("browser", "hijacked"), ("googlebot", "suspicious"))
+    ]
+    db = Database(sqlite_url)
+    db.ensure_schema()
+    write_run(db, rows, RUN2_AT)
+    site = build_report(db).sites[0]
+    db.dispose()
+    assert site.pages_truncated
+    assert [p.url for p in site.page_entries] == [f"http://{SITE_B}/p1", f"http://{SITE_B}/p0"]
+    assert all(len(p.fetches) == 2 for p in site.page_entries)
 
 
 def test_all_four_formats(scenario_db: Database) -> None:

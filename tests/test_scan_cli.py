@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,7 +94,7 @@ def test_markup_in_page_text_is_escaped(capsys: pytest.CaptureFixture[str], tmp_
     page.write_text(
         "<title>[bold red]X[/bold red] 【百家乐】澳门新葡京 真人娱乐官网</title><p>hello</p>"
     )
-    main(["scan", str(page)])
+    assert main(["scan", str(page)]) == 0
     assert "[bold red]X[/bold red]" in capsys.readouterr().out
 
 
@@ -123,8 +124,6 @@ def test_scan_urls_from_local_server(server: str, capsys: pytest.CaptureFixture[
 
 
 def test_unreachable_url_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
-
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

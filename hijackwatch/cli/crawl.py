@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,6 +23,9 @@ from hijackwatch.cli import (
     CommandError,
 )
 from hijackwatch.seeds import Seed, SeedsFileError, read_seeds_file
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +74,7 @@ def _crawl_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
 
-def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> dict[str, Any]:
+def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> Settings:
     from scrapy.settings import Settings
 
     settings = Settings()
@@ -94,7 +97,7 @@ def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> 
             raise CommandError(f"--set wants NAME=VALUE, got {item!r}", EXIT_USAGE)
         overrides[name.strip()] = value
     settings.setdict(overrides, priority="cmdline")
-    return settings  # type: ignore[return-value]
+    return settings
 
 
 def prepare_database(url: str) -> None:
@@ -114,7 +117,7 @@ def prepare_database(url: str) -> None:
         db.dispose()
 
 
-def execute(settings: Any) -> dict[str, Any]:
+def execute(settings: Settings) -> dict[str, Any]:
     """Run the hijack spider to completion in this process; return its final stats."""
     from scrapy.crawler import AsyncCrawlerProcess
 
@@ -210,19 +213,14 @@ def run_demo(args: argparse.Namespace) -> int:
             f"(plus one dead address), crawling into {args.db}",
             highlight=False,
         )
-        ns = argparse.Namespace(
-            db=args.db,
-            max_pages=50,
-            max_depth=None,
-            notify=None,
-            set=[
-                "DOWNLOAD_TIMEOUT=3",
-                "HIJACKWATCH_PROGRESS_INTERVAL=5",
-                "HIJACKWATCH_LOOPBACK_ONLY=1",
-            ],
-            quiet=True,
-            fail_on_new=False,
-        )
+        from hijackwatch.cli import build_parser
+
+        # the demo is a crawl with fixture-friendly options, parsed like any other
+        ns = build_parser().parse_args(
+            ["crawl", seeds_file, "--db", args.db, "--max-pages", "50", "-q",
+             "-s", "DOWNLOAD_TIMEOUT=3", "-s", "HIJACKWATCH_PROGRESS_INTERVAL=5",
+             "-s", "HIJACKWATCH_LOOPBACK_ONLY=1"]
+        )  # fmt: skip
         code = crawl(seeds_file, ns, console)
     if code not in (EXIT_OK, EXIT_NEW_HIJACKS):
         return code

@@ -16,7 +16,8 @@
 
 ``CLOAKED`` lists what a profile crawl must find beyond the browser verdicts.
 Cross-host references need the other server's address, known only once it listens:
-``bind_peers(web)`` fills it in (until then the reference points at a ``.invalid`` host).
+``bind_peers(web)`` fills it in (``FixtureWeb`` calls it on start and on ``switch``;
+until then the reference points at a ``.invalid`` host).
 """
 
 from __future__ import annotations

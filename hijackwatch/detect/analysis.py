@@ -5,7 +5,7 @@ from __future__ import annotations
 from hijackwatch.detect.decode import MAX_BYTES, UndecodableError, decode_body, xml_safe_bytes
 from hijackwatch.detect.detectors import run_all, written_html_findings
 from hijackwatch.detect.document import parse
-from hijackwatch.detect.findings import Analysis, Finding, score_findings
+from hijackwatch.detect.findings import Analysis, Finding, score_findings, unique_findings
 from hijackwatch.detect.script import (
     external_target,
     navigation_findings,
@@ -63,8 +63,9 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
     terms = sorted(
         set(hits.spam_terms) | set(ctx.title_hits.spam_terms) | set(ctx.meta_hits.spam_terms)
     )
+    title = collapse_ws(doc.title)
     summary = build_summary(
-        title=collapse_ws(doc.title),
+        title=title,
         description=collapse_ws(doc.meta_description),
         norm_text=doc.norm_text,
         spam_hits=total_hits,
@@ -77,7 +78,7 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
         verdict=verdict,
         score=score,
         findings=findings,
-        title=collapse_ws(doc.title) or None,
+        title=title or None,
         encoding=used,
         outbound_domains=sorted(outbound),
         summary=summary,
@@ -86,13 +87,7 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
 
 def _rank(findings: list[Finding]) -> list[Finding]:
     """Strongest first, duplicates dropped, bounded."""
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for f in findings:
-        key = (f.kind, f.evidence)
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
+    unique = unique_findings(findings)
     unique.sort(key=lambda f: -f.weight)
     return unique[:MAX_FINDINGS]
 

@@ -256,12 +256,11 @@ def compare_redirects(
     other_domain = offsite_target(page_url, other_final)
     if other_domain is None or other_domain == offsite_target(page_url, baseline_final):
         return []
-    severity = "high"
     spam = " (gambling/porn-looking domain)" if spammy_domain(other_domain) else ""
     return [
         Finding(
             kind or cloaking_kind(profile),
-            severity,
+            "high",
             f"{profile} is redirected to {clip(other_final or '', 200)!r}{spam}; "
             f"browser ends at {clip(baseline_final or page_url, 200)!r}",
         )

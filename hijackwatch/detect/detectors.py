@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
 from lxml import etree
 
 from hijackwatch.detect.css import hiding_reason
-from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text
+from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text, parse
 from hijackwatch.detect.findings import Finding
 from hijackwatch.detect.lexicon import SpamHits, scan, scan_many
 from hijackwatch.detect.script import (
@@ -78,6 +78,18 @@ def _hits(text: str) -> SpamHits:
 
 def _finding(kind: str, severity: str, evidence: str) -> Finding:
     return Finding(kind, severity, clip(evidence, 600))
+
+
+def _occurrences(text: str, needle: str, limit: int) -> Iterator[int]:
+    """Start offsets of non-overlapping ``needle`` in ``text``, at most ``limit``
+    (a hostile page can repeat a term endlessly)."""
+    start = 0
+    for _ in range(limit):
+        i = text.find(needle, start)
+        if i < 0:
+            return
+        yield i
+        start = i + len(needle)
 
 
 # ---------------------------------------------------------------- page-level context
@@ -512,11 +524,7 @@ def detect_text(ctx: Context) -> list[Finding]:
     mid = 0
     example = ""
     for phrase in ctx.injected_phrases:
-        start = 0
-        for _ in range(200):
-            i = norm.find(phrase, start)
-            if i < 0:
-                break
+        for i in _occurrences(norm, phrase, 200):
             start = i + len(phrase)
             before = norm[i - 1] if i > 0 else "\n"
             after = norm[start] if start < len(norm) else "\n"
@@ -608,11 +616,7 @@ def _repeated_terms(ctx: Context) -> list[Finding]:
         rights: dict[str, int] = defaultdict(int)
         inside = 0
         example = ""
-        start = 0
-        for _ in range(200):
-            i = norm.find(term, start)
-            if i < 0:
-                break
+        for i in _occurrences(norm, term, 200):
             start = i + len(term)
             if _mid_sentence(norm, i, start):
                 inside += 1
@@ -740,11 +744,7 @@ def _numbered_terms(ctx: Context) -> list[Finding]:
     for term, info in ctx.body_hits.terms.items():
         if info.weight < 2:
             continue
-        start = 0
-        for _ in range(50):
-            i = norm.find(term, start)
-            if i < 0:
-                break
+        for i in _occurrences(norm, term, 50):
             start = i + len(term)
             if norm[start : start + 3].isdigit():
                 found.append(norm[max(0, i - 30) : start + 30])
@@ -930,17 +930,13 @@ def _overlay(iframe: etree._Element, site: str) -> Finding | None:
 
 def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Finding]:
     """Findings for HTML a script writes into the page (document.write, innerHTML)."""
-    from hijackwatch.detect.document import parse
-
     fragment = parse(f"<html><body>{html[:200_000]}</body></html>", "")
     fragment.site = site
     findings = []
     for iframe, _ in fragment.iframes[:20]:
         finding = _overlay(iframe, site)
         if finding:
-            findings.append(
-                Finding("iframe_overlay", "high", clip("script writes " + finding.evidence, 600))
-            )
+            findings.append(_finding("iframe_overlay", "high", "script writes " + finding.evidence))
     links = [link for link in fragment.links if _external(link, site)]
     hidden = list(fragment.hidden_blocks)
     hits = fragment.hits

@@ -91,7 +91,6 @@ class Document:
     hidden_blocks: list[HiddenBlock] = field(default_factory=list)
     iframes: list[tuple[etree._Element, bool]] = field(default_factory=list)  # (el, hidden)
     scripts: list[str] = field(default_factory=list)
-    script_srcs: list[str] = field(default_factory=list)
     ids: dict[str, list[etree._Element]] = field(default_factory=lambda: defaultdict(list))
     misplaced: list[etree._Element] = field(default_factory=list)  # td/option out of place
     _text: str | None = None
@@ -117,9 +116,6 @@ class Document:
         if self._hits is None:
             self._hits = scan(self.norm_text)
         return self._hits
-
-    def link_domain(self, href: str) -> str:
-        return link_domain(self.url, href)
 
 
 def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
@@ -235,10 +231,8 @@ def _collect_head(doc: Document, root: etree._Element) -> None:
     for el in root.iter("title", "meta", "link", "base", "script"):
         tag = el.tag
         if tag == "script":
-            src = el.get("src")
-            if src:
-                doc.script_srcs.append(src)
-            elif el.text and budget > 0:
+            # External scripts (src=) are fetched and analysed by the crawl, not here.
+            if not el.get("src") and el.text and budget > 0:
                 doc.scripts.append(el.text[:budget])
                 budget -= len(doc.scripts[-1])
         elif tag == "meta":
@@ -309,7 +303,7 @@ def _walk(doc: Document, root: etree._Element) -> None:
         for a in el.iter("a"):
             href = a.get("href")
             if href:
-                link = _link(doc, a, href, True)
+                link = _hidden_link(doc, a, href)
                 if link is not None:
                     block.links.append(link)
         for iframe in el.iter("iframe"):
@@ -317,7 +311,7 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.hidden_blocks.append(block)
         if el is not root:
             _detach(el)
-    # _link inlined: this loop runs once per anchor of the page.
+    # Visible links built inline: this loop runs once per anchor of the page.
     links, url, site = doc.links, doc.url, doc.site
     for a in root.iter("a"):
         href = a.get("href")
@@ -357,12 +351,13 @@ def _text_of(el: etree._Element) -> str:
     return etree.tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
-def _link(doc: Document, el: etree._Element, href: str, hidden: bool) -> Link | None:
+def _hidden_link(doc: Document, el: etree._Element, href: str) -> Link | None:
+    """A link inside a hidden block; it counts toward the page's links as well."""
     if len(doc.links) >= MAX_LINKS:
         return None
     domain = link_domain(doc.url, href)
     external = bool(domain) and domain != doc.site
-    link = Link(href, "", domain, external, hidden, el)
+    link = Link(href, "", domain, external, True, el)
     doc.links.append(link)
     return link
 

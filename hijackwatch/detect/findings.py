@@ -66,6 +66,18 @@ class Finding:
         return {"kind": self.kind, "severity": self.severity, "evidence": self.evidence}
 
 
+def unique_findings(findings: list[Finding]) -> list[Finding]:
+    """First of each (kind, evidence) pair, in order: detectors often see the same thing twice."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.kind, f.evidence)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
 def score_findings(findings: list[Finding]) -> tuple[float, str]:
     """Combine findings into (score 0..100, verdict); one rule for scan, crawl and cloaking."""
     score = min(100.0, sum(f.weight for f in findings))

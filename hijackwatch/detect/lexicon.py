@@ -175,7 +175,6 @@ class Lexicon:
             pos += len(text) + 1
         counts: list[Counter[str]] = [Counter() for _ in texts]
         covered = [0] * len(texts)
-        reach = [0] * len(texts)
         terms = self.terms
         first = _first_foreign(joined)
         for present, regex in self.patterns:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote
 
-from hijackwatch.detect.findings import Finding
-from hijackwatch.detect.text import clip, url_domain
+from hijackwatch.detect.findings import Finding, unique_findings
+from hijackwatch.detect.lexicon import scan
+from hijackwatch.detect.text import clip, normalise, url_domain
 
 MAX_SCRIPT_CHARS = 256 * 1024
 MAX_DECODED_CHARS = 512 * 1024
@@ -42,6 +43,9 @@ _LITERAL_BODY = {
     for q, nl in (("'", "\n"), ('"', "\n"), ("`", ""))
 }
 _PACKER = "eval(function(p,a,c,k,e,"
+_PACKER_PAYLOAD = re.compile(r"\}\s*\(\s*(['\"])")  # })('payload'
+_PACKER_ARGS = re.compile(r"\s*,\s*(\d+|\[\])\s*,\s*(\d+)\s*,\s*(['\"])")  # ,radix,count,'words'
+_PACKER_WORD = re.compile(r"\b\w+\b")
 
 # Every alternative starts with a literal, so re can skip ahead quickly in big bundles.
 _NAV = re.compile(
@@ -116,7 +120,6 @@ class Navigation:
 class ScriptReport:
     """Everything analyse() needs from one script, decoded."""
 
-    text: str = ""  # original plus decoded layers
     decoded: str = ""  # decoded layers only
     obfuscated: bool = False
     referer_check: bool = False  # reads document.referrer and names search engines
@@ -210,11 +213,11 @@ def _unpack(source: str) -> list[str]:
         if idx < 0:
             break
         pos = idx + len(_PACKER)
-        m = re.compile(r"\}\s*\(\s*(['\"])").search(source, pos, pos + MAX_SCRIPT_CHARS)
+        m = _PACKER_PAYLOAD.search(source, pos, pos + MAX_SCRIPT_CHARS)
         if not m:
             break
         payload, after = read_js_string(source, m.end() - 1)
-        args = re.compile(r"\s*,\s*(\d+|\[\])\s*,\s*(\d+)\s*,\s*(['\"])").match(source, after)
+        args = _PACKER_ARGS.match(source, after)
         if not args:
             continue
         keywords, _end = read_js_string(source, args.end() - 1)
@@ -228,7 +231,7 @@ def _unpack(source: str) -> list[str]:
                 return words[n]
             return match.group()
 
-        out.append(re.sub(r"\b\w+\b", sub, payload[:MAX_SCRIPT_CHARS]))
+        out.append(_PACKER_WORD.sub(sub, payload[:MAX_SCRIPT_CHARS]))
     return out
 
 
@@ -313,7 +316,7 @@ def scan_script(source: str) -> ScriptReport:
     """Decode one script and collect the facts detectors need."""
     text, obfuscated = decode_script(source)
     original_len = min(len(source), MAX_SCRIPT_CHARS)
-    report = ScriptReport(text=text, decoded=text[original_len + 1 :], obfuscated=obfuscated)
+    report = ScriptReport(decoded=text[original_len + 1 :], obfuscated=obfuscated)
     report.analytics = any(marker in text for marker in _ANALYTICS)
     original = text[:original_len]
     fallback_url: str | None = None
@@ -449,7 +452,7 @@ def navigation_findings(report: ScriptReport, page_domain: str) -> list[Finding]
                 ),
             )
         )
-    return _dedupe(findings)
+    return unique_findings(findings)
 
 
 def _condition(report: ScriptReport) -> str:
@@ -465,9 +468,6 @@ def _condition(report: ScriptReport) -> str:
 
 def title_findings(report: ScriptReport, page_title_spam: bool = False) -> list[Finding]:
     """title_swap: scripts rewriting document.title, the classic cloaked-title trick."""
-    from hijackwatch.detect.lexicon import scan
-    from hijackwatch.detect.text import normalise
-
     findings = []
     for title in report.titles:
         spam = scan(normalise(title)).spammy() if title else False
@@ -491,15 +491,4 @@ def title_findings(report: ScriptReport, page_title_spam: bool = False) -> list[
                 clip(f"script sets document.title = {title!r} " + " ".join(why)),
             )
         )
-    return _dedupe(findings)
-
-
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for f in findings:
-        key = (f.kind, f.evidence)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return out
+    return unique_findings(findings)

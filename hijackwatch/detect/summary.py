@@ -6,7 +6,7 @@ import re
 import struct
 import zlib
 
-from hijackwatch.detect.findings import Finding, ViewSummary
+from hijackwatch.detect.findings import ViewSummary
 
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]|[^\W_]+")
 _NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
@@ -93,4 +93,4 @@ def build_summary(
     )
 
 
-__all__ = ["Finding", "build_summary", "hamming", "simhash"]
+__all__ = ["build_summary", "hamming", "simhash"]

@@ -16,8 +16,6 @@ import tldextract
 
 _ZERO_WIDTH_CHARS = "\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e"
 _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")
-# CJK ideographs (basic + extension A + compatibility).
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WS_RE = re.compile(r"\s+")
 _SIMPLE_HOST = re.compile(r"(?:https?:)?//([a-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)", re.I)
 _T2S = opencc.OpenCC("t2s")
@@ -34,10 +32,6 @@ _ASTRAL = "\U00020000-\U000323af"
 _COMMON_NFKC = tuple(
     (c, unicodedata.normalize("NFKC", c)) for c in "\xa0\u3000，：（）；！？…\u0e33"
 )
-
-
-def has_cjk(text: str) -> bool:
-    return _CJK_RE.search(text) is not None
 
 
 def _char_class(chars: set[str]) -> str:

@@ -112,7 +112,6 @@ class ProfilePlan:
         """One request per profile for ``item``'s URL; registers them as outstanding."""
         spider = self.crawler.spider
         assert spider is not None
-        self.seeds.setdefault(item.site, seed)
         self.expected[item.url] = {p.name for p in self.profiles}
         out = []
         for profile in self.profiles:

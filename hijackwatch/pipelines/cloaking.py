@@ -70,10 +70,6 @@ def add_findings(item: PageItem, findings: list[Finding]) -> None:
     item.findings.extend(findings)
     if item.status is None:
         return
-    if item.error and 300 <= item.status < 400:
-        # a bare redirect has no body to analyse ("empty document"); the hop is the
-        # evidence, and storage would record any item with an error as an error row
-        item.error = None
     item.score, item.verdict = score_findings(item.findings)
 
 
@@ -144,10 +140,10 @@ class CloakingPipeline:
     @staticmethod
     def _renderer(crawler: Crawler) -> tuple[Renderer, Profile]:
         from hijackwatch.profiles import BUILTIN_PROFILES, parse_profiles
-        from hijackwatch.render import Renderer, chromium_available
+        from hijackwatch.render import CHROMIUM, Renderer, chromium_available
 
         s = crawler.settings
-        executable = s.get("HIJACKWATCH_RENDER_CHROMIUM", "/usr/bin/chromium")
+        executable = s.get("HIJACKWATCH_RENDER_CHROMIUM", CHROMIUM)
         if not chromium_available(executable):
             raise NotConfigured(f"render mode: no Chromium at {executable}")
         name = s.get("HIJACKWATCH_RENDER_PROFILE", "search-baidu")

@@ -11,6 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.detect.decode import MAX_BYTES
 from hijackwatch.items import PageItem
 
 if TYPE_CHECKING:
@@ -36,9 +37,8 @@ class DetectionPipeline:
     reason): a result is never lost because a hostile page broke a detector.
     """
 
-    def __init__(self, stats: StatsCollector, max_bytes: int, workers: int) -> None:
+    def __init__(self, stats: StatsCollector, workers: int) -> None:
         self.stats = stats
-        self.max_bytes = max_bytes
         self.workers = workers
         self.executor: Executor | None = None
 
@@ -47,9 +47,7 @@ class DetectionPipeline:
         settings = crawler.settings
         workers = settings.get("HIJACKWATCH_DETECT_WORKERS")
         return cls(
-            crawler.stats,
-            settings.getint("HIJACKWATCH_DETECT_MAX_BYTES", 5 << 20),
-            default_workers() if workers in (None, "", "auto") else int(workers),
+            crawler.stats, default_workers() if workers in (None, "", "auto") else int(workers)
         )
 
     def open_spider(self) -> None:
@@ -95,8 +93,9 @@ class DetectionPipeline:
                 item.verdict = "error"
             return item
         try:
+            # the library reads at most MAX_BYTES: don't ship more to the worker
             analysis = await self._analyse(
-                item.body[: self.max_bytes], item.final_url or item.url, item.encoding
+                item.body[:MAX_BYTES], item.final_url or item.url, item.encoding
             )
         except Exception as exc:  # a detector bug must not cost the page its row
             logger.exception("analysis failed for %s", item.url)
@@ -110,9 +109,8 @@ class DetectionPipeline:
         item.findings = list(analysis.findings)
         item.outbound_domains = list(analysis.outbound_domains)
         item.summary = analysis.summary
-        redirect = item.status is not None and 300 <= item.status < 400
-        if analysis.error and not item.error and not redirect:
-            item.error = analysis.error  # an empty 3xx body is normal, not an error
+        if analysis.error and not item.error:
+            item.error = analysis.error
         self.stats.inc_value(f"hijackwatch/verdict/{item.verdict}")
         return item
 

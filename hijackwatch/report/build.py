@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select, text
 
 from hijackwatch.storage import Database, StorageError
+from hijackwatch.storage.incidents import chunks
 from hijackwatch.storage.models import CrawlRun, FindingRow, Incident, Page
-from hijackwatch.storage.records import as_utc
+from hijackwatch.storage.records import as_utc, parse_time
 
 ONLY_CHOICES = ("hijacked", "new", "all")
 VERDICT_RANK = {"hijacked": 3, "suspicious": 2, "clean": 1, "error": 0}
@@ -126,22 +127,15 @@ def _site_rows(db: Database, run_id: int | None, site: str | None) -> list[dict[
     with db.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(text(sql + " ORDER BY site"), params)]
     for row in rows:
-        row["crawled_at"] = as_utc(_as_datetime(row.get("crawled_at", row.get("started_at"))))
+        # views hand SQLite timestamps back as text, PostgreSQL's as datetimes
+        row["crawled_at"] = parse_time(row.get("crawled_at", row.get("started_at")))
     return rows
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    """Views hand SQLite timestamps back as text."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
 
 
 def _site_incidents(db: Database, site_ids: list[int]) -> dict[int, list[Incident]]:
     found: dict[int, list[Incident]] = {}
     with db.session() as session:
-        for start in range(0, len(site_ids), 500):
-            chunk = site_ids[start : start + 500]
+        for chunk in chunks(site_ids):
             for inc in session.scalars(
                 select(Incident)
                 .where(Incident.site_id.in_(chunk), Incident.scope == "site")
@@ -170,16 +164,16 @@ def _apply_incident(entry: SiteEntry, incidents: list[Incident]) -> None:
 
 def _page_entries(db: Database, entry: SiteEntry, site_id: int) -> None:
     with db.session() as session:
-        rows = session.scalars(
-            select(Page)
+        urls = session.scalars(
+            select(Page.url)
             .where(
                 Page.run_id == entry.run_id,
                 Page.site_id == site_id,
                 Page.verdict.in_(("hijacked", "suspicious")),
             )
-            .order_by(Page.url, Page.profile)
+            .distinct()
+            .order_by(Page.url)
         ).all()
-        urls = sorted({r.url for r in rows})
         entry.pages_truncated = len(urls) > MAX_PAGES_PER_SITE
         keep = set(urls[:MAX_PAGES_PER_SITE])
         all_rows = session.scalars(
@@ -189,11 +183,9 @@ def _page_entries(db: Database, entry: SiteEntry, site_id: int) -> None:
         ).all()
         findings: dict[int, list[FindingRow]] = {}
         ids = [r.id for r in all_rows]
-        for start in range(0, len(ids), 500):
+        for chunk in chunks(ids):
             for f in session.scalars(
-                select(FindingRow)
-                .where(FindingRow.page_id.in_(ids[start : start + 500]))
-                .order_by(FindingRow.id)
+                select(FindingRow).where(FindingRow.page_id.in_(chunk)).order_by(FindingRow.id)
             ):
                 findings.setdefault(f.page_id, []).append(f)
         since = {

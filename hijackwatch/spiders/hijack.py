@@ -110,7 +110,7 @@ class HijackSpider(scrapy.Spider):
             callback=self.parse_page,
             errback=self.page_failed,
             priority=priority,
-            meta={"hw_site": seed.key, "hw_seed": seed, "hw_depth": depth, "hw_profile": "browser"},
+            meta={"hw_site": seed.key, "hw_seed": seed, "hw_depth": depth, "hw_profile": BASELINE},
         )
 
     async def start(self) -> AsyncIterator[Request]:
@@ -218,7 +218,8 @@ class HijackSpider(scrapy.Spider):
             depth=meta.get("hw_depth", 0),
             content_type=content_type.decode("latin-1")[:200] or None,
             fetched_at=datetime.now(UTC),
-            body=response.body if keep else None,
+            # an off-site redirect has nothing to analyse: the hop itself is the evidence
+            body=response.body if keep and not redirect_target else None,
             encoding=getattr(response, "encoding", None),
             referer=(response.request.headers.get(b"Referer") or b"").decode("latin-1") or None
             if response.request
@@ -258,7 +259,7 @@ class HijackSpider(scrapy.Spider):
         yield PageItem(
             url=request.url,
             site=seed.key,
-            profile=request.meta.get("hw_profile", "browser"),
+            profile=request.meta.get("hw_profile", BASELINE),
             depth=request.meta.get("hw_depth", 0),
             fetched_at=datetime.now(UTC),
             error=error,

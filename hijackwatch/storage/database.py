@@ -21,9 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hijackwatch.storage.engine import build_engine, redact, resolve_url, sqlite_file
 from hijackwatch.storage.errors import DatabaseUnavailable, SchemaOutOfDate, StorageError
-from hijackwatch.storage.incidents import RunOutcome, apply_counts, outcome_of, settle_run
+from hijackwatch.storage.incidents import (
+    RunOutcome,
+    apply_counts,
+    chunks,
+    outcome_of,
+    settle_run,
+)
 from hijackwatch.storage.models import CrawlRun, FindingRow, Page, PageBody, Site, utcnow
-from hijackwatch.storage.records import as_utc, decode_body, parse_time
+from hijackwatch.storage.records import as_utc, compressed_body, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +274,7 @@ class Database:
                 "encoding": rec["body"].get("encoding"),
                 "size": int(rec["body"]["size"]),
                 "truncated": bool(rec["body"].get("truncated")),
-                "body": decode_body(rec["body"]),
+                "body": compressed_body(rec["body"]),
             }
             for pid, rec in zip(ids, records, strict=True)
             if rec.get("body")
@@ -315,13 +321,6 @@ class Database:
         outcome = outcome_of(session, run)
         apply_counts(session, run, outcome)
         return outcome
-
-    def run_outcome(self, run_id: int) -> RunOutcome:
-        with self.session() as session:
-            run = session.get(CrawlRun, run_id)
-            if run is None:
-                raise StorageError(f"no crawl run {run_id} in {redact(self.url)}")
-            return outcome_of(session, run)
 
     def runs(self, limit: int = 20) -> list[CrawlRun]:
         with self.session() as session:
@@ -383,8 +382,8 @@ class Database:
         self._check_file()
         with self.session() as session:  # all or nothing: a failed import can be repeated
             run, created = self._spool_target_run(session, header)
-            for start in range(0, len(pages), 500):
-                self._insert_pages(session, run.id, pages[start : start + 500])
+            for batch in chunks(pages):
+                self._insert_pages(session, run.id, batch)
             outcome = None
             if finish is not None:
                 outcome = self._finish(

@@ -14,14 +14,18 @@ Settling is idempotent for the newest run, so ``import-spool`` can settle again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hijackwatch.storage.models import CrawlRun, Incident, Page, Site
+
+T = TypeVar("T")
+IN_LIST_MAX = 500  # values per SQL IN list
 
 
 @dataclass
@@ -84,10 +88,15 @@ def _page_states(session: Session, run_id: int) -> dict[int, dict[str, tuple[boo
     return states
 
 
+def chunks(values: Sequence[T], size: int = IN_LIST_MAX) -> Iterator[Sequence[T]]:
+    """``values`` in slices of ``size``: IN lists stay within every driver's limits."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _open_incidents(session: Session, site_ids: list[int]) -> list[Incident]:
     found: list[Incident] = []
-    for start in range(0, len(site_ids), 500):  # keep IN lists bounded
-        chunk = site_ids[start : start + 500]
+    for chunk in chunks(site_ids):
         found.extend(
             session.scalars(
                 select(Incident).where(Incident.site_id.in_(chunk), Incident.closed_at.is_(None))

@@ -83,8 +83,8 @@ def page_record(item: Any, body_policy: str = "flagged") -> dict[str, Any]:
     return record
 
 
-def decode_body(body: dict[str, Any]) -> bytes:
-    """The compressed body bytes as stored in ``page_bodies.body``."""
+def compressed_body(body: dict[str, Any]) -> bytes:
+    """The record's body as stored in ``page_bodies.body``: zlib bytes, base64 undone."""
     return base64.b64decode(body["data"])
 
 
