@@ -26,6 +26,7 @@ HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_QUIET = False  # `crawl -q`: only warnings, progress lines and the summary
 HIJACKWATCH_DETECT_WORKERS = "auto"  # analysis processes: "auto" = cores - 1; 0 = a thread
+HIJACKWATCH_DETECT_TIMEOUT = 60.0  # seconds one page's analysis may take; 0 = no limit
 # tests, benchmarks, the demo: never leave 127.0.0.0/8 (also via env HIJACKWATCH_LOOPBACK_ONLY=1)
 HIJACKWATCH_LOOPBACK_ONLY = loopback_only()
 

@@ -43,3 +43,63 @@ def test_pages_in_flight_when_a_worker_dies_all_get_analysed() -> None:
     assert [item.verdict for item in results] == ["hijacked"] * 4
     assert all(item.error is None and item.findings for item in results)
     assert stats.get_value("hijackwatch/detect_pool_restarts") == 1
+
+
+def _stuck(*_args: object) -> None:
+    """A worker that ignores SIGALRM and never returns: only a kill ends it."""
+    import signal
+    import time
+
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(3600)
+
+
+def test_a_page_past_the_time_limit_is_kept_with_an_error() -> None:
+    """The worker interrupts its own analysis (SIGALRM) and the page keeps its row."""
+    pipeline, stats = _pipeline()
+    pipeline.timeout = 0.001  # no real page is analysed that fast
+    item = PageItem(url="http://127.0.0.1/a.html", site="127.0.0.1", status=200)
+    item.body = SEED_PAGE.read_bytes() * 8
+
+    async def run() -> PageItem:
+        pipeline.open_spider()
+        try:
+            return await pipeline.process_item(item)
+        finally:
+            pipeline.close_spider()
+
+    result = asyncio.run(run())
+    assert result.verdict == "error"
+    assert result.error == "analysis did not finish within 0.001 s"
+    assert stats.get_value("hijackwatch/analysis_timeouts") == 1
+    assert not stats.get_value("hijackwatch/detect_pool_restarts")
+
+
+def test_a_stuck_worker_is_killed_and_the_pages_in_flight_still_analysed() -> None:
+    pipeline, stats = _pipeline()
+    pipeline.timeout = 0.5  # hard limit: 0.5 * 2 + 5 s
+    body = SEED_PAGE.read_bytes()
+
+    async def run() -> tuple[BaseException | None, list[PageItem]]:
+        pipeline.open_spider()
+        try:
+            stuck = asyncio.ensure_future(pipeline._run(_stuck))
+            await asyncio.sleep(0.5)  # the only worker is now stuck
+            items = [
+                PageItem(url=f"http://127.0.0.1/{n}.html", site="127.0.0.1", status=200, body=body)
+                for n in range(2)
+            ]
+            done = await asyncio.gather(*(pipeline.process_item(i) for i in items))
+            error = None
+            try:
+                await stuck
+            except Exception as exc:
+                error = exc
+            return error, list(done)
+        finally:
+            pipeline.close_spider()
+
+    error, results = asyncio.run(run())
+    assert type(error).__name__ == "AnalysisTimeout"
+    assert [item.verdict for item in results] == ["hijacked", "hijacked"]
+    assert stats.get_value("hijackwatch/detect_pool_restarts") == 1
