@@ -46,6 +46,11 @@ def site_key(url: str) -> str | None:
         return None
     if not host:
         return None
+    if not host.isascii():  # a link to https://例子.中国/ is the seed xn--fsqu00a.xn--fiqs8s
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     if host.startswith("www."):
         host = host[4:]
     if ":" in host:  # IPv6 literal

@@ -73,3 +73,11 @@ def test_read_seeds_file_errors(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00garbage\x00\nexample.org\n")
     seeds, problems = read_seeds_file(binary)
     assert [s.key for s in seeds] == ["example.org"] and len(problems) == 1
+
+
+def test_unicode_links_match_their_punycode_site() -> None:
+    """Pages link to an IDN site by its Unicode name; the seed is stored as punycode."""
+    seed = parse_seeds("北京大学.cn\n")[0][0]
+    assert site_key("https://www.北京大学.cn/news/") == seed.host
+    assert same_site(seed.host, site_key("http://lib.北京大学.cn/") or "")
+    assert site_key("http://\u0080bad..\u3002/") is None  # not encodable: not a site
