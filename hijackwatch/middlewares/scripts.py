@@ -60,6 +60,10 @@ class ScriptCache:
 
     _caches: ClassVar[WeakKeyDictionary[Crawler, ScriptCache]] = WeakKeyDictionary()
 
+    # Page views waiting for their scripts' findings. Each is popped by the pipeline; one
+    # whose item was dropped earlier never is, so the oldest go once this many wait.
+    MAX_PAGES = 10_000
+
     def __init__(self, max_total: int = 5000) -> None:
         self.max_total = max_total
         self.results: dict[str, asyncio.Future[list[Finding]]] = {}
@@ -86,6 +90,8 @@ class ScriptCache:
                 fresh.append(url)
             known.append(url)
         if known:
+            while len(self.pages) >= self.MAX_PAGES:
+                del self.pages[next(iter(self.pages))]
             self.pages[(page_url, profile)] = known
         return fresh
 
