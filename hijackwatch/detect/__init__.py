@@ -6,6 +6,7 @@ other program use the same code.
 
 from __future__ import annotations
 
+from hijackwatch.detect import css, document, text
 from hijackwatch.detect.analysis import analyse, analyse_script
 from hijackwatch.detect.findings import (
     Analysis,
@@ -14,11 +15,26 @@ from hijackwatch.detect.findings import (
     score_findings,
 )
 
+
+def clear_caches() -> None:
+    """Forget what earlier pages taught (stylesheets, styles, link domains), as on a
+    crawl's first page of a site: for benchmarks and long-lived processes."""
+    css.clear_cache()
+    for cached in (
+        document._link_domain,
+        document._selector_query,
+        text.registrable_domain,
+        text.url_domain,
+    ):
+        cached.cache_clear()
+
+
 __all__ = [
     "Analysis",
     "Finding",
     "ViewSummary",
     "analyse",
     "analyse_script",
+    "clear_caches",
     "score_findings",
 ]

@@ -7,25 +7,26 @@ Injected link blocks are hidden with inline styles or with a class rule in a
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from functools import lru_cache
+from threading import Lock
 
 MAX_STYLE_CHARS = 256 * 1024  # per page, all <style> blocks together
+Selectors = tuple[frozenset[str], frozenset[str]]  # (classes, ids) a stylesheet hides
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 # One regex per hint, each starting with a literal so re can skip ahead quickly (a
 # single alternation of them scans the stylesheet character by character).
-# Each with a word it cannot match without ("" = none): a substring test is cheaper
-# than a regex pass over a big stylesheet that does not use ``none`` or ``hidden`` at all.
 _HIDING_HINTS = tuple(
-    (needle, re.compile(p))
-    for needle, p in (
-        ("none", r"display\s*:\s*none"),
-        ("", r"visibility\s*:\s*(?:hidden|collapse)"),
-        ("", r"opacity\s*:\s*0"),
-        ("", r":\s*-\d{3}"),
-        ("", r"clip"),
-        ("", r"font-size\s*:\s*(?:0|[0-2](?:\.\d+)?(?:px|pt|em|rem)?\s*[;}!]|\.)"),
-        ("hidden", r"overflow[-xy]*\s*:\s*hidden"),
+    re.compile(p)
+    for p in (
+        r"display\s*:\s*none",
+        r"visibility\s*:\s*(?:hidden|collapse)",
+        r"opacity\s*:\s*0",
+        r":\s*-\d{3}",
+        r"clip",
+        r"font-size\s*:\s*(?:0|[0-2](?:\.\d+)?(?:px|pt|em|rem)?\s*[;}!]|\.)",
+        r"overflow[-xy]*\s*:\s*hidden",
     )
 )
 _DECL = re.compile(r"([a-z-]{1,40})\s*:\s*([^;]{0,200})")
@@ -99,14 +100,62 @@ def hiding_reason(style: str) -> str | None:
     return None
 
 
-def hidden_selectors(css: str) -> tuple[frozenset[str], frozenset[str]]:
+def hidden_selectors(css: str) -> Selectors:
     """(classes, ids) that simple rules in a stylesheet hide.
 
     Only the last compound of each selector is read (``.box a`` hides links in
     ``.box``'s position well enough); rules behind pseudo-classes are skipped
     because they describe states (hover, focus) rather than the default view.
+    Cached per stylesheet text: a site's pages share their inline stylesheets, and
+    reading one (several regex passes over tens of KB) costs more than the rest of
+    the page's hidden-element search.
     """
     css = css[:MAX_STYLE_CHARS]
+    # Keyed by length and both ends, then the whole text compared (a memcmp): cheaper
+    # than hashing tens of KB, which a plain lru_cache does for every new page.
+    key = (len(css), css[:128], css[-128:])
+    hit = _SELECTORS_CACHE.get(key)
+    if hit is not None and hit[0] == css:
+        return hit[1]
+    found = _hidden_selectors(css)
+    _remember(key, css, found)
+    return found
+
+
+# Sized for a crawl visiting many sites at once; bounded in characters held too.
+_SELECTORS_CACHE_SIZE = 64
+_CACHE_CHARS = 4 * 1024 * 1024
+_SELECTORS_CACHE: OrderedDict[tuple[int, str, str], tuple[str, Selectors]] = OrderedDict()
+_CACHE_LOCK = Lock()  # detection may run in threads; only updates take it
+_cached_chars = 0
+
+
+def _remember(key: tuple[int, str, str], css: str, found: Selectors) -> None:
+    """Cache a result, dropping the oldest entries beyond the size and character caps."""
+    global _cached_chars
+    with _CACHE_LOCK:
+        replaced = _SELECTORS_CACHE.pop(key, None)
+        if replaced is not None:
+            _cached_chars -= len(replaced[0])
+        _SELECTORS_CACHE[key] = (css, found)
+        _cached_chars += len(css)
+        while len(_SELECTORS_CACHE) > 1 and (
+            len(_SELECTORS_CACHE) > _SELECTORS_CACHE_SIZE or _cached_chars > _CACHE_CHARS
+        ):
+            _cached_chars -= len(_SELECTORS_CACHE.popitem(last=False)[1][0])
+
+
+def clear_cache() -> None:
+    """Forget every stylesheet and style read so far."""
+    global _cached_chars
+    with _CACHE_LOCK:
+        _SELECTORS_CACHE.clear()
+        _cached_chars = 0
+    hiding_reason.cache_clear()
+
+
+def _hidden_selectors(css: str) -> Selectors:
+    """Uncached :func:`hidden_selectors` of an already capped stylesheet."""
     if "/*" in css:
         css = _COMMENT.sub(" ", css)
     classes: set[str] = set()
@@ -118,9 +167,8 @@ def hidden_selectors(css: str) -> tuple[frozenset[str], frozenset[str]]:
     low = css.lower()
     if len(low) != len(css):  # exotic case mappings change lengths; then match lowercased
         css = low
-    positions = sorted(
-        m.start() for needle, hint in _HIDING_HINTS if needle in low for m in hint.finditer(low)
-    )
+    # No substring pre-check per hint: ``in`` costs as much as the regex pass it saves.
+    positions = sorted(m.start() for hint in _HIDING_HINTS for m in hint.finditer(low))
     for pos in positions[:5000]:
         start = css.rfind("}", 0, pos) + 1
         if start in seen:

@@ -9,7 +9,8 @@ links) is normal on the web, so most rules require spam content as well.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import string
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,12 +20,12 @@ from lxml import etree
 from hijackwatch.detect.css import hiding_reason
 from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text, parse
 from hijackwatch.detect.findings import Finding
-from hijackwatch.detect.lexicon import SpamHits, scan, scan_many
+from hijackwatch.detect.lexicon import SEPARATOR, SpamHits, scan, scan_many
 from hijackwatch.detect.script import (
     ScriptReport,
     external_target,
     navigation_findings,
-    scan_script,
+    scan_scripts,
     spammy_domain,
     title_findings,
 )
@@ -103,6 +104,7 @@ class Block:
     text: str
     norm: str
     hits: SpamHits
+    weight: int  # hits.weight, read by several rules (a sum over the terms each time)
 
 
 class Context:
@@ -110,32 +112,25 @@ class Context:
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.title_hits = scan(doc.title_norm)
         self.meta_norm = normalise(f"{doc.meta_keywords}\n{doc.meta_description}")
-        self.meta_hits = scan(self.meta_norm)
+        # Title, meta and every candidate phrase scanned in one lexicon pass.
+        candidates = self._candidates()
+        hits = scan_many([doc.title_norm, self.meta_norm, *(text for text, _p in candidates)])
+        self.title_hits = hits[0]
+        self.meta_hits = hits[1]
         self.body_hits = doc.hits
-        self.injected_phrases = self._phrases()
+        self.injected_phrases = self._phrases(candidates, hits[2:])
         # Per-block folding is the costly part; pages without a single spam term skip it.
         self.blocks: list[Block] = []
         if self.body_hits.weight:
             chosen = [(el, text) for el, text in doc.blocks[:5000] if len(text.strip()) >= 6]
             norms = normalise_many([text for _el, text in chosen])
-            for (el, text), norm, hits in zip(chosen, norms, scan_many(norms), strict=True):
-                self.blocks.append(Block(el, text, norm, hits))
+            for (el, text), norm, found in zip(chosen, norms, scan_many(norms), strict=True):
+                self.blocks.append(Block(el, text, norm, found, found.weight if found.terms else 0))
         self.chains = _keyword_chains(self.blocks)
-        stripped = doc.norm_text
-        for phrase in self.injected_phrases:
-            stripped = stripped.replace(phrase, " ")
-        for chain in self.chains:
-            stripped = stripped.replace(chain.norm, " ")
-        # Phrases or chains that never occur leave the text as it was: same hits.
-        if (self.injected_phrases or self.chains) and stripped != doc.norm_text:
-            self.stripped_hits = scan(stripped)
-        else:
-            self.stripped_hits = self.body_hits
-        self.stripped = stripped
         self.reporting = self._reporting()
-        self.scripts: list[ScriptReport] = [scan_script(s) for s in doc.scripts[:50]]
+        # Only scripts that can yield a finding; the others' reports would be empty.
+        self.scripts: list[ScriptReport] = scan_scripts(doc.scripts[:50])
 
     def _reporting(self) -> bool:
         """The page reports on spam (police, courts, regulators, business news).
@@ -147,13 +142,32 @@ class Context:
         spam_blocks = 0
         explained = 0
         for block in self.blocks:
-            if block.hits.weight >= 2:
+            if block.weight >= 2:
                 spam_blocks += 1
                 explained += block.hits.counter > 0
         if self.title_reports:
             spam_blocks += 1
             explained += 1
         return explained >= 1 and explained * 2 >= spam_blocks
+
+    @cached_property
+    def stripped(self) -> str:
+        """The visible text without injected phrases and keyword chains."""
+        stripped = self.doc.norm_text
+        for phrase in self.injected_phrases:
+            stripped = stripped.replace(phrase, " ")
+        for chain in self.chains:
+            stripped = stripped.replace(chain.norm, " ")
+        return stripped
+
+    @cached_property
+    def stripped_hits(self) -> SpamHits:
+        """Hits of the visible text without injected phrases and keyword chains; only
+        phrase_free reads them, and not on every page (a full-text scan saved)."""
+        # Phrases or chains that never occur leave the text as it was: same hits.
+        if (self.injected_phrases or self.chains) and self.stripped != self.doc.norm_text:
+            return scan(self.stripped)
+        return self.body_hits
 
     @cached_property
     def title_reports(self) -> bool:
@@ -176,21 +190,31 @@ class Context:
         # Multi-word terms count when their first word shows up ("viagra online" -> viagra).
         return sum(1 for t in terms if t.split()[0] in body) * 2 >= len(terms)
 
-    def _phrases(self) -> list[str]:
+    def _candidates(self) -> list[tuple[str, str]]:
+        """(text to scan, phrase) for each piece of the title and meta keywords that
+        becomes an injected phrase if it holds a spam term (see _phrases)."""
+        candidates = []
+        for source in (self.doc.title_norm, normalise(self.doc.meta_keywords)):
+            bracket = _BRACKET_PREFIX.match(source)
+            if bracket:
+                candidates.append((bracket.group(1), bracket.group(1).strip()))
+            for segment in _TITLE_SEGMENTS.split(source):
+                segment = segment.strip()
+                if len(segment) >= 3:
+                    candidates.append((segment, segment))
+        return candidates
+
+    @staticmethod
+    def _phrases(candidates: list[tuple[str, str]], hits: list[SpamHits]) -> list[str]:
         """Spam-bearing pieces of the title and meta keywords, longest first.
 
         These are what kits paste into the body; removing them shows what the page
         itself is about.
         """
         phrases: set[str] = set()
-        for source in (self.doc.title_norm, normalise(self.doc.meta_keywords)):
-            bracket = _BRACKET_PREFIX.match(source)
-            if bracket and scan(bracket.group(1)).distinct:
-                phrases.add(bracket.group(1).strip())
-            for segment in _TITLE_SEGMENTS.split(source):
-                segment = segment.strip()
-                if len(segment) >= 3 and scan(segment).distinct:
-                    phrases.add(segment)
+        for (_text, phrase), found in zip(candidates, hits, strict=True):
+            if found.distinct:
+                phrases.add(phrase)
         return sorted(phrases, key=len, reverse=True)[:20]
 
     @cached_property
@@ -223,7 +247,7 @@ class Context:
         prose = sum(
             1
             for block in self.blocks
-            if block.hits.weight >= 3 and not any(p in block.norm for p in phrases)
+            if block.weight >= 3 and not any(p in block.norm for p in phrases)
         )
         return heading or prose >= 3 or (prose >= 2 and density >= 2.0)
 
@@ -270,7 +294,7 @@ def _keyword_chains(blocks: list[Block]) -> list[Block]:
     chains = []
     for block in blocks:
         hits = block.hits
-        if hits.weight < 6 or hits.distinct < 3 or hits.counter or len(block.text) > 2000:
+        if block.weight < 6 or hits.distinct < 3 or hits.counter or len(block.text) > 2000:
             continue
         segments = [s for s in _CHAIN_SEPARATORS.split(block.norm) if s.strip()]
         if len(segments) < 3:
@@ -550,7 +574,7 @@ def detect_text(ctx: Context) -> list[Finding]:
     # 2. keyword chains: blocks made of spam keywords joined by separators
     chains = ctx.chains
     if chains and not ctx.page_is_spam:
-        chain = max(chains, key=lambda c: c.hits.weight)
+        chain = max(chains, key=lambda c: c.weight)
         hits = chain.hits
         findings.append(
             _finding(
@@ -570,10 +594,9 @@ def _spam_blocks(ctx: Context) -> list[Finding]:
     worst: Block | None = None
     for block in ctx.blocks:
         hits = block.hits
-        if id(block) in chained or len(block.text) < 10:
+        if block.weight < 6 or id(block) in chained or len(block.text) < 10:
             continue
-        strong = hits.strong and hits.weight >= 6 and not hits.counter
-        if strong and (worst is None or hits.weight > worst.hits.weight):
+        if hits.strong and not hits.counter and (worst is None or block.weight > worst.weight):
             worst = block
     if worst is None:
         return []
@@ -652,40 +675,69 @@ def brand_like(token: str) -> bool:
     return letters.endswith("bet") and len(letters) <= 8 and token.isupper()
 
 
-# _BRAND_TOKEN.findall split in two so that re can skip ahead to an upper-case letter
-# or a digit instead of trying every position: tokens starting upper-case, and
-# lower-case ones (``slot777``) found from their digits.
-_UPPER_TOKEN = re.compile(
-    r"[A-Z](?<=\W[A-Z])(?:[A-Z]+[0-9]+|[A-Za-z]*[0-9]{2,}|[a-z]+[A-Z][A-Za-z]*[0-9]*|[A-Z]{4,})\b"
+def _class_table() -> bytes:
+    """bytes.translate table: A-Z -> ``A``, a-z -> ``a``, 0-9 -> ``0``, ``_`` kept,
+    every other byte -> space."""
+    table = bytearray(b" " * 256)
+    for chars, cls in (
+        (string.ascii_uppercase, "A"),
+        (string.ascii_lowercase, "a"),
+        (string.digits, "0"),
+        ("_", "_"),
+    ):
+        for char in chars:
+            table[ord(char)] = ord(cls)
+    return bytes(table)
+
+
+_CLASSES = _class_table()
+# _BRAND_TOKEN's shapes over character classes (``MAXWIN88`` -> `` AAAAAA00``): each
+# starts with a one-character literal, which re finds several times faster than a
+# character class (or a two-character literal: the class string is mostly spaces).
+# Tokens starting upper-case; lower-case ones (``slot777``) end in two digits or more,
+# so they are matched backwards from their digits in the reversed class string
+# (`` a`` starts almost every word, ``00`` is rare). The lookahead, which every shape
+# passes, drops plain capitalised words in one step.
+_UPPER_SHAPE = re.compile(
+    rb"A(?<= A)(?=a*+[A0])(?:A++0++|[Aa]*+0{2,}+|a++A[Aa]*+0*+|A{4,}+)(?![Aa0_])"
 )
-_TOKEN_DIGITS = re.compile(r"[0-9](?<=[A-Za-z][0-9])[0-9]+\b")
-_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER_SHAPE_REVERSED = re.compile(rb"00(?<![Aa0_]00)0*+[Aa]*+(?<=a) ")
 _WORD = re.compile(r"\w")
 
 
 def brand_tokens(text: str) -> list[str]:
-    """What ``_BRAND_TOKEN.findall(text)`` finds (order aside), several times faster."""
-    tokens = _UPPER_TOKEN.findall(" " + text)
-    for m in _TOKEN_DIGITS.finditer(text):
-        start = m.start()
-        while start > 0 and text[start - 1] in _ASCII_LETTERS:
-            start -= 1
-        if text[start].islower() and (start == 0 or not _WORD.match(text, start - 1)):
-            tokens.append(text[start : m.end()])
-    return tokens
+    """What ``_BRAND_TOKEN.findall(text)`` finds (order aside), several times faster.
+
+    The shapes are matched on a one-byte-per-character class string; a non-ASCII
+    character becomes a space there, so a match next to one is checked again against
+    ``\\w`` (``中ABC88`` is no token: 中 is a word character).
+    """
+    padded = " " + text
+    classes = padded.encode("ascii", "replace").translate(_CLASSES)  # "?": one per char
+    spans = [m.span() for m in _UPPER_SHAPE.finditer(classes)]
+    n = len(classes)
+    lower = [
+        (n - m.end() + 1, n - m.start()) for m in _LOWER_SHAPE_REVERSED.finditer(classes[::-1])
+    ]
+    spans.extend(reversed(lower))
+    return [
+        padded[start:end]
+        for start, end in spans
+        if not _WORD.match(padded, start - 1) and not _WORD.match(padded, end)
+    ]
 
 
 def _brand_tokens(ctx: Context) -> list[Finding]:
     """A gambling-looking brand (``MAXWIN88``, ``SpinRoyale``) repeated through the text."""
-    norm = ctx.doc.norm_text
-    if not any(hint in norm for hint in _BRAND_HINTS):
-        return []
-    counts: dict[str, int] = defaultdict(int)
-    for token in brand_tokens(ctx.doc.text[:30_000]):
-        if token.lower() not in ctx.doc.site and brand_like(token):
-            counts[token] += 1
-    repeated = sorted((n, t) for t, n in counts.items() if n >= 2)
-    if not repeated:
+    site = ctx.doc.site
+    # Only repeated tokens can count: their shape is judged once each.
+    counts = Counter(brand_tokens(ctx.doc.text[:30_000]))
+    repeated = sorted(
+        (n, t) for t, n in counts.items() if n >= 2 and t.lower() not in site and brand_like(t)
+    )
+    # The gambling-hint check is needed too, but costs more on pages where it fails
+    # (twenty full-text searches) than the token search does: it comes second.
+    if not repeated or not any(hint in ctx.doc.norm_text for hint in _BRAND_HINTS):
         return []
     n, token = repeated[-1]
     return [
@@ -701,6 +753,17 @@ _RUN_SPLIT = re.compile(r"[ \u3000]{1,3}")
 _NO_SPACE_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]")
 
 
+# UTF-8 lead bytes of U+0800-U+0FFF (Thai among them) and U+3000-U+9FFF (kana, CJK):
+# text without any holds no character _NO_SPACE_SCRIPT looks for.
+_NOT_CJK_THAI_LEADS = bytes(b for b in range(256) if b != 0xE0 and not 0xE3 <= b <= 0xE9)
+
+
+def _maybe_cjk_thai(text: str) -> bool:
+    """False when ``text`` surely holds no Thai, kana or CJK character: two C passes
+    over bytes, several times faster than a character-class regex."""
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, _NOT_CJK_THAI_LEADS))
+
+
 def _headline_runs(ctx: Context) -> list[Finding]:
     """A paragraph that is just other headlines of the site run together as plain text.
 
@@ -709,9 +772,18 @@ def _headline_runs(ctx: Context) -> list[Finding]:
     Only CJK/Thai text is checked: there headlines carry no inner spaces, so the spaces
     between them mark where one ends.
     """
+    # Cheap exact gates first: ASCII text holds no CJK/Thai (isascii() is O(1)), and
+    # four segments need three separators.
+    pending = [
+        (el, text)
+        for el, text in ctx.doc.blocks[:5000]
+        if len(text) >= 40 and not text.isascii() and text.count(" ") + text.count("\u3000") >= 3
+    ]
+    if not pending or not _maybe_cjk_thai("\n".join(text for _el, text in pending)):
+        return []
     candidates = []
-    for el, text in ctx.doc.blocks[:5000]:
-        if len(text) < 40 or el.tag in ("ul", "ol", "nav", "table", "tr", "marquee"):
+    for el, text in pending:
+        if el.tag in ("ul", "ol", "nav", "table", "tr", "marquee"):
             continue
         if not _NO_SPACE_SCRIPT.search(text):
             continue
@@ -801,12 +873,22 @@ def _spam_links(links: list[Link], lexical: bool = True) -> list[Link]:
     if lexical:
         todo = [i for i, flagged in enumerate(spam) if not flagged]
         texts = normalise_many([anchors[i] for i in todo])
-        for i, hits in zip(todo, scan_many(texts), strict=True):
-            spam[i] = hits.spammy()
-    for i, flagged in enumerate(spam):
-        if not flagged:
-            spam[i] = any(brand_like(token) for token in _BRAND_TOKEN.findall(anchors[i]))
+        if _any_spammy(texts):
+            for i, hits in zip(todo, scan_many(texts), strict=True):
+                spam[i] = hits.spammy()
+    # Same gate for brand shapes: tokens never span the newline between anchors.
+    if any(brand_like(token) for token in brand_tokens("\n".join(anchors))):
+        for i, flagged in enumerate(spam):
+            if not flagged:
+                spam[i] = any(brand_like(token) for token in brand_tokens(anchors[i]))
     return [link for link, flagged in zip(links, spam, strict=True) if flagged]
+
+
+def _any_spammy(texts: list[str]) -> bool:
+    """Whether scan_many(texts) could call any text spammy: one text's terms are among
+    those of all texts together, so when these are not spammy no single text is (one
+    scan and one Counter instead of one per text)."""
+    return bool(texts) and scan(SEPARATOR.join(texts)).spammy()
 
 
 def _link_sample(links: list[Link]) -> str:
@@ -814,6 +896,9 @@ def _link_sample(links: list[Link]) -> str:
     return "; ".join(
         f"{collapse_ws(link_text(link))[:40]} -> {link.href[:60]}" for link in links[:5]
     )
+
+
+_LINK_WRAPPERS = frozenset(("li", "td", "span", "p", "dd", "dt", "strong"))
 
 
 def _link_farms(ctx: Context) -> list[Finding]:
@@ -838,14 +923,21 @@ def _link_farms(ctx: Context) -> list[Finding]:
         if link.hidden:
             continue  # hidden link blocks are reported by detect_hidden
         parent = link.element.getparent()
-        if parent is not None and parent.tag in ("li", "td", "span", "p", "dd", "dt", "strong"):
-            parent = parent.getparent() if parent.getparent() is not None else parent
-        if parent is not None:
-            groups[parent].append(link)
+        if parent is None:
+            continue
+        if parent.tag in _LINK_WRAPPERS:  # <li><a>: the list holds the links together
+            grand = parent.getparent()
+            if grand is not None:
+                parent = grand
+        groups[parent].append(link)
     big = [(parent, links) for parent, links in groups.items() if len(links) >= 5]
     # Every big group's anchors folded and scanned in one pass.
-    texts = [link_text(link) + " " + link.href for _p, links in big for link in links[:300]]
-    spammy = iter([hits.spammy() for hits in scan_many(normalise_many(texts))])
+    texts = normalise_many(
+        [link_text(link) + " " + link.href for _p, links in big for link in links[:300]]
+    )
+    if not _any_spammy(texts):
+        return findings
+    spammy = iter([hits.spammy() for hits in scan_many(texts)])
     for parent, links in big:
         spam_anchors = [link for link in links[:300] if next(spammy)]
         external = {link.domain for link in links if link.external}
@@ -928,8 +1020,18 @@ def _overlay(iframe: etree._Element, site: str) -> Finding | None:
     return None
 
 
+# A finding on written HTML needs an iframe, a link to another site (an absolute href:
+# "//", or "&" for entity-encoded slashes) or a hidden element (style, hidden,
+# marquee); HTML with none of these (``<script src=x>``, ``<a href="mailto:">``) is not
+# parsed at all.
+_FRAGMENT_MARKERS = ("iframe", "//", "&", "style", "hidden", "marquee")
+
+
 def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Finding]:
     """Findings for HTML a script writes into the page (document.write, innerHTML)."""
+    low = html[:200_000].lower()
+    if not any(marker in low for marker in _FRAGMENT_MARKERS):
+        return []
     fragment = parse(f"<html><body>{html[:200_000]}</body></html>", "")
     fragment.site = site
     findings = []

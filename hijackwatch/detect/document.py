@@ -35,19 +35,25 @@ _NON_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TRAILER = re.compile(r"(?:\s*</(?:body|html)\s*>)*\s*", re.I)
 
 
+# link_domain is pure; a site's pages repeat their navigation links, and most of a
+# page's anchors point to a few dozen addresses.
+_link_domain = lru_cache(maxsize=4096)(link_domain)
+
+
 def _first_end_tag(text: str) -> int:
     """Index of the first </body> or </html>, any letter case."""
     m = _END_TAGS.search(text)
     return m.start() if m is not None else -1
 
 
-_SKIP = frozenset({"script", "style", "template", "noscript", "head", "title", "meta", "link"})
-_HEADINGS = frozenset({"h1", "h2", "h3"})
+# Tag filters below list the most frequent tags first: lxml tries them in order.
+_SKIP = ("script", "link", "meta", "style", "noscript", "title", "head", "template")
+_HEADINGS = ("h1", "h2", "h3")
 BLOCK = (
-    "p", "div", "br", "li", "ul", "ol", "td", "th", "tr", "table", "h1", "h2", "h3", "h4",
-    "h5", "h6", "section", "article", "header", "footer", "nav", "aside", "main", "dd",
-    "dt", "dl", "blockquote", "pre", "form", "option", "hr", "figcaption", "address",
-    "body", "center", "marquee",
+    "div", "li", "p", "ul", "td", "option", "br", "h3", "h2", "tr", "section", "h4",
+    "article", "th", "h1", "pre", "form", "figcaption", "nav", "aside", "body", "header",
+    "table", "footer", "dd", "blockquote", "h5", "hr", "ol", "dt", "h6", "dl", "main",
+    "center", "address", "marquee",
 )  # fmt: skip
 _REFRESH = re.compile(r"^\s*(\d{0,6})(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)", re.I)
 
@@ -130,7 +136,7 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     if end >= 0 and not _TRAILER.fullmatch(text, end):
         text = _END_TAGS.sub("", text)
     try:
-        root = etree.fromstring(text, _PARSER) if text.strip() else None
+        root = etree.fromstring(text, _PARSER) if text and not text.isspace() else None
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         root = None
     doc = Document(url=url, raw=text, root=root, site=url_domain(url) if url else "")
@@ -164,12 +170,13 @@ def _attr_hidden(el: etree._Element) -> str | None:
     return None
 
 
-# Attribute nodes are found faster than elements with an attribute predicate.
-_HIDING_ATTRS = etree.XPath("//@style | //@hidden")
-_ID_VALUES = etree.XPath("//@id", smart_strings=False)  # plain str: cheaper to count
+# Attribute nodes are found faster than elements with an attribute predicate, and
+# ``//*/@a`` faster than ``//@a`` (same nodes: only elements have attributes).
+_HIDING_ATTRS = etree.XPath("//*/@style | //*/@hidden")
+_ID_VALUES = etree.XPath("//*/@id", smart_strings=False)  # plain str: cheaper to count
+_CLASS_VALUES = etree.XPath("//*/@class", smart_strings=False)
 _COUNT_TABLE_CELLS = etree.XPath("count(//table//td | //table//th | //table//tr)")
 _COUNT_LISTED_OPTIONS = etree.XPath("count(//select//option | //datalist//option)")
-_BY_ID = etree.XPath("//*[@id=$ident]")
 _MISPLACED = etree.XPath(
     "//td[not(ancestor::table)] | //th[not(ancestor::table)] | //tr[not(ancestor::table)]"
     " | //option[not(ancestor::select or ancestor::datalist)]"
@@ -177,10 +184,13 @@ _MISPLACED = etree.XPath(
 MAX_HIDDEN_SELECTORS = 40
 
 
-def _hidden_elements(root: etree._Element) -> dict[etree._Element, str]:
+def _hidden_elements(
+    root: etree._Element, id_values: list[str] | None = None
+) -> dict[etree._Element, str]:
     """Every element hidden by its own attributes or by a simple stylesheet rule.
 
     Found with XPath (in C) so the Python walk only does one dict lookup per element.
+    ``id_values``: every id of the page in source order, when already known.
     """
     css = [style.text for style in root.iter("style") if style.text]
     classes, ids = hidden_selectors("\n".join(css)) if css else (frozenset(), frozenset())
@@ -198,14 +208,20 @@ def _hidden_elements(root: etree._Element) -> dict[etree._Element, str]:
             reason = _attr_hidden(el)
             if reason:
                 found[el] = reason
-    # A cheap substring test in XPath, then the exact class-token check in Python.
     # Sorted: set order varies between processes (str hash seeds), and only the
     # first MAX_HIDDEN_SELECTORS are queried.
-    terms = [f"contains(@class, '{c}')" for c in sorted(classes)]
-    terms += [f"@id='{i}'" for i in sorted(ids)]
-    if terms:
-        expr = "//*[" + " or ".join(terms[:MAX_HIDDEN_SELECTORS]) + "]"
-        for el in _selector_query(expr)(root)[:20_000]:
+    hidden_classes = sorted(classes)[:MAX_HIDDEN_SELECTORS]
+    hidden_ids = sorted(ids)[: MAX_HIDDEN_SELECTORS - len(hidden_classes)]
+    # Most rules hide something this page does not use: selectors absent from all of
+    # the page's class/id values cannot match, and are left out of the query.
+    if hidden_classes:
+        used = "\n".join(_CLASS_VALUES(root))
+        hidden_classes = [c for c in hidden_classes if c in used]
+    if hidden_ids:
+        present = set(_ID_VALUES(root) if id_values is None else id_values)
+        hidden_ids = [i for i in hidden_ids if i in present]
+    if hidden_classes or hidden_ids:
+        for el in _selector_query(tuple(hidden_classes), tuple(hidden_ids))(root)[:20_000]:
             if el in found:
                 continue
             cls = set((el.get("class") or "").split()) & classes
@@ -217,18 +233,39 @@ def _hidden_elements(root: etree._Element) -> dict[etree._Element, str]:
 
 
 @lru_cache(maxsize=256)
-def _selector_query(expr: str) -> etree.XPath:
-    """Compiled once per stylesheet rule set: a site's pages share their stylesheet."""
-    return etree.XPath(expr)
+def _selector_query(classes: tuple[str, ...], ids: tuple[str, ...]) -> etree.XPath:
+    """Elements whose class attribute contains one of ``classes`` (a cheap substring
+    test; the exact class-token check is the caller's) or whose id is one of ``ids``.
+
+    Attribute steps, then their parents: faster in libxml2 than ``//*[...]``, same
+    elements in the same (document) order. Compiled once per selector set: a
+    site's pages share their stylesheet.
+    """
+    steps = []
+    if classes:
+        steps.append("//*/@class[" + " or ".join(f"contains(., '{c}')" for c in classes) + "]")
+    if ids:
+        steps.append("//*/@id[" + " or ".join(f".='{i}'" for i in ids) + "]")
+    return etree.XPath("(" + " | ".join(steps) + ")/..")
 
 
-def _collect_head(doc: Document, root: etree._Element) -> None:
-    """Title, meta, canonical and scripts, each found by lxml's C-level tag filter."""
+@lru_cache(maxsize=256)
+def _elements_with_ids(count: int) -> etree.XPath:
+    """Elements whose id is one of the variables ``$i0``..``$i{count-1}``, in source
+    order. Ids are passed as variables: no quoting, and no page text in the cache."""
+    return etree.XPath("//*/@id[" + " or ".join(f".=$i{n}" for n in range(count)) + "]/..")
+
+
+def _collect_head(doc: Document, root: etree._Element, id_values: list[str] | None = None) -> None:
+    """Title, meta, canonical and scripts, each found by lxml's C-level tag filter.
+
+    ``id_values``: every id of the page in source order, when already known.
+    """
     budget = MAX_SCRIPTS_CHARS
     title = None
     canonical = ""
     # One C-level walk for all head facts (scripts may sit anywhere in the page).
-    for el in root.iter("title", "meta", "link", "base", "script"):
+    for el in root.iter("script", "meta", "link", "title", "base"):
         tag = el.tag
         if tag == "script":
             # External scripts (src=) are fetched and analysed by the crawl, not here.
@@ -247,12 +284,19 @@ def _collect_head(doc: Document, root: etree._Element) -> None:
     # <link rel=canonical>/<base> win over og:url, which _meta sets when nothing else did.
     doc.canonical = canonical or doc.canonical
     # Only ids used three times or more matter (template debris); count them in C first.
-    repeated = [i for i, n in Counter(_ID_VALUES(root)[:50_000]).items() if n >= 3]
-    for ident in repeated[:200]:
-        if "'" not in ident:
-            doc.ids[ident] = _BY_ID(root, ident=ident)[:1000]
+    if id_values is None:
+        id_values = _ID_VALUES(root)
+    repeated = [i for i, n in Counter(id_values[:50_000]).items() if n >= 3]
+    wanted = tuple(i for i in repeated[:200] if "'" not in i)
+    if wanted:
+        # One query for all of them; keys still arrive in first-use order.
+        query = _elements_with_ids(len(wanted))
+        for el in query(root, **{f"i{n}": ident for n, ident in enumerate(wanted)}):
+            group = doc.ids[el.get("id")]
+            if len(group) < 1000:
+                group.append(el)
     # Counting first (cheap in C) skips the ancestor-axis query on well-formed pages.
-    cells = len(list(root.iter("td", "th", "tr")))
+    cells = len(list(root.iter("td", "tr", "th")))
     options = len(list(root.iter("option")))
     if (cells and cells != _COUNT_TABLE_CELLS(root)) or (
         options and options != _COUNT_LISTED_OPTIONS(root)
@@ -293,8 +337,9 @@ def _walk(doc: Document, root: etree._Element) -> None:
     subtrees are stripped, hidden subtrees are read and detached, block elements get
     newline separators, and what remains is the visible text.
     """
-    _collect_head(doc, root)
-    hidden_map = _hidden_elements(root)
+    id_values = _ID_VALUES(root)  # read once for the repeated-id count and the selectors
+    _collect_head(doc, root, id_values)
+    hidden_map = _hidden_elements(root, id_values)
     etree.strip_elements(root, *_SKIP, with_tail=False)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:
@@ -316,18 +361,19 @@ def _walk(doc: Document, root: etree._Element) -> None:
     for a in root.iter("a"):
         href = a.get("href")
         if href and len(links) < MAX_LINKS:
-            domain = link_domain(url, href)
+            domain = _link_domain(url, href)
             links.append(Link(href, "", domain, bool(domain) and domain != site, False, a))
     for iframe in root.iter("iframe"):
         doc.iframes.append((iframe, False))
+    # Read before the block walk below rewrites their text; a separate C-level walk
+    # costs less than reading the tag of every block.
+    doc.headings.extend(text for el in root.iter(*_HEADINGS) if (text := el.text))
     blocks = doc.blocks
     # Each .text/.tail read builds a new str from the tree: read each once.
     for el in root.iter(*BLOCK):
         text = el.text
         if text:
             blocks.append((el, text))
-            if el.tag in _HEADINGS:
-                doc.headings.append(text)
             el.text = "\n" + text
         else:
             el.text = "\n"
@@ -355,7 +401,7 @@ def _hidden_link(doc: Document, el: etree._Element, href: str) -> Link | None:
     """A link inside a hidden block; it counts toward the page's links as well."""
     if len(doc.links) >= MAX_LINKS:
         return None
-    domain = link_domain(doc.url, href)
+    domain = _link_domain(doc.url, href)
     external = bool(domain) and domain != doc.site
     link = Link(href, "", domain, external, True, el)
     doc.links.append(link)

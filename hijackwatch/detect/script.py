@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from urllib.parse import unquote
 
 from hijackwatch.detect.findings import Finding, unique_findings
@@ -31,6 +34,8 @@ _OCT_ESC = re.compile(r"\\([0-3][0-7]{2})")
 _FROMCHARCODE = re.compile(r"fromCharCode\s*\(\s*([0-9a-fA-FxX\s,]{1,60000})\)")
 _DECODER_CALL = re.compile(r"(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(['\"`])")
 _CONCAT = re.compile(r"(['\"])\s*\+\s*\1")
+# _CONCAT as two searches: a literal first character lets re skip ahead in C (4x faster).
+_CONCATS = (re.compile(r"'\s*\+\s*'"), re.compile(r'"\s*\+\s*"'))
 _REVERSED = re.compile(
     r"(['\"])([^'\"\\\n]{2,500})\1\s*\.\s*split\(\s*(['\"])\3\s*\)\s*\.\s*reverse\(\s*\)\s*\.\s*join\("
 )
@@ -47,17 +52,24 @@ _PACKER_PAYLOAD = re.compile(r"\}\s*\(\s*(['\"])")  # })('payload'
 _PACKER_ARGS = re.compile(r"\s*,\s*(\d+|\[\])\s*,\s*(\d+)\s*,\s*(['\"])")  # ,radix,count,'words'
 _PACKER_WORD = re.compile(r"\b\w+\b")
 
-# Every alternative starts with a literal, so re can skip ahead quickly in big bundles.
-_NAV = re.compile(
-    r"location\s*(?:\.\s*href\s*)?=(?!=)"
-    r"|location\s*\[\s*['\"]href['\"]\s*\]\s*=(?!=)"
-    r"|location\s*\.\s*(?:replace|assign)\s*\("
-    r"|window\s*\.\s*open\s*\("
+# Navigation, title and write patterns, one regex per leading literal: re finds a
+# literal prefix in C at memory speed, while an alternation is tried at every
+# character (4-10x slower on big bundles). Matches of different patterns never
+# overlap, so merging them by position gives what one alternation would find.
+_NAV = (
+    re.compile(
+        r"location\s*(?:(?:\.\s*href\s*)?=(?!=)"
+        r"|\[\s*['\"]href['\"]\s*\]\s*=(?!=)"
+        r"|\.\s*(?:replace|assign)\s*\()"
+    ),
+    re.compile(r"window\s*\.\s*open\s*\("),
 )
 _NAV_OWNER = re.compile(r"(?:window|self|top|parent|document)\s*\.\s*$")
 _TITLE_SET = re.compile(r"document\s*\.\s*title\s*=(?!=)\s*")
-_WRITE = re.compile(
-    r"document\s*\.\s*write(?:ln)?\s*\(|innerHTML\s*\+?=(?!=)|insertAdjacentHTML\s*\("
+_WRITE = (
+    re.compile(r"document\s*\.\s*write(?:ln)?\s*\("),
+    re.compile(r"innerHTML\s*\+?=(?!=)"),
+    re.compile(r"insertAdjacentHTML\s*\("),
 )
 _REFERRER = re.compile(r"document\s*\.\s*referr?er|\[\s*['\"]referr?er['\"]\s*\]", re.I)
 _SEARCH_ENGINE = re.compile(
@@ -125,7 +137,7 @@ class ScriptReport:
     referer_check: bool = False  # reads document.referrer and names search engines
     crawler_check: bool = False  # reads the user agent and names crawlers
     mobile_check: bool = False
-    analytics: bool = False
+    analytics: bool = False  # analytics code; only looked for when the script navigates
     navigations: list[Navigation] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)  # literals assigned to document.title
     written_html: list[str] = field(default_factory=list)
@@ -275,7 +287,7 @@ def _decode_layer(text: str) -> list[str]:
         unescaped = _unescape_js(text)
         if unescaped != text:
             found.append(unescaped)
-    if len(text) < 65536 and _CONCAT.search(text):
+    if len(text) < 65536 and any(p.search(text) for p in _CONCATS):
         joined = _CONCAT.sub("", text)
         if joined != text:
             found.append(joined)
@@ -314,17 +326,18 @@ def _literal_after(text: str, pos: int) -> str:
 
 def scan_script(source: str) -> ScriptReport:
     """Decode one script and collect the facts detectors need."""
-    text, obfuscated = decode_script(source)
+    return _scan(source, decode=True)
+
+
+def _scan(source: str, decode: bool) -> ScriptReport:
+    """scan_script(); ``decode=False`` when the script holds no decoder marker (then
+    decode_script would return it unchanged)."""
+    text, obfuscated = decode_script(source) if decode else (source[:MAX_SCRIPT_CHARS], False)
     original_len = min(len(source), MAX_SCRIPT_CHARS)
     report = ScriptReport(decoded=text[original_len + 1 :], obfuscated=obfuscated)
-    report.analytics = any(marker in text for marker in _ANALYTICS)
     original = text[:original_len]
     fallback_url: str | None = None
-    # Substring checks (fast in C) skip regex passes that cannot match.
-    navigates = "location" in text or "open" in text
-    for m in _NAV.finditer(text) if navigates else ():
-        if len(report.navigations) >= 20:
-            break
+    for m in _matches(_NAV, text, 20):
         target = _literal_after(text, m.end())
         if not target:
             if fallback_url is None:
@@ -342,6 +355,8 @@ def scan_script(source: str) -> ScriptReport:
         owner = _NAV_OWNER.search(text, max(0, m.start() - 12), m.start())
         how = (owner.group() if owner else "") + m.group()
         report.navigations.append(Navigation(clip(how, 40), target, hidden, condition))
+    # Only navigation findings look at it: a dozen substring scans saved elsewhere.
+    report.analytics = bool(report.navigations) and any(m in text for m in _ANALYTICS)
     for m in _TITLE_SET.finditer(text) if "title" in text else ():
         if len(report.titles) >= 10:
             break
@@ -353,15 +368,77 @@ def scan_script(source: str) -> ScriptReport:
             report.titles.append(_unescape_js(raw))
         else:
             report.titles.append("")
-    writes = "write" in text or "innerHTML" in text or "insertAdjacentHTML" in text
-    for m in _WRITE.finditer(text) if writes else ():
-        if len(report.written_html) >= 20:
-            break
+    for m in _matches(_WRITE, text, 20):
         report.written_html.append(_written_literals(text, m.end()))
     if report.decoded and "<" in report.decoded:
         report.written_html.append(report.decoded)
     report.written_html = [h for h in report.written_html if "<" in h]
     return report
+
+
+# Without one of these _decode_layer finds nothing to decode.
+_DECODER_MARKERS = (
+    *(
+        re.compile(re.escape(marker))
+        for marker in (_PACKER, "fromCharCode", "unescape", "decodeURI", "atob", ".reverse(")
+    ),
+    re.compile(r"\\[xu]"),
+    *_CONCATS,
+)
+# Undecoded text can only yield a finding through one of these (_NAV, _TITLE_SET and
+# _WRITE, the document.* ones merged).
+_ACTION_MARKERS = (
+    *_NAV,
+    re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()"),
+    *_WRITE[1:],
+)
+
+
+def scan_scripts(sources: list[str]) -> list[ScriptReport]:
+    """scan_script() of each script that can yield a finding, in order; the others
+    (configs, JSON-LD, most analytics) would give empty reports and are left out.
+
+    One search per marker over all scripts joined finds the scripts worth looking at,
+    instead of a dozen substring tests and regex passes per script; scripts without
+    a decoder marker skip decoding.
+    """
+    sources = [source[:MAX_SCRIPT_CHARS] for source in sources]
+    # Matches never span the NUL separator: no marker holds one and \s does not match it.
+    joined = "\x00".join(sources)
+    starts = []
+    pos = 0
+    for source in sources:
+        starts.append(pos)
+        pos += len(source) + 1
+    starts.append(pos)  # sentinel: where a search past the last script would resume
+    encoded = _scripts_matching(_DECODER_MARKERS, joined, starts)
+    chosen = encoded | _scripts_matching(_ACTION_MARKERS, joined, starts)
+    return [_scan(sources[i], i in encoded) for i in sorted(chosen)]
+
+
+def _scripts_matching(
+    patterns: tuple[re.Pattern[str], ...], joined: str, starts: list[int]
+) -> set[int]:
+    """Indexes of the joined scripts that hold a match of any of ``patterns``."""
+    found: set[int] = set()
+    for pattern in patterns:
+        pos = 0
+        while (m := pattern.search(joined, pos)) is not None:
+            i = bisect_right(starts, m.start()) - 1
+            found.add(i)
+            pos = starts[i + 1]  # the next script: one hit is enough
+    return found
+
+
+_START = operator.methodcaller("start")
+
+
+def _matches(patterns: tuple[re.Pattern[str], ...], text: str, limit: int) -> list[re.Match[str]]:
+    """The first ``limit`` matches of several patterns, in text order (they never
+    overlap, so this is what one alternation of them would find)."""
+    found = [m for pattern in patterns for m in islice(pattern.finditer(text), limit)]
+    found.sort(key=_START)
+    return found[:limit]
 
 
 def _condition_near(text: str, pos: int) -> str:

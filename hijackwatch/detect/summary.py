@@ -21,8 +21,9 @@ def _tokens(text: str) -> list[str]:
     """Whitespace-separated words; single characters for CJK/Thai/Hangul, which are
     written without spaces (a regex pass there, over only as much text as needed)."""
     head = text[:MAX_TEXT]
-    if _NO_SPACE_SCRIPT.search(head) is None:
-        return head.split()[:MAX_TOKENS]
+    if head.isascii() or _NO_SPACE_SCRIPT.search(head) is None:
+        # At most MAX_TOKENS + 1 pieces, the last one the unsplit rest (if any).
+        return head.split(None, MAX_TOKENS)[:MAX_TOKENS]
     end = 2 * MAX_TOKENS
     while True:
         tokens = _TOKEN.findall(head, 0, end)
@@ -57,11 +58,13 @@ def simhash(text: str) -> int:
     data = struct.pack(f"<{len(hashes)}q", *hashes)
     half = len(hashes) / 2
     result = 0
+    bit = 1  # bit j of byte b of the hashes is bit 8 * b + j of the result
     for byte in range(8):
         column = int.from_bytes(data[byte::8], "little")
-        for j, mask in enumerate(_BIT_MASKS):
+        for mask in _BIT_MASKS:
             if (column & mask).bit_count() > half:
-                result |= 1 << (byte * 8 + j)
+                result |= bit
+            bit <<= 1
     return result
 
 
