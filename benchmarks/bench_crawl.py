@@ -2,8 +2,11 @@
 
 Serves a generated local web (realistic pages: the shared benign corpus and the
 project's test corpus, wired together with same-site links; a few hijacked pages
-among them) on 127.0.0.x, crawls it twice in one run and prints pages/s of both
-and their ratio. Each crawl runs in its own process (Twisted's reactor runs once).
+among them) on 127.0.0.x, crawls it three times in one run and prints pages/s of
+each: the lean baseline, hijackwatch without its DetectionPipeline (pages stored
+unanalysed) and the full hijackwatch pipeline. Full vs no-detection tells whether
+detection is the crawl's bottleneck. Each crawl runs in its own process (Twisted's
+reactor runs once).
 
     .venv/bin/python benchmarks/bench_crawl.py [--pages 3000] [--sites 6]
 """
@@ -142,6 +145,10 @@ def run_crawl(mode: str, seeds: list[str], db: str, out: str, per_site: int) -> 
         )
         spider_cls = LinkSpider
     else:
+        if mode == "no-detection":
+            pipelines = dict(settings.getdict("ITEM_PIPELINES"))
+            pipelines["hijackwatch.pipelines.detection.DetectionPipeline"] = None
+            common["ITEM_PIPELINES"] = pipelines
         from hijackwatch.storage import Database
 
         Database(db).ensure_schema()
@@ -197,9 +204,9 @@ def main() -> None:
     results = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for mode in ("baseline", "hijackwatch"):
+            for mode in ("baseline", "no-detection", "hijackwatch"):
                 out = f"{tmp}/{mode}.json"
-                db = f"sqlite:///{tmp}/bench.db"
+                db = f"sqlite:///{tmp}/{mode}.db"
                 subprocess.run(
                     [sys.executable, __file__, "--child", mode, json.dumps(seeds), db, out],
                     check=True,
@@ -208,15 +215,17 @@ def main() -> None:
                 results[mode] = json.loads(Path(out).read_text())
                 r = results[mode]
                 print(
-                    f"{mode:12s} {r['pages']:6d} pages in {r['seconds']:7.2f} s = "
+                    f"{mode:13s} {r['pages']:6d} pages in {r['seconds']:7.2f} s = "
                     f"{r['pages'] / r['seconds']:7.1f} pages/s"
                 )
     finally:
         for proc in servers:
             proc.terminate()
     base = results["baseline"]["pages"] / results["baseline"]["seconds"]
+    bare = results["no-detection"]["pages"] / results["no-detection"]["seconds"]
     full = results["hijackwatch"]["pages"] / results["hijackwatch"]["seconds"]
-    print(f"ratio hijackwatch/baseline: {full / base:.2f}")
+    print(f"ratio hijackwatch/baseline:     {full / base:.2f}")
+    print(f"ratio hijackwatch/no-detection: {full / bare:.2f}  (1.00: detection costs nothing)")
 
 
 if __name__ == "__main__":
