@@ -1,8 +1,11 @@
 """Shortcuts in document.parse that must not change what it finds: the stylesheet
-cache, the page-aware selector query, the one-query repeated-id lookup."""
+cache, the anchored stylesheet scan, the page-aware selector query, the one-query
+repeated-id lookup."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from hijackwatch.detect import css
@@ -74,3 +77,60 @@ def test_stylesheet_cache_is_bounded_in_characters() -> None:
     held = sum(len(text) for text, _ in css._SELECTORS_CACHE.values())
     assert held <= css._CACHE_CHARS
     assert css._cached_chars == held
+
+
+def _hint_positions_reference(low: str) -> list[int]:
+    """One finditer pass per hint over the whole stylesheet: what the anchors replace."""
+    return sorted(m.start() for hint in css._HIDING_HINTS for m in hint.finditer(low))
+
+
+def test_whitespace_anchors_cover_what_backslash_s_matches() -> None:
+    spaces = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert spaces == set(css._ASCII_WS) | set(css._OTHER_WS)
+    assert all(w.isascii() for w in css._ASCII_WS)
+    assert not any(w.isascii() for w in css._OTHER_WS)
+
+
+def test_anchored_hint_search_finds_what_whole_text_passes_find() -> None:
+    samples = [
+        "",
+        ".a{display:none}",
+        ".a{display :\n none}.b{visibility: collapse}",
+        ".a{opacity:0.5}#b{left:-9999px}.c{text-indent: \t-999em}",
+        ".a{clip:rect(0 0 0 0);clip-path:inset(50%)}",
+        ".a{font-size:1px}.b{font-size: 0}.c{font-size:2.5em !important}.d{font-size:1}",
+        ".a{font-size:14px}.b{font-size:1 ;}.c{font-size :.5em}.d{font-size:\x0c1rem}",
+        ".a{overflow-x:hidden;height:1px}.b{overflow:hidden}",
+        "@media x{.a{display:none}}.b:hover{display:none}",
+        # Anchors overlapping each other: leftmost-first matching reports one of them.
+        ".a{font-size -100px}.b{font-size: -1000px}",
+        ".a{font-size:\u3000-100px}.b{display:\xa0none}.c{font-size\u2003:0}",
+        ".é{display:none}.b{font-size:1px}" * 3,
+        "İ{display:none}" + ".a{font-size:1px}" * 40,  # lower() changes the length
+        ".a{display:none}" * (css.MAX_HINT_RULES + 5),  # past the per-hint rule count
+        ".a{display:none} b{font-size:1px}" * (css.MAX_ANCHORS + 1),  # past the anchor count
+        "none" * 3000 + "{display:none}",  # one rule holding every anchor
+        "x{display:none" + "}" * 3 + "{clip",
+    ]
+    for sample in samples:
+        low = sample.lower()
+        assert css._hint_positions(low) == _hint_positions_reference(low), sample
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "display", "none", "visibility", "hidden", "collapse", "opacity", "clip",
+                "font-size", "size", "overflow", "-x", "-y", ":", ";", "{", "}", "!", " ",
+                "\n", "\t", "\xa0", "\u3000", "-", ".", "0", "1", "2", "5", "px", "em",
+                "rem", "a", "é", "İ",
+            ]
+        ),
+        max_size=60,
+    )
+)  # fmt: skip
+def test_anchored_hint_search_fuzzed(parts: list[str]) -> None:
+    low = "".join(parts).lower()
+    assert css._hint_positions(low) == _hint_positions_reference(low)

@@ -2,12 +2,14 @@
 
 The lexicon is matched by an Aho-Corasick automaton with a post-filter for the rules
 of the per-script trie regexes (kept as the reference and the fallback); normalise()
-skips NFKC, zero-width removal and t2s where they cannot change anything.
+skips NFKC, zero-width removal and t2s where they cannot change anything; simhash()
+encodes tokens one by one.
 """
 
 from __future__ import annotations
 
 import unicodedata
+import zlib
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -15,7 +17,15 @@ from hypothesis import strategies as st
 
 from hijackwatch.detect.document import parse
 from hijackwatch.detect.lexicon import SEPARATOR, lexicon
-from hijackwatch.detect.text import _T2S, _ZERO_WIDTH, _special, normalise
+from hijackwatch.detect.summary import _NO_SPACE_SCRIPT, _has_no_space_script, _tokens, simhash
+from hijackwatch.detect.text import (
+    _HTTP_HOST,
+    _SIMPLE_HOST,
+    _T2S,
+    _ZERO_WIDTH,
+    _special,
+    normalise,
+)
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -83,3 +93,56 @@ def test_random_mixtures_match_the_reference(text: str) -> None:
     norm = normalise(text)
     assert _same(lex.scan(norm), lex._scan_regex(norm))
     assert _same(lex.scan(text.lower()), lex._scan_regex(text.lower()))
+
+
+def reference_simhash(text: str) -> int:
+    """simhash() the plain way: tokens joined and encoded once, bits counted one by one."""
+    tokens = _tokens(text)
+    if not tokens:
+        return 0
+    joined = "\x00".join(tokens).encode("utf-8", "surrogatepass")
+    th = [zlib.crc32(token) for token in joined.split(b"\x00")]
+    th += [0] * max(0, 4 - len(th))
+    hashes = {hash(tuple(th[i : i + 4])) for i in range(len(th) - 3)}
+    result = 0
+    for bit in range(64):
+        if sum((h >> bit) & 1 for h in hashes) > len(hashes) / 2:
+            result |= 1 << bit
+    return result
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_pieces, st.sampled_from(["\ud800", "\udfff", "🌟"])), max_size=40))
+def test_simhash_like_the_reference(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    assert simhash(text) == reference_simhash(text)
+
+
+def test_corpus_simhash_like_the_reference() -> None:
+    for text in _corpus_texts()[::20]:
+        assert simhash(text) == reference_simhash(text)
+
+
+_HREF_PIECES = st.sampled_from(
+    ["http://", "https://", "HTTP://", "//", "a", "Z", "-", ".", "_", "9", ":80", ":", "/", "?",
+     "#", "@", "K", "ſ", "İ", "ı", "é", "%41", " ", "example.com", "EXAMPLE.CO.UK"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_HREF_PIECES, max_size=8).map("".join))
+def test_http_host_shortcut_finds_what_simple_host_finds(href: str) -> None:
+    fast = _HTTP_HOST.match(href)
+    if fast is not None:
+        simple = _SIMPLE_HOST.match(href)
+        assert simple is not None and simple.group(1) == fast.group(1)
+
+
+def test_no_space_script_gate_like_the_regex() -> None:
+    """The UTF-8 lead-byte gate past the first 256 characters, for every BMP character."""
+    pad = "a" * 300 + "é"
+    for point in [*range(0x10000), *range(0x10000, 0x110000, 101)]:
+        char = chr(point)
+        expected = _NO_SPACE_SCRIPT.search(char) is not None
+        assert _has_no_space_script(pad + char) == expected, hex(point)
+        assert _has_no_space_script(char) == expected, hex(point)

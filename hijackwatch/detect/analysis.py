@@ -43,9 +43,10 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
     findings = _rank(findings)
     score, verdict = score_findings(findings)
 
-    outbound = frozenset(link.domain for link in doc.links if link.external)
+    # Set comprehensions: no generator frame resumed per link.
+    outbound = frozenset({link.domain for link in doc.links if link.external})
     hidden_domains = frozenset(
-        link.domain for block in doc.hidden_blocks for link in block.links if link.external
+        {link.domain for block in doc.hidden_blocks for link in block.links if link.external}
     )
     redirect_to = None
     if doc.refresh is not None and external_target(doc.refresh[1], doc.site):
@@ -58,11 +59,10 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
                     break
             if redirect_to:
                 break
-    hits = ctx.body_hits
-    total_hits = hits.occurrences + ctx.title_hits.occurrences + ctx.meta_hits.occurrences
-    terms = sorted(
-        set(hits.spam_terms) | set(ctx.title_hits.spam_terms) | set(ctx.meta_hits.spam_terms)
-    )
+    # Title and meta hold no term on most pages: their sums are skipped then.
+    all_hits = [hits for hits in (ctx.body_hits, ctx.title_hits, ctx.meta_hits) if hits.terms]
+    total_hits = sum(hits.occurrences for hits in all_hits)
+    terms = sorted({term for hits in all_hits for term in hits.spam_terms})
     title = collapse_ws(doc.title)
     summary = build_summary(
         title=title,
@@ -87,9 +87,16 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
 
 def _rank(findings: list[Finding]) -> list[Finding]:
     """Strongest first, duplicates dropped, bounded."""
+    if not findings:  # most pages
+        return findings
     unique = unique_findings(findings)
-    unique.sort(key=lambda f: -f.weight)
+    unique.sort(key=_negative_weight)
     return unique[:MAX_FINDINGS]
+
+
+def _negative_weight(finding: Finding) -> float:
+    """Sort key: strongest first (sort is stable, so ties keep detector order)."""
+    return -finding.weight
 
 
 def analyse_script(source: str, url: str = "") -> list[Finding]:

@@ -113,20 +113,24 @@ class Context:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.meta_norm = normalise(f"{doc.meta_keywords}\n{doc.meta_description}")
-        # Title, meta and every candidate phrase scanned in one lexicon pass.
-        candidates = self._candidates()
-        hits = scan_many([doc.title_norm, self.meta_norm, *(text for text, _p in candidates)])
-        self.title_hits = hits[0]
-        self.meta_hits = hits[1]
         self.body_hits = doc.hits
-        self.injected_phrases = self._phrases(candidates, hits[2:])
         # Per-block folding is the costly part; pages without a single spam term skip it.
-        self.blocks: list[Block] = []
+        chosen: list[tuple[etree._Element, str]] = []
+        norms: list[str] = []
         if self.body_hits.weight:
             chosen = [(el, text) for el, text in doc.blocks[:5000] if len(text.strip()) >= 6]
             norms = normalise_many([text for _el, text in chosen])
-            for (el, text), norm, found in zip(chosen, norms, scan_many(norms), strict=True):
-                self.blocks.append(Block(el, text, norm, found, found.weight if found.terms else 0))
+        # Title, meta, every candidate phrase and every block scanned in one lexicon pass.
+        candidates = self._candidates()
+        head = [doc.title_norm, self.meta_norm, *(text for text, _p in candidates)]
+        hits = scan_many(head + norms)
+        self.title_hits = hits[0]
+        self.meta_hits = hits[1]
+        self.injected_phrases = self._phrases(candidates, hits[2 : len(head)])
+        self.blocks: list[Block] = [
+            Block(el, text, norm, found, found.weight if found.terms else 0)
+            for (el, text), norm, found in zip(chosen, norms, hits[len(head) :], strict=True)
+        ]
         self.chains = _keyword_chains(self.blocks)
         self.reporting = self._reporting()
         # Only scripts that can yield a finding; the others' reports would be empty.
@@ -442,14 +446,17 @@ def detect_hidden(ctx: Context) -> list[Finding]:
             if finding:
                 findings.append(finding)
     for iframe, hidden in ctx.doc.iframes[:100]:
+        # Visibility first: it is cheaper than the address's domain (a suffix-list
+        # lookup on a site's first page), and most frames are visible.
+        if not (hidden or _tiny(iframe) or hiding_reason(iframe.get("style") or "")):
+            continue
         src = iframe.get("src") or ""
         domain = url_domain(src) if src.lower().startswith(("http", "//")) else ""
         if not domain or domain == ctx.doc.site or domain in _TRACKERS:
             continue
         # Ad, sync and tracking frames are invisible too (every news page has a few),
         # so only frames of spam-looking sites count.
-        invisible = hidden or _tiny(iframe) or hiding_reason(iframe.get("style") or "")
-        if invisible and (spammy_domain(domain) or _hits(src).spammy()):
+        if spammy_domain(domain) or _hits(src).spammy():
             findings.append(_finding("hidden_content", "high", f"invisible iframe loads {src}"))
     return findings[:20]
 
@@ -997,10 +1004,8 @@ def _is_full(value: str | None) -> bool:
 
 
 def _overlay(iframe: etree._Element, site: str) -> Finding | None:
-    src = iframe.get("src") or ""
-    domain = external_target(src, site)
-    if not domain or domain in _TRACKERS:
-        return None
+    """A full-screen iframe of another site; its shape is checked before its address's
+    domain (a suffix-list lookup on a site's first page): most frames are small."""
     style = (iframe.get("style") or "").lower().replace(" ", "")
     decls = dict(part.split(":", 1) for part in style.split(";") if ":" in part and len(part) < 200)
     parent = iframe.getparent()
@@ -1011,7 +1016,11 @@ def _overlay(iframe: etree._Element, site: str) -> Finding | None:
     covering = position == "fixed" or (position == "absolute" and at_top)
     full_w = _is_full(decls.get("width")) or _is_full(iframe.get("width"))
     full_h = _is_full(decls.get("height")) or _is_full(iframe.get("height"))
-    if full_w and full_h and (covering or (at_top and position is None)):
+    if not (full_w and full_h and (covering or (at_top and position is None))):
+        return None
+    src = iframe.get("src") or ""
+    domain = external_target(src, site)
+    if domain and domain not in _TRACKERS:
         return _finding(
             "iframe_overlay",
             "high",

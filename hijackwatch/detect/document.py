@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import islice
 
 from lxml import etree
@@ -124,6 +125,14 @@ class Document:
         return self._hits
 
 
+@dataclass(slots=True)
+class HeadFacts:
+    """What the head walk found for the hidden-element search."""
+
+    styles: list[str]  # text of every <style>, in source order
+    marquees: list[etree._Element]
+
+
 def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     """Parse once and collect what detectors need. ``xml_safe``: the caller already
     knows the text has no control characters or lone surrogates (saves a full scan)."""
@@ -185,14 +194,22 @@ MAX_HIDDEN_SELECTORS = 40
 
 
 def _hidden_elements(
-    root: etree._Element, id_values: list[str] | None = None
+    root: etree._Element,
+    id_values: list[str] | None = None,
+    head: HeadFacts | None = None,
 ) -> dict[etree._Element, str]:
     """Every element hidden by its own attributes or by a simple stylesheet rule.
 
     Found with XPath (in C) so the Python walk only does one dict lookup per element.
-    ``id_values``: every id of the page in source order, when already known.
+    ``id_values``: every id of the page in source order, and ``head``: what
+    :func:`_collect_head` found, when already known.
     """
-    css = [style.text for style in root.iter("style") if style.text]
+    if head is None:
+        head = HeadFacts(
+            [text for style in root.iter("style") if (text := style.text)],
+            list(root.iter("marquee")),
+        )
+    css = head.styles
     classes, ids = hidden_selectors("\n".join(css)) if css else (frozenset(), frozenset())
     found: dict[etree._Element, str] = {}
     seen: set[etree._Element] = set()
@@ -203,7 +220,7 @@ def _hidden_elements(
             reason = _attr_hidden(el)
             if reason:
                 found[el] = reason
-    for el in root.iter("marquee"):
+    for el in head.marquees:
         if el not in seen:
             reason = _attr_hidden(el)
             if reason:
@@ -233,19 +250,29 @@ def _hidden_elements(
 
 
 @lru_cache(maxsize=256)
-def _selector_query(classes: tuple[str, ...], ids: tuple[str, ...]) -> etree.XPath:
+def _selector_query(
+    classes: tuple[str, ...], ids: tuple[str, ...]
+) -> Callable[[etree._Element], list[etree._Element]]:
     """Elements whose class attribute contains one of ``classes`` (a cheap substring
     test; the exact class-token check is the caller's) or whose id is one of ``ids``.
 
     Attribute steps, then their parents: faster in libxml2 than ``//*[...]``, same
-    elements in the same (document) order. Compiled once per selector set: a
-    site's pages share their stylesheet.
+    elements in the same (document) order. Names are passed as variables, so the
+    compiled query depends only on how many there are (compiling costs 10-30 us).
     """
+    names = {f"c{n}": c for n, c in enumerate(classes)} | {f"i{n}": i for n, i in enumerate(ids)}
+    return partial(_selector_shape(len(classes), len(ids)), **names)
+
+
+@lru_cache(maxsize=256)
+def _selector_shape(classes: int, ids: int) -> etree.XPath:
+    """The query of :func:`_selector_query` for that many classes and ids."""
     steps = []
     if classes:
-        steps.append("//*/@class[" + " or ".join(f"contains(., '{c}')" for c in classes) + "]")
+        tests = " or ".join(f"contains(., $c{n})" for n in range(classes))
+        steps.append(f"//*/@class[{tests}]")
     if ids:
-        steps.append("//*/@id[" + " or ".join(f".='{i}'" for i in ids) + "]")
+        steps.append("//*/@id[" + " or ".join(f".=$i{n}" for n in range(ids)) + "]")
     return etree.XPath("(" + " | ".join(steps) + ")/..")
 
 
@@ -256,26 +283,38 @@ def _elements_with_ids(count: int) -> etree.XPath:
     return etree.XPath("//*/@id[" + " or ".join(f".=$i{n}" for n in range(count)) + "]/..")
 
 
-def _collect_head(doc: Document, root: etree._Element, id_values: list[str] | None = None) -> None:
-    """Title, meta, canonical and scripts, each found by lxml's C-level tag filter.
+def _collect_head(
+    doc: Document, root: etree._Element, id_values: list[str] | None = None
+) -> HeadFacts:
+    """Title, meta, canonical and scripts, each found by lxml's C-level tag filter;
+    stylesheets and marquees are picked up on the way for :func:`_hidden_elements`.
 
     ``id_values``: every id of the page in source order, when already known.
     """
     budget = MAX_SCRIPTS_CHARS
     title = None
     canonical = ""
+    head = HeadFacts([], [])
     # One C-level walk for all head facts (scripts may sit anywhere in the page).
-    for el in root.iter("script", "meta", "link", "title", "base"):
+    for el in root.iter("script", "meta", "link", "title", "base", "style", "marquee"):
         tag = el.tag
         if tag == "script":
             # External scripts (src=) are fetched and analysed by the crawl, not here.
-            if not el.get("src") and el.text and budget > 0:
-                doc.scripts.append(el.text[:budget])
-                budget -= len(doc.scripts[-1])
+            if budget > 0 and not el.get("src"):
+                text = el.text  # read once: each read decodes the script again
+                if text:
+                    text = text[:budget]
+                    doc.scripts.append(text)
+                    budget -= len(text)
         elif tag == "meta":
             _meta(doc, el)
+        elif tag == "style":
+            if text := el.text:
+                head.styles.append(text)
         elif tag == "title":
             title = el.text or "" if title is None else title
+        elif tag == "marquee":
+            head.marquees.append(el)
         elif not canonical and (tag == "base" or (el.get("rel") or "").lower() == "canonical"):
             href = (el.get("href") or "").strip()
             if href.lower().startswith(("http://", "https://")):
@@ -302,6 +341,7 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str] | No
         options and options != _COUNT_LISTED_OPTIONS(root)
     ):
         doc.misplaced.extend(_MISPLACED(root)[:10_000])
+    return head
 
 
 def _detach(el: etree._Element) -> None:
@@ -338,8 +378,8 @@ def _walk(doc: Document, root: etree._Element) -> None:
     newline separators, and what remains is the visible text.
     """
     id_values = _ID_VALUES(root)  # read once for the repeated-id count and the selectors
-    _collect_head(doc, root, id_values)
-    hidden_map = _hidden_elements(root, id_values)
+    head = _collect_head(doc, root, id_values)
+    hidden_map = _hidden_elements(root, id_values, head)
     etree.strip_elements(root, *_SKIP, with_tail=False)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:

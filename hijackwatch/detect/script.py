@@ -85,6 +85,7 @@ _CRAWLER = re.compile(
 )
 _MOBILE = re.compile(r"android|iphone|ipad|mobile|ucweb|symbian|windows phone|midp", re.I)
 _URL_LITERAL = re.compile(r"""['"`]((?:https?:)?//[^'"`\s<>]{3,300})""", re.I)
+_EXPR_END = re.compile(r"[;}\n]")
 _ANY_LITERAL = re.compile(r"""(['"`])([^'"`\n]{0,300})\1""")
 # Plain substrings: a few C-level finds beat one regex alternation over a big bundle.
 _ANALYTICS = (
@@ -318,7 +319,7 @@ def decode_script(source: str) -> tuple[str, bool]:
 def _literal_after(text: str, pos: int) -> str:
     """The first string literal (URL or not) in the expression starting at ``pos``."""
     window = text[pos : pos + 400]
-    stop = re.search(r"[;}\n]", window)
+    stop = _EXPR_END.search(window)
     expr = window[: stop.start()] if stop else window
     m = _ANY_LITERAL.search(expr)
     return m.group(2).strip() if m else ""
@@ -376,21 +377,27 @@ def _scan(source: str, decode: bool) -> ScriptReport:
     return report
 
 
-# Without one of these _decode_layer finds nothing to decode.
-_DECODER_MARKERS = (
+# Without one of these _decode_layer finds nothing to decode. Each marker comes with
+# substrings every match holds: a C-level ``in`` over the joined scripts (several times
+# faster than a regex search) skips the marker on the many pages that lack them.
+_Marker = tuple[tuple[str, ...], re.Pattern[str]]
+_DECODER_MARKERS: tuple[_Marker, ...] = (
     *(
-        re.compile(re.escape(marker))
+        ((marker,), re.compile(re.escape(marker)))
         for marker in (_PACKER, "fromCharCode", "unescape", "decodeURI", "atob", ".reverse(")
     ),
-    re.compile(r"\\[xu]"),
-    *_CONCATS,
+    (("\\",), re.compile(r"\\[xu]")),
+    (("'", "+"), _CONCATS[0]),
+    (('"', "+"), _CONCATS[1]),
 )
 # Undecoded text can only yield a finding through one of these (_NAV, _TITLE_SET and
 # _WRITE, the document.* ones merged).
-_ACTION_MARKERS = (
-    *_NAV,
-    re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()"),
-    *_WRITE[1:],
+_ACTION_MARKERS: tuple[_Marker, ...] = (
+    (("location",), _NAV[0]),
+    (("window", "open"), _NAV[1]),
+    (("document",), re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()")),
+    (("innerHTML",), _WRITE[1]),
+    (("insertAdjacentHTML",), _WRITE[2]),
 )
 
 
@@ -403,6 +410,8 @@ def scan_scripts(sources: list[str]) -> list[ScriptReport]:
     a decoder marker skip decoding.
     """
     sources = [source[:MAX_SCRIPT_CHARS] for source in sources]
+    if not sources:
+        return []
     # Matches never span the NUL separator: no marker holds one and \s does not match it.
     joined = "\x00".join(sources)
     starts = []
@@ -416,17 +425,19 @@ def scan_scripts(sources: list[str]) -> list[ScriptReport]:
     return [_scan(sources[i], i in encoded) for i in sorted(chosen)]
 
 
-def _scripts_matching(
-    patterns: tuple[re.Pattern[str], ...], joined: str, starts: list[int]
-) -> set[int]:
-    """Indexes of the joined scripts that hold a match of any of ``patterns``."""
+def _scripts_matching(markers: tuple[_Marker, ...], joined: str, starts: list[int]) -> set[int]:
+    """Indexes of the joined scripts that hold a match of any of the marker patterns."""
     found: set[int] = set()
-    for pattern in patterns:
-        pos = 0
-        while (m := pattern.search(joined, pos)) is not None:
-            i = bisect_right(starts, m.start()) - 1
-            found.add(i)
-            pos = starts[i + 1]  # the next script: one hit is enough
+    for needles, pattern in markers:
+        for needle in needles:  # a plain loop: cheaper than all() over a generator
+            if needle not in joined:
+                break  # no match possible
+        else:
+            pos = 0
+            while (m := pattern.search(joined, pos)) is not None:
+                i = bisect_right(starts, m.start()) - 1
+                found.add(i)
+                pos = starts[i + 1]  # the next script: one hit is enough
     return found
 
 

@@ -20,6 +20,10 @@ _ZERO_WIDTH_CHARS = "\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e"
 _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")
 _WS_RE = re.compile(r"\s+")
 _SIMPLE_HOST = re.compile(r"(?:https?:)?//([a-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)", re.I)
+# _SIMPLE_HOST for lower-case http(s) URLs, ~2x faster: without re.I, which tests
+# case variants of each character (and lets a few non-ASCII letters like K, the
+# Kelvin sign, into [a-z]: such hosts fall through to _SIMPLE_HOST).
+_HTTP_HOST = re.compile(r"https?://([A-Za-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)")
 _T2S = opencc.OpenCC("t2s")
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 # Blocks OpenCC's t2s tables cover (radicals, CJK punctuation, ideographs A-H).
@@ -229,8 +233,9 @@ def link_domain(base: str, href: str) -> str:
         return url_domain(base) if base and ":" not in href[:12] else ""
     if first == "#":
         return ""
-    if first == "h" and href.startswith(("https://", "http://")):
-        simple = _SIMPLE_HOST.match(href)
+    if first == "h":
+        # Where this matches, _SIMPLE_HOST (below) matches the same host.
+        simple = _HTTP_HOST.match(href)
         if simple is not None:
             return registrable_domain(simple.group(1).lower())
     low = href[:12].lower()
