@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -23,22 +24,38 @@ HOME = html_page(
 GO = html_page("Events", "<p>Reading club every Tuesday.</p>")
 
 
-def test_a_url_used_as_page_and_script_is_fetched_as_both(sqlite_url: str, tmp_path: Path) -> None:
-    site = SiteSpec("library", {"/": Page(HOME.encode()), "/go.php": Page(GO.encode())})
-    with FixtureWeb(sites=[site], first_address=120) as web:
+def crawl(
+    site: SiteSpec, address: int, db_url: str, tmp_path: Path, *settings: str
+) -> tuple[list[str], list[Any]]:
+    """Crawl one fixture site with the real CLI; (paths the server saw, page rows)."""
+    with FixtureWeb(sites=[site], first_address=address) as web:
         seeds = tmp_path / "seeds.txt"
         web.write_seeds(str(seeds))
-        result = run_cli(
-            "crawl", str(seeds), "--db", sqlite_url, "-q", *FAST,
-            "-s", "HIJACKWATCH_PROFILE_MODE=off",
-        )  # fmt: skip
+        extra = [arg for setting in settings for arg in ("-s", setting)]
+        result = run_cli("crawl", str(seeds), "--db", db_url, "-q", *FAST, *extra)
         hits = [path for server in web.servers.values() for path, *_ in server.hits]
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert hits.count("/go.php") == 2, hits  # once as a page, once as a script
-    engine = create_engine(sqlite_url)
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: hijacks found
+    return hits, rows(
+        db_url,
+        "SELECT p.url, p.profile, p.status, p.content_type, count(f.id) AS script_findings"
+        " FROM pages p LEFT JOIN findings f ON f.page_id = p.id"
+        " AND f.evidence LIKE 'external script%' GROUP BY p.id",
+    )
+
+
+def rows(db_url: str, query: str) -> list[Any]:
+    engine = create_engine(db_url)
     with engine.connect() as conn:
-        urls = set(conn.scalars(text("SELECT url FROM pages WHERE status = 200")))
+        found = list(conn.execute(text(query)))
     engine.dispose()
+    return found
+
+
+def test_a_url_used_as_page_and_script_is_fetched_as_both(sqlite_url: str, tmp_path: Path) -> None:
+    site = SiteSpec("library", {"/": Page(HOME.encode()), "/go.php": Page(GO.encode())})
+    hits, pages = crawl(site, 120, sqlite_url, tmp_path, "HIJACKWATCH_PROFILE_MODE=off")
+    assert hits.count("/go.php") == 2, hits  # once as a page, once as a script
+    urls = {r.url for r in pages if r.status == 200}
     assert {u.rsplit("/", 1)[-1] for u in urls} == {"", "go.php"}, urls
 
 
@@ -51,25 +68,12 @@ def _cloaked_as_text(headers: Mapping[str, str]) -> Page:
 
 def test_a_profile_view_that_is_not_html_keeps_its_row(sqlite_url: str, tmp_path: Path) -> None:
     site = SiteSpec("library", {"/": Page(GO.encode())}, {"/": _cloaked_as_text})
-    with FixtureWeb(sites=[site], first_address=121) as web:
-        seeds = tmp_path / "seeds.txt"
-        web.write_seeds(str(seeds))
-        result = run_cli(
-            "crawl", str(seeds), "--db", sqlite_url, "-q", *FAST,
-            "-s", "HIJACKWATCH_PROFILES=googlebot,search-baidu",
-        )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    engine = create_engine(sqlite_url)
-    with engine.connect() as conn:
-        rows = {
-            r.profile: r
-            for r in conn.execute(
-                text("SELECT profile, status, content_type FROM pages WHERE status = 200")
-            )
-        }
-    engine.dispose()
-    assert set(rows) == {"browser", "googlebot", "search-baidu"}, rows
-    assert rows["googlebot"].content_type.startswith("text/plain")
+    _hits, pages = crawl(
+        site, 121, sqlite_url, tmp_path, "HIJACKWATCH_PROFILES=googlebot,search-baidu"
+    )
+    views = {r.profile: r for r in pages if r.status == 200}
+    assert set(views) == {"browser", "googlebot", "search-baidu"}, views
+    assert views["googlebot"].content_type.startswith("text/plain")
 
 
 KIT = (
@@ -92,24 +96,11 @@ def test_scripts_are_fetched_while_waiting_pages_fill_the_scraper(
         pages[f"/p{n}.html"] = Page(html_page(f"Notice {n}", body).encode())
         pages[f"/js/kit{n}.js"] = Page(KIT, content_type="application/javascript")
     site = SiteSpec("townhall", pages)
-    with FixtureWeb(sites=[site], first_address=122) as web:
-        seeds = tmp_path / "seeds.txt"
-        web.write_seeds(str(seeds))
-        result = run_cli(
-            "crawl", str(seeds), "--db", sqlite_url, "-q", *FAST,
-            "-s", "HIJACKWATCH_PROFILE_MODE=off",
-            "-s", "SCRAPER_SLOT_MAX_ACTIVE_SIZE=1",
-            "-s", "HIJACKWATCH_SCRIPT_WAIT=4",
-        )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    engine = create_engine(sqlite_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT p.url, count(f.id) AS n FROM pages p LEFT JOIN findings f"
-                " ON f.page_id = p.id AND f.evidence LIKE '%kit%' GROUP BY p.url"
-            )
-        ).all()
-    engine.dispose()
-    flagged = {url.rsplit("/", 1)[-1]: n for url, n in rows}
+    _hits, found = crawl(
+        site, 122, sqlite_url, tmp_path,
+        "HIJACKWATCH_PROFILE_MODE=off",
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE=1",
+        "HIJACKWATCH_SCRIPT_WAIT=4",
+    )  # fmt: skip
+    flagged = {r.url.rsplit("/", 1)[-1]: r.script_findings for r in found}
     assert all(flagged[f"p{n}.html"] >= 1 for n in range(4)), flagged
