@@ -389,6 +389,13 @@ GTAG = (
 )
 
 
+# Every story is linked from every page (the rotating teasers alone may miss one, and
+# then a crawl would not find it).
+ARCHIVE = "Archive: " + " ".join(
+    f'<a href="/story/{i}.html">{i + 1}</a>' for i in range(len(DYNAMIC_STORIES))
+)
+
+
 def _dynamic(path: str, title: str, headers: Mapping[str, str]) -> Page:
     ua = headers.get("user-agent", "")
     nonce = secrets.token_urlsafe(16)
@@ -411,6 +418,7 @@ def _dynamic(path: str, title: str, headers: Mapping[str, str]) -> Page:
         f'{banner}<nav><a href="/">Home</a> <a href="/story/0.html">Budget</a></nav>'
         f'<main><h1>{html.escape(title)}</h1><p class="updated">Updated {now}</p>'
         f"<p>{DYNAMIC_ARTICLE}</p><h2>Recommended for you</h2><ul>{teaser}</ul></main>{sidebar}"
+        f"<footer>{ARCHIVE}</footer>"
         f'<script nonce="{nonce}">window.__state={{"csrf":"{nonce}","t":"{now}"}};</script>'
         f"{BAIDU_TONGJI}{GTAG}{CNZZ}"
     )
