@@ -91,6 +91,26 @@ def serve(host: str, pages: dict[str, bytes], ready: Any) -> None:
     server.serve_forever()
 
 
+def start_web(
+    sites: int, per_site: int, rnd: random.Random, first_host: int
+) -> tuple[list[Any], list[str], int]:
+    """Serve ``sites`` generated sites on 127.0.0.{first_host}...: (servers, seeds, bytes)."""
+    clean, hijacked = load_templates()
+    ctx = multiprocessing.get_context("fork")
+    servers, seeds = [], []
+    total_bytes = 0
+    for n in range(sites):
+        pages = build_site(per_site, clean, hijacked, rnd)
+        total_bytes += sum(len(b) for b in pages.values())
+        host = f"127.0.0.{first_host + n}"
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=serve, args=(host, pages, child), daemon=True)
+        proc.start()
+        servers.append(proc)
+        seeds.append(f"http://{host}:{parent.recv()}/")
+    return servers, seeds, total_bytes
+
+
 def run_crawl(mode: str, seeds: list[str], db: str, out: str, per_site: int) -> None:
     """Child process: one crawl, stats as JSON."""
     from scrapy import Request, Spider
@@ -182,21 +202,8 @@ def main() -> None:
         run_crawl(mode, json.loads(seeds), db, out, per_site=10**6)
         return
 
-    rnd = random.Random(7)
-    clean, hijacked = load_templates()
     per_site = args.pages // args.sites
-    ctx = multiprocessing.get_context("fork")
-    servers, seeds = [], []
-    total_bytes = 0
-    for n in range(args.sites):
-        pages = build_site(per_site, clean, hijacked, rnd)
-        total_bytes += sum(len(b) for b in pages.values())
-        host = f"127.0.0.{60 + n}"
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=serve, args=(host, pages, child), daemon=True)
-        proc.start()
-        servers.append(proc)
-        seeds.append(f"http://{host}:{parent.recv()}/")
+    servers, seeds, total_bytes = start_web(args.sites, per_site, random.Random(7), first_host=60)
     print(
         f"web: {args.sites} sites, {per_site * args.sites} pages, "
         f"{total_bytes / (per_site * args.sites) / 1024:.0f} KB mean page size"

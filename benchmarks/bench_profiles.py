@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import random
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_crawl import REPO, build_site, load_templates, serve
+from bench_crawl import REPO, start_web
 
 MODES = ("off", "sample", "all")
 
@@ -102,19 +101,8 @@ def main() -> None:
         run_crawl(mode, json.loads(seeds), db, out, args.sample)
         return
 
-    rnd = random.Random(11)
-    clean, hijacked = load_templates()
     per_site = args.pages // args.sites
-    ctx = multiprocessing.get_context("fork")
-    servers, seeds = [], []
-    for n in range(args.sites):
-        pages = build_site(per_site, clean, hijacked, rnd)
-        parent, child = ctx.Pipe()
-        host = f"127.0.0.{160 + n}"
-        proc = ctx.Process(target=serve, args=(host, pages, child), daemon=True)
-        proc.start()
-        servers.append(proc)
-        seeds.append(f"http://{host}:{parent.recv()}/")
+    servers, seeds, _ = start_web(args.sites, per_site, random.Random(11), first_host=160)
     print(f"web: {args.sites} sites, {per_site * args.sites} pages; sample size {args.sample}")
     results = {}
     try:

@@ -139,7 +139,7 @@ def parse_profiles(value: Any = None) -> list[Profile]:
     else:
         if isinstance(value, str):
             text = value.strip()
-            value = json.loads(text) if text[:1] in "[{" else [n for n in text.split(",")]
+            value = json.loads(text) if text[:1] in "[{" else text.split(",")
         if isinstance(value, Mapping):
             entries = [(str(k), v) for k, v in value.items()]
         elif isinstance(value, Iterable):

@@ -8,6 +8,7 @@ environment.
 
 from __future__ import annotations
 
+from hijackwatch.middlewares.scripts import DEFAULT_SKIP_HOSTS
 from hijackwatch.seeds import loopback_only
 
 BOT_NAME = "hijackwatch"
@@ -86,6 +87,7 @@ HIJACKWATCH_SCRIPT_MAX_BYTES = 512 * 1024
 HIJACKWATCH_SCRIPT_MAX_PER_PAGE = 20
 HIJACKWATCH_SCRIPT_MAX_TOTAL = 5000  # distinct scripts per crawl
 HIJACKWATCH_SCRIPT_WAIT = 30.0  # s a page waits for its scripts' analyses
+HIJACKWATCH_SCRIPT_SKIP_HOSTS = list(DEFAULT_SKIP_HOSTS)  # analytics hosts never fetched
 HIJACKWATCH_SCRIPT_ALLOW_HOSTS: list[str] = []  # when set: only scripts on these hosts/networks
 HIJACKWATCH_RENDER_ENABLED = False  # headless Chromium for suspicious pages
 HIJACKWATCH_RENDER_ALL = False  # render every browser view, not only suspicious ones

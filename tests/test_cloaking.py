@@ -74,10 +74,10 @@ def test_identical_views_are_clean() -> None:
 @pytest.mark.parametrize("profile", ["googlebot", "googlebot-mobile", "search-google-mobile"])
 def test_dynamic_pages_differ_every_time_but_are_not_cloaking(profile: str) -> None:
     """Nonce, timestamp, rotating teasers, no cookie banner for bots, mobile layout."""
-    for path, title in [("/", "Valley Courier"), ("/story/3.html", "Volunteers plant trees")]:
+    for title in ("Valley Courier", "Volunteers plant trees"):
         for _ in range(8):
-            base = summary_of(_dynamic(path, title, headers("browser")).body)
-            other = summary_of(_dynamic(path, title, headers(profile)).body)
+            base = summary_of(_dynamic(title, headers("browser")).body)
+            other = summary_of(_dynamic(title, headers(profile)).body)
             assert base.simhash != other.simhash or base.text_length != other.text_length
             findings = compare_views(base, other, profile)
             assert score_findings(findings)[1] == "clean", findings

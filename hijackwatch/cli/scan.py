@@ -13,10 +13,10 @@ from rich.markup import escape
 
 from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.report.build import VERDICT_RANK
 from hijackwatch.report.text import clean
 
 _VERDICT_STYLE = {"hijacked": "bold red", "suspicious": "yellow", "clean": "green"}
-_RANK = {"hijacked": 3, "suspicious": 2, "clean": 1}
 
 
 @dataclass(slots=True)
@@ -40,7 +40,7 @@ class ScanResult:
     def worst(self) -> Analysis:
         return max(
             (v.analysis for v in self.views),
-            key=lambda a: (_RANK.get(a.verdict, 0), a.score),
+            key=lambda a: (VERDICT_RANK.get(a.verdict, 0), a.score),
         )
 
     def findings(self) -> list[dict[str, str]]:

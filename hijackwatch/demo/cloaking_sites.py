@@ -396,7 +396,7 @@ ARCHIVE = "Archive: " + " ".join(
 )
 
 
-def _dynamic(path: str, title: str, headers: Mapping[str, str]) -> Page:
+def _dynamic(title: str, headers: Mapping[str, str]) -> Page:
     ua = headers.get("user-agent", "")
     nonce = secrets.token_urlsafe(16)
     now = datetime.now(UTC).isoformat(timespec="microseconds")
@@ -438,8 +438,8 @@ def dynamic_news() -> SiteSpec:
     handlers = {}
     for path, title in paths.items():
 
-        def serve(headers: Mapping[str, str], path: str = path, title: str = title) -> Page:
-            return _dynamic(path, title, headers)
+        def serve(headers: Mapping[str, str], title: str = title) -> Page:
+            return _dynamic(title, headers)
 
         handlers[path] = serve
         pages[path] = serve({})

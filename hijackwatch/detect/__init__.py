@@ -20,13 +20,8 @@ def clear_caches() -> None:
     """Forget what earlier pages taught (stylesheets, styles, link domains), as on a
     crawl's first page of a site: for benchmarks and long-lived processes."""
     css.clear_cache()
-    for cached in (
-        document._link_domain,
-        document._selector_query,
-        text.registrable_domain,
-        text.url_domain,
-    ):
-        cached.cache_clear()
+    document.clear_cache()
+    text.clear_cache()
 
 
 __all__ = [

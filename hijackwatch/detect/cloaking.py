@@ -103,7 +103,8 @@ def _description_findings(
 def _spam_findings(
     baseline: ViewSummary, other: ViewSummary, profile: str, kind: str
 ) -> list[Finding]:
-    new_terms = [t for t in other.spam_terms if t not in set(baseline.spam_terms)]
+    known = set(baseline.spam_terms)
+    new_terms = [t for t in other.spam_terms if t not in known]
     extra_hits = other.spam_hits - baseline.spam_hits
     if extra_hits >= 3 and len(new_terms) >= 2:
         return [

@@ -128,11 +128,12 @@ def hiding_reason(style: str) -> str | None:
         return "display:none"
     if decls.get("visibility") in ("hidden", "collapse"):
         return "visibility:hidden"
-    opacity = decls.get("opacity")
-    if opacity is not None and (_number(opacity) or 0.0) <= 0.01 and _number(opacity) is not None:
+    opacity = _number(decls.get("opacity", ""))
+    if opacity is not None and opacity <= 0.01:
         return "opacity:0"
     fs = decls.get("font-size")
-    if fs is not None and (_length_px(fs) is not None) and (_length_px(fs) or 0.0) < 3:
+    size = _length_px(fs) if fs is not None else None
+    if size is not None and size < 3:
         return f"font-size:{fs}"
     indent = decls.get("text-indent")
     if indent is not None and (_length_px(indent) or 0.0) <= -500:

@@ -41,6 +41,12 @@ _TRAILER = re.compile(r"(?:\s*</(?:body|html)\s*>)*\s*", re.I)
 _link_domain = lru_cache(maxsize=4096)(link_domain)
 
 
+def clear_cache() -> None:
+    """Forget the link domains and stylesheet queries of earlier pages."""
+    _link_domain.cache_clear()
+    _selector_query.cache_clear()
+
+
 def _first_end_tag(text: str) -> int:
     """Index of the first </body> or </html>, any letter case."""
     m = _END_TAGS.search(text)
@@ -194,21 +200,14 @@ MAX_HIDDEN_SELECTORS = 40
 
 
 def _hidden_elements(
-    root: etree._Element,
-    id_values: list[str] | None = None,
-    head: HeadFacts | None = None,
+    root: etree._Element, id_values: list[str], head: HeadFacts
 ) -> dict[etree._Element, str]:
     """Every element hidden by its own attributes or by a simple stylesheet rule.
 
     Found with XPath (in C) so the Python walk only does one dict lookup per element.
     ``id_values``: every id of the page in source order, and ``head``: what
-    :func:`_collect_head` found, when already known.
+    :func:`_collect_head` found.
     """
-    if head is None:
-        head = HeadFacts(
-            [text for style in root.iter("style") if (text := style.text)],
-            list(root.iter("marquee")),
-        )
     css = head.styles
     classes, ids = hidden_selectors("\n".join(css)) if css else (frozenset(), frozenset())
     found: dict[etree._Element, str] = {}
@@ -235,7 +234,7 @@ def _hidden_elements(
         used = "\n".join(_CLASS_VALUES(root))
         hidden_classes = [c for c in hidden_classes if c in used]
     if hidden_ids:
-        present = set(_ID_VALUES(root) if id_values is None else id_values)
+        present = set(id_values)
         hidden_ids = [i for i in hidden_ids if i in present]
     if hidden_classes or hidden_ids:
         for el in _selector_query(tuple(hidden_classes), tuple(hidden_ids))(root)[:20_000]:
@@ -283,13 +282,11 @@ def _elements_with_ids(count: int) -> etree.XPath:
     return etree.XPath("//*/@id[" + " or ".join(f".=$i{n}" for n in range(count)) + "]/..")
 
 
-def _collect_head(
-    doc: Document, root: etree._Element, id_values: list[str] | None = None
-) -> HeadFacts:
+def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> HeadFacts:
     """Title, meta, canonical and scripts, each found by lxml's C-level tag filter;
     stylesheets and marquees are picked up on the way for :func:`_hidden_elements`.
 
-    ``id_values``: every id of the page in source order, when already known.
+    ``id_values``: every id of the page in source order.
     """
     budget = MAX_SCRIPTS_CHARS
     title = None
@@ -323,8 +320,6 @@ def _collect_head(
     # <link rel=canonical>/<base> win over og:url, which _meta sets when nothing else did.
     doc.canonical = canonical or doc.canonical
     # Only ids used three times or more matter (template debris); count them in C first.
-    if id_values is None:
-        id_values = _ID_VALUES(root)
     repeated = [i for i, n in Counter(id_values[:50_000]).items() if n >= 3]
     wanted = tuple(i for i in repeated[:200] if "'" not in i)
     if wanted:

@@ -84,7 +84,7 @@ def resolve_labels(targets: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _rows(labels: Path) -> Iterable[tuple[int, dict[str, object]]]:
+def _rows(labels: Path) -> Iterable[dict[str, object]]:
     with labels.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
@@ -97,7 +97,7 @@ def _rows(labels: Path) -> Iterable[tuple[int, dict[str, object]]]:
                 raise LabelsError(f"{labels}:{number}: needs a label 'hijacked' or 'clean'")
             if not isinstance(row.get("path"), str):
                 raise LabelsError(f"{labels}:{number}: needs a path")
-            yield number, row
+            yield row
 
 
 def evaluate(labels_paths: Iterable[str | Path]) -> EvalReport:
@@ -105,7 +105,7 @@ def evaluate(labels_paths: Iterable[str | Path]) -> EvalReport:
     report = EvalReport(per_technique={t: TechniqueStats() for t in TECHNIQUES})
     started = time.perf_counter()
     for labels in resolve_labels(labels_paths):
-        for _number, row in _rows(labels):
+        for row in _rows(labels):
             page = (labels.parent / str(row["path"])).resolve()
             techniques = [str(t) for t in row.get("techniques") or []]  # type: ignore[union-attr]
             try:

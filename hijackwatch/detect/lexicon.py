@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import resources
@@ -146,7 +147,7 @@ class Lexicon:
                 pattern = rf"{first}(?<=(?=({trie})).)"
             self.patterns.append((_SCRIPT_PRESENT.get(script), re.compile(pattern)))
         # The same rules over one automaton of every term: Rust reports each occurrence
-        # of each term (~20 per page) in one pass, ~6x faster than the regexes, which
+        # of each term in one pass, faster than the regexes, which
         # test a lookbehind at nearly every letter of Latin text. Per term: its script's
         # rank in the regexes' order, whether it needs word boundaries, and the regex
         # that must find its script in the text before it counts (None: the term holds
@@ -202,43 +203,16 @@ class Lexicon:
             found = self._automaton.find_matches_as_indexes(text, overlapping=True)
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
             return self._scan_regex(text)
-        counts = _new_counter()
-        if not found:  # most texts: no term at all
-            return SpamHits(counts, {}, len(text))
-        covered = 0
-        terms = self.terms
-        rank = reach = 0
-        for script, start, word in self._accepted(text, found):
-            counts[word] += 1
-            if script != rank:  # overlaps are counted once per script, as the regexes do
-                rank, reach = script, 0
-            if terms[word].weight:
-                end = start + len(word)
-                if end > reach:
-                    covered += end - max(start, reach)
-                    reach = end
-        return SpamHits(counts, {t: terms[t] for t in counts}, len(text), covered)
+        hits = SpamHits(_new_counter(), {}, len(text))
+        if found:  # most texts: no term at all
+            self._tally(self._accepted(text, found), [0], [hits])
+        return hits
 
     def _scan_regex(self, text: str) -> SpamHits:
         """scan() by the per-script regexes (the reference rules)."""
-        counts: Counter[str] = Counter()
-        covered = 0
-        terms = self.terms
-        # Where the first CJK/Thai character is; -1: none (then only Latin can match).
-        first = _first_foreign(text)
-        for present, regex in self.patterns:
-            if present is None or (first >= 0 and present.search(text, first)):
-                reach = 0
-                for m in regex.finditer(text):
-                    word = m.group(1)
-                    counts[word] += 1
-                    if terms[word].weight:
-                        start = m.start()
-                        end = start + len(word)
-                        if end > reach:
-                            covered += end - max(start, reach)
-                            reach = end
-        return SpamHits(counts, {t: terms[t] for t in counts}, len(text), covered)
+        hits = SpamHits(Counter(), {}, len(text))
+        self._tally(self._regex_matches(text), [0], [hits])
+        return hits
 
     def scan_many(self, texts: list[str]) -> list[SpamHits]:
         """scan() for many short texts with one automaton pass over their concatenation.
@@ -251,21 +225,42 @@ class Lexicon:
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
             return self._scan_many_regex(texts, joined)
         hits = [SpamHits(_new_counter(), {}, size) for size in map(len, texts)]
-        if not found:
-            return hits
-        starts = []
-        pos = 0
-        for text in texts:
-            starts.append(pos)
-            pos += len(text) + 1
+        if found:
+            self._tally(self._accepted(joined, found), _offsets(texts), hits)
+        return hits
+
+    def _scan_many_regex(self, texts: list[str], joined: str) -> list[SpamHits]:
+        """scan_many() by the per-script regexes (the reference rules)."""
+        hits = [SpamHits(Counter(), {}, len(text)) for text in texts]
+        self._tally(self._regex_matches(joined), _offsets(texts), hits)
+        return hits
+
+    def _regex_matches(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """(script rank, start, term) of every match of the per-script regexes."""
+        # Where the first CJK/Thai character is; -1: none (then only Latin can match).
+        first = _first_foreign(text)
+        for rank, (present, regex) in enumerate(self.patterns):
+            if present is None or (first >= 0 and present.search(text, first)):
+                for m in regex.finditer(text):
+                    yield rank, m.start(), m.group(1)
+
+    def _tally(
+        self, matches: Iterable[tuple[int, int, str]], starts: list[int], hits: list[SpamHits]
+    ) -> None:
+        """Count ``matches`` (script rank, start, term; by script, then in text order)
+        into ``hits``, one per text starting at each of ``starts`` in the scanned text.
+
+        Overlapping spam terms cover their characters once per script, as the regexes
+        count them.
+        """
         terms = self.terms
         rank = 0
-        reach: dict[int, int] = {}  # per text
-        for script, start, word in self._accepted(joined, found):
+        reach: dict[int, int] = {}  # per text: end of the spam terms counted so far
+        for script, start, word in matches:
             i = bisect_right(starts, start) - 1
             text_hits = hits[i]
             text_hits.counts[word] += 1
-            if script != rank:  # overlaps are counted once per script, as the regexes do
+            if script != rank:
                 rank, reach = script, {}
             if terms[word].weight:
                 end = start + len(word)
@@ -276,42 +271,21 @@ class Lexicon:
         for text_hits in hits:
             if text_hits.counts:
                 text_hits.terms = {t: terms[t] for t in text_hits.counts}
-        return hits
 
-    def _scan_many_regex(self, texts: list[str], joined: str) -> list[SpamHits]:
-        """scan_many() by the per-script regexes (the reference rules)."""
-        starts = []
-        pos = 0
-        for text in texts:
-            starts.append(pos)
-            pos += len(text) + 1
-        counts: list[Counter[str]] = [Counter() for _ in texts]
-        covered = [0] * len(texts)
-        terms = self.terms
-        first = _first_foreign(joined)
-        for present, regex in self.patterns:
-            if present is not None and (first < 0 or not present.search(joined, first)):
-                continue
-            reach = [0] * len(texts)
-            for m in regex.finditer(joined):
-                word = m.group(1)
-                start = m.start()
-                i = bisect_right(starts, start) - 1
-                counts[i][word] += 1
-                if terms[word].weight:
-                    end = start + len(word)
-                    if end > reach[i]:
-                        covered[i] += end - max(start, reach[i])
-                        reach[i] = end
-        return [
-            SpamHits(c, {t: terms[t] for t in c}, len(text), cov)
-            for c, text, cov in zip(counts, texts, covered, strict=True)
-        ]
+
+def _offsets(texts: list[str]) -> list[int]:
+    """Where each text starts in ``SEPARATOR.join(texts)``."""
+    starts = []
+    pos = 0
+    for text in texts:
+        starts.append(pos)
+        pos += len(text) + 1
+    return starts
 
 
 SEPARATOR = "\x1f"
-# An empty Counter without Counter.__init__ (a Python-level update() call): ~4x
-# cheaper, and scan_many makes one per text.
+# An empty Counter without Counter.__init__ (a Python-level update() call): cheaper,
+# and scan_many makes one per text.
 _new_counter = partial(dict.__new__, Counter)
 _SCRIPT_PRESENT = {
     "cjk": re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"),

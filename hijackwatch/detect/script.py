@@ -34,7 +34,7 @@ _OCT_ESC = re.compile(r"\\([0-3][0-7]{2})")
 _FROMCHARCODE = re.compile(r"fromCharCode\s*\(\s*([0-9a-fA-FxX\s,]{1,60000})\)")
 _DECODER_CALL = re.compile(r"(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(['\"`])")
 _CONCAT = re.compile(r"(['\"])\s*\+\s*\1")
-# _CONCAT as two searches: a literal first character lets re skip ahead in C (4x faster).
+# _CONCAT as two searches: a literal first character lets re skip ahead in C.
 _CONCATS = (re.compile(r"'\s*\+\s*'"), re.compile(r'"\s*\+\s*"'))
 _REVERSED = re.compile(
     r"(['\"])([^'\"\\\n]{2,500})\1\s*\.\s*split\(\s*(['\"])\3\s*\)\s*\.\s*reverse\(\s*\)\s*\.\s*join\("

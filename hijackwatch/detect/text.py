@@ -20,7 +20,7 @@ _ZERO_WIDTH_CHARS = "\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e"
 _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")
 _WS_RE = re.compile(r"\s+")
 _SIMPLE_HOST = re.compile(r"(?:https?:)?//([a-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)", re.I)
-# _SIMPLE_HOST for lower-case http(s) URLs, ~2x faster: without re.I, which tests
+# _SIMPLE_HOST for lower-case http(s) URLs, faster: without re.I, which tests
 # case variants of each character (and lets a few non-ASCII letters like K, the
 # Kelvin sign, into [a-z]: such hosts fall through to _SIMPLE_HOST).
 _HTTP_HOST = re.compile(r"https?://([A-Za-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)")
@@ -95,7 +95,7 @@ def _special() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pa
     Most CJK pages (all Simplified ones) hold no character t2s would change, and most
     pages none NFKC would change, so one regex pass tells that only lower-casing is
     left. Built once by converting every character of the covered blocks in one
-    OpenCC call and checking every code point's decomposition (~100 ms).
+    OpenCC call and checking every code point's decomposition (once per process).
     """
     chars = [chr(c) for a, b in _T2S_BLOCKS for c in range(a, b + 1)]
     converted = _T2S.convert("\n".join(chars)).split("\n")
@@ -128,11 +128,11 @@ def normalise(text: str) -> str:
         hit = cased.search(text)
         if hit is None:
             # Nothing to fold and no case to change beyond ASCII letters, which
-            # bytes.lower() changes alone (~2.5x faster than str.lower() here; UTF-8
+            # bytes.lower() changes alone (faster than str.lower() here; UTF-8
             # bytes below 0x80 are ASCII characters).
             return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
         first = hit.start()  # nothing earlier is changeable
-        # NFKC costs ~10x a substring search; most pages only need it for a few
+        # NFKC costs far more than a substring search; most pages only need it for a few
         # common characters (all changeable), swapped for exactly what NFKC gives them.
         for char, folded in _COMMON_NFKC:
             if text.find(char, first) >= 0:
@@ -144,8 +144,8 @@ def normalise(text: str) -> str:
             # last safe character on may change, and no special character is earlier.
             start = max(hit.start() - 1, 0)
             rest = text[start:]
-            if not unicodedata.is_normalized("NFKC", rest):  # ~0.2 ns a character
-                # NFKC itself is ~30x slower: run it only up to the last changeable
+            if not unicodedata.is_normalized("NFKC", rest):  # a cheap check
+                # NFKC itself is much slower: run it only up to the last changeable
                 # character (safe ones follow), found searching the reversed rest.
                 end = len(rest) - changeable.search(rest[::-1]).start()  # type: ignore[union-attr]
                 text = text[:start] + unicodedata.normalize("NFKC", rest[:end]) + rest[end:]
@@ -207,6 +207,12 @@ def url_host(url: str) -> str:
 @lru_cache(maxsize=1024)
 def url_domain(url: str) -> str:
     return registrable_domain(url_host(url))
+
+
+def clear_cache() -> None:
+    """Forget the domains of hosts and URLs seen so far."""
+    registrable_domain.cache_clear()
+    url_domain.cache_clear()
 
 
 def absolute_url(base: str, href: str) -> str:

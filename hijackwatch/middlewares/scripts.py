@@ -38,6 +38,7 @@ from hijackwatch.detect import Finding
 from hijackwatch.detect.cloaking import absolute_script_urls, external_script_findings
 from hijackwatch.items import PageItem
 from hijackwatch.middlewares.followup import FollowUpMiddleware
+from hijackwatch.profiles import SCRIPT_MAX_BYTES
 from hijackwatch.render import HostPolicy
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ DEFAULT_SKIP_HOSTS = (
     "clarity.ms",
     "mc.yandex.ru",
 )
-SCRIPT_PRIORITY = 200  # ahead of pages in the downloader's per-host queues
 
 
 class ScriptCache:
@@ -134,7 +134,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         crawler: Crawler,
         cache: ScriptCache,
         *,
-        max_bytes: int = 512 * 1024,
+        max_bytes: int = SCRIPT_MAX_BYTES,
         per_page: int = 20,
         skip_hosts: tuple[str, ...] = DEFAULT_SKIP_HOSTS,
         only: HostPolicy | None = None,
@@ -158,7 +158,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         return cls(
             crawler,
             ScriptCache.for_crawler(crawler),
-            max_bytes=s.getint("HIJACKWATCH_SCRIPT_MAX_BYTES", 512 * 1024),
+            max_bytes=s.getint("HIJACKWATCH_SCRIPT_MAX_BYTES", SCRIPT_MAX_BYTES),
             per_page=s.getint("HIJACKWATCH_SCRIPT_MAX_PER_PAGE", 20),
             skip_hosts=tuple(h.strip().lower() for h in skip if h.strip()),
             only=HostPolicy(only) if only else None,
@@ -183,9 +183,8 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         for url in self.cache.register(out.url, out.profile, urls):
             request = Request(
                 url,
-                priority=SCRIPT_PRIORITY,
-                # never through the scheduler (see the module docstring), so neither the
-                # dupefilter nor a page crawled at the same URL is affected
+                # never through the scheduler (see the module docstring): no dupefilter, and
+                # no priority either (the downloader's per-host queues are first in, first out)
                 dont_filter=True,
                 meta={"hw_any_host": True, "hw_script": url, "download_maxsize": self.max_bytes},
             )
@@ -196,7 +195,14 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         return []
 
     async def fetch(self, request: Request) -> None:
-        """Download one script and resolve its cache entry, whatever happens."""
+        """Download and analyse one script; its cache entry is resolved whatever happens."""
+        findings: list[Finding] = []
+        try:
+            findings = await self.script_findings(request)
+        finally:
+            self.cache.resolve(request.meta["hw_script"], findings)
+
+    async def script_findings(self, request: Request) -> list[Finding]:
         url = request.meta["hw_script"]
         try:
             assert self.crawler.engine is not None
@@ -204,18 +210,9 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         except Exception as exc:
             self.stats.inc_value("hijackwatch/script_fetch_errors")
             logger.debug("script %s not fetched: %s", url, exc)
-            self.cache.resolve(url, [])
-            return
-        try:
-            await self.script_loaded(response)
-        finally:
-            self.cache.resolve(url, [])  # no-op when script_loaded resolved it
-
-    async def script_loaded(self, response: Response) -> None:
-        url = response.meta["hw_script"]
+            return []
         if response.status != 200:
-            self.cache.resolve(url, [])
-            return
+            return []
         if isinstance(response, TextResponse):
             source = response.text
         else:
@@ -225,7 +222,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         except Exception:  # a detector bug must not stall the pages waiting on this script
             logger.exception("script analysis failed for %s", url)
             self.stats.inc_value("hijackwatch/script_analysis_errors")
-            findings = []
+            return []
         if findings:
             self.stats.inc_value("hijackwatch/scripts_flagged")
-        self.cache.resolve(url, findings)
+        return findings

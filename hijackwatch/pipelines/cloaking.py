@@ -29,7 +29,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from hijackwatch.detect import Finding, ViewSummary, score_findings
-from hijackwatch.detect.cloaking import cloaking_kind, compare_fetches
+from hijackwatch.detect.cloaking import compare_fetches
 from hijackwatch.items import PageItem
 from hijackwatch.middlewares.profiles import ProfilePlan, profile_mode
 from hijackwatch.middlewares.scripts import ScriptCache
@@ -256,11 +256,13 @@ class CloakingPipeline:
             )
         if self.plan.arrived(item.url, item.profile):
             self.baselines.pop(item.url, None)
-        if baseline is None or item.status is None:
-            return
+        # every profile view comes from the plan's requests, so its profile is known
         profile = self.plan.by_name.get(item.profile)
-        kind = profile.kind if profile is not None else cloaking_kind(item.profile)
-        findings = compare_fetches(item.url, baseline, view_facts(item), item.profile, kind=kind)
+        if baseline is None or item.status is None or profile is None:
+            return
+        findings = compare_fetches(
+            item.url, baseline, view_facts(item), item.profile, kind=profile.kind
+        )
         if findings:
-            self.stats.inc_value(f"hijackwatch/{kind}")
+            self.stats.inc_value(f"hijackwatch/{profile.kind}")
         add_findings(item, findings)

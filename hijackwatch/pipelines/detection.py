@@ -123,7 +123,9 @@ class DetectionPipeline:
             # No public API kills one worker; the pages in flight retry in the new pool.
             for process in list(getattr(executor, "_processes", {}).values()):
                 process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+        # Not cancel_futures: a cancelled page would raise CancelledError (no retry, no row);
+        # the dead pool fails every queued page with BrokenProcessPool, which retries.
+        executor.shutdown(wait=False, cancel_futures=False)
         self.executor = self._new_executor()
 
     async def process_item(self, item: Any) -> Any:

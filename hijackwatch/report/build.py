@@ -276,7 +276,8 @@ def build_report(
         _apply_incident(entry, incidents.get(row["site_id"], []))
         if not _wanted(entry, only, since_dt):
             continue
-        _page_entries(db, entry, row["site_id"])
+        if entry.hijacked_pages or entry.suspicious_pages:  # else no page to list: skip the queries
+            _page_entries(db, entry, row["site_id"])
         report.sites.append(entry)
     report.sites.sort(key=lambda s: (-VERDICT_RANK.get(s.status, 0), not s.new, s.site))
     return report
