@@ -22,6 +22,10 @@ import contextlib
 import ipaddress
 import logging
 import os
+import pwd
+import shlex
+import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,11 +39,10 @@ from hijackwatch.seeds import loopback_only as env_loopback_only
 logger = logging.getLogger(__name__)
 
 CHROMIUM = "/usr/bin/chromium"
+RENDER_USER = "nobody"  # who runs Chromium when hijackwatch runs as root
+SETPRIV = "/usr/bin/setpriv"
 CHROMIUM_ARGS = [
     "--headless",
-    # Chromium refuses to start its OS sandbox as root; run hijackwatch as an
-    # unprivileged user and the sandbox stays on (see docs/cloaking.md)
-    *(["--no-sandbox"] if os.geteuid() == 0 else []),
     "--disable-gpu",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",  # no UDP around the router
     "--dns-prefetch-disable",
@@ -57,6 +60,53 @@ MAX_NAVIGATIONS = 20
 
 def chromium_available(path: str = CHROMIUM) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+class SandboxError(Exception):
+    """Chromium's sandbox cannot be kept on, and running without it was not allowed."""
+
+
+# Playwright starts the executable it is given with --user-data-dir=<fresh dir made by
+# root>; the launcher hands that directory to the unprivileged user, then becomes it.
+_LAUNCHER = """#!/bin/sh
+# Written by hijackwatch.render: Chromium refuses its sandbox as root, so it runs as
+# {user} (uid {uid}) with the sandbox on.
+for arg do
+  case $arg in
+    --user-data-dir=*) dir=${{arg#--user-data-dir=}}; chown -R {uid}:{gid} -- "$dir"
+      export HOME="$dir" ;;
+  esac
+done
+exec {setpriv} --reuid={uid} --regid={gid} --clear-groups --inh-caps=-all -- {chromium} "$@"
+"""
+
+
+def sandbox_launcher(chromium: str, user: str, directory: str) -> str:
+    """Write the launcher that starts ``chromium`` as ``user``; returns its path."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise SandboxError(
+            f"HIJACKWATCH_RENDER_USER {user!r} does not exist: as root, Chromium runs as "
+            "an unprivileged user so that its sandbox stays on"
+        ) from None
+    if entry.pw_uid == 0:
+        raise SandboxError(f"HIJACKWATCH_RENDER_USER {user!r} is root: Chromium needs another")
+    if not os.access(SETPRIV, os.X_OK):
+        raise SandboxError(f"{SETPRIV} (util-linux) is needed to start Chromium as {user!r}")
+    path = os.path.join(directory, "chromium-sandboxed")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(
+            _LAUNCHER.format(
+                user=user,
+                uid=entry.pw_uid,
+                gid=entry.pw_gid,
+                setpriv=SETPRIV,
+                chromium=shlex.quote(chromium),
+            )
+        )
+    os.chmod(path, 0o755)
+    return path
 
 
 @dataclass(slots=True)
@@ -122,8 +172,15 @@ class Renderer:
         timeout: float = 15.0,
         settle: float = 3.0,
         loopback_only: bool | None = None,
+        user: str = RENDER_USER,
+        no_sandbox: bool = False,
     ) -> None:
+        """As root, Chromium is started as ``user`` (its sandbox needs that), unless
+        ``no_sandbox`` explicitly accepts running hostile pages without the sandbox."""
         self.executable = executable
+        self.user = user
+        self.no_sandbox = no_sandbox
+        self._launcher_dir: str | None = None
         if loopback_only is None:  # the environment decides (tests and demo set it)
             loopback_only = env_loopback_only()
         self.policy = HostPolicy(allow_hosts, loopback_only)
@@ -139,17 +196,37 @@ class Renderer:
             return self._browser
         from playwright.sync_api import sync_playwright
 
+        executable, args = self._launch_plan()
         if self._playwright is None:
             self._playwright = sync_playwright().start()
         # launch() gives every browser a fresh temporary user-data-dir, deleted on close
         self._browser = self._playwright.chromium.launch(
-            executable_path=self.executable,
+            executable_path=executable,
             headless=True,
+            # Playwright adds --no-sandbox unless told otherwise
+            chromium_sandbox=not self.no_sandbox,
             # loopback-only: no host name resolves at all (belt and braces to routing)
-            args=[*CHROMIUM_ARGS, *(LOOPBACK_ARGS if self.policy.loopback_only else [])],
+            args=[*args, *(LOOPBACK_ARGS if self.policy.loopback_only else [])],
             timeout=self.timeout * 1000,
         )
         return self._browser
+
+    def _launch_plan(self) -> tuple[str, list[str]]:
+        """The executable and flags: never a sandbox-less browser unless asked for."""
+        if self.no_sandbox:
+            return self.executable, ["--no-sandbox", *CHROMIUM_ARGS]
+        if os.geteuid() != 0:
+            return self.executable, CHROMIUM_ARGS
+        if self._launcher_dir is None:
+            directory = tempfile.mkdtemp(prefix="hijackwatch-render-")
+            os.chmod(directory, 0o755)
+            try:
+                sandbox_launcher(self.executable, self.user, directory)
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+            self._launcher_dir = directory
+        return os.path.join(self._launcher_dir, "chromium-sandboxed"), CHROMIUM_ARGS
 
     def render(self, url: str, *, user_agent: str, referer: str | None = None) -> RenderResult:
         """Load ``url`` and let its scripts run for ``settle`` s (call from the worker thread)."""
@@ -159,8 +236,11 @@ class Renderer:
         page_host = (urlsplit(url).hostname or "").lower()
         try:
             browser = self._ensure_browser()
+        except SandboxError as exc:
+            result.error = f"browser not started: {exc}"[:500]
+            return result
         except PlaywrightError as exc:
-            result.error = f"browser did not start: {exc}"[:500]
+            result.error = f"browser did not start: {_start_failure(exc)}"[:500]
             return result
         try:
             context = browser.new_context(
@@ -242,6 +322,9 @@ class Renderer:
         except Exception:  # closing a crashed browser: nothing left to clean
             logger.debug("closing the render browser failed", exc_info=True)
         self._browser = self._playwright = None
+        if self._launcher_dir is not None:
+            shutil.rmtree(self._launcher_dir, ignore_errors=True)
+            self._launcher_dir = None
 
     # --- event-loop side ------------------------------------------------------------
     async def render_async(
@@ -264,6 +347,19 @@ class Renderer:
     def close(self) -> None:
         self.executor.submit(self._close).result(timeout=60)
         self.executor.shutdown(wait=True)
+
+
+def _start_failure(exc: Exception) -> str:
+    """Playwright's launch error, with the way out when the sandbox was what failed."""
+    message = str(exc)
+    if "sandbox" in message.lower():
+        message = (
+            "Chromium's sandbox could not start (on Linux it needs unprivileged user "
+            "namespaces, e.g. sysctl kernel.unprivileged_userns_clone=1 and a container "
+            "seccomp profile that allows them); HIJACKWATCH_RENDER_NO_SANDBOX=True runs "
+            f"without it, at your own risk. {message}"
+        )
+    return message
 
 
 def render_findings(result: RenderResult, source_title: str | None) -> list[Finding]:

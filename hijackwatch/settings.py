@@ -97,3 +97,5 @@ HIJACKWATCH_RENDER_TIMEOUT = 15.0
 HIJACKWATCH_RENDER_SETTLE = 3.0  # s scripts may run after load
 HIJACKWATCH_RENDER_ALLOW_HOSTS: list[str] = []  # hosts/networks besides the page's own
 HIJACKWATCH_RENDER_CHROMIUM = "/usr/bin/chromium"
+HIJACKWATCH_RENDER_USER = "nobody"  # as root, Chromium runs as this user (its sandbox needs it)
+HIJACKWATCH_RENDER_NO_SANDBOX = False  # True: run Chromium without its sandbox (not advised)

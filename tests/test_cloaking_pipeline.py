@@ -127,3 +127,13 @@ def test_a_failing_render_keeps_the_page() -> None:
         assert pipe.stats.get_value("hijackwatch/cloaking_errors") == 1
 
     asyncio.run(scenario())
+
+
+def test_render_mode_without_a_browser_keeps_the_rest(caplog: pytest.LogCaptureFixture) -> None:
+    """A missing Chromium turns off rendering only, loudly; profiles are still compared."""
+    pipe, plan = pipeline(
+        HIJACKWATCH_RENDER_ENABLED=True, HIJACKWATCH_RENDER_CHROMIUM="/nonexistent/chromium"
+    )
+    assert pipe.renderer is None and plan.active
+    assert pipe.stats.get_value("hijackwatch/render_unavailable") == 1
+    assert "no Chromium at /nonexistent/chromium" in caplog.text

@@ -6,7 +6,9 @@ request is aborted and recorded, so nothing reaches the internet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from hijackwatch.render import (
     HostPolicy,
     Renderer,
     RenderResult,
+    SandboxError,
     chromium_available,
     render_findings,
 )
@@ -144,6 +147,94 @@ def test_nothing_leaves_the_allowed_hosts(web: FixtureWeb, renderer: Renderer) -
     blocked_hosts = {u.split("/")[2] for u in result.blocked}
     assert {"example.com", "www.google-analytics.com", "example.org"} <= blocked_hosts
     assert render_findings(result, "Leaky page") == []
+
+
+@dataclass
+class Process:
+    pid: int
+    uid: int
+    seccomp: int  # 2: a seccomp-bpf filter, as Chromium's sandbox installs in renderers
+    user_ns: str
+    cmdline: list[str]
+
+
+def descendants(root: int) -> list[Process]:
+    """Processes below ``root`` (the driver, Chromium and its children), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            try:
+                status = dict(
+                    line.split(":\t", 1)
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if ":\t" in line
+                )
+                cmdline = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+                user_ns = os.readlink(f"/proc/{pid}/ns/user")
+            except OSError:  # gone meanwhile
+                continue
+            uid = int(status["Uid"].split()[0])
+            found.append(Process(pid, uid, int(status.get("Seccomp", 0)), user_ns, cmdline))
+    return found
+
+
+def browser_processes() -> list[Process]:
+    return [p for p in descendants(os.getpid()) if "chromium" in " ".join(p.cmdline[:1])]
+
+
+@needs_chromium
+def test_pages_run_inside_chromiums_sandbox(web: FixtureWeb, renderer: Renderer) -> None:
+    """Hostile pages' scripts run only in a sandboxed browser, also when hijackwatch is root."""
+    result = render(renderer, web.base_of("leaky"))
+    assert result.error is None and result.title == "Leaky page"
+    processes = browser_processes()
+    assert processes
+    assert not any("--no-sandbox" in p.cmdline for p in processes)
+    if os.geteuid() == 0:  # Chromium as root cannot sandbox: it runs as another user
+        assert all(p.uid != 0 for p in processes)
+    own_ns = os.readlink("/proc/self/ns/user")
+    sandboxed = [p for p in processes if p.seccomp == 2 and p.user_ns != own_ns]
+    assert sandboxed  # renderers: seccomp filter and their own user namespace
+
+
+@needs_chromium
+def test_running_without_the_sandbox_is_explicit_and_visible(web: FixtureWeb) -> None:
+    """The opt-out really drops the sandbox (so the check above can tell the difference)."""
+    unsafe = Renderer(
+        allow_hosts=["127.0.0.0/8"], timeout=10, settle=0.2, loopback_only=True, no_sandbox=True
+    )
+    try:
+        result = render(unsafe, web.base_of("leaky"))
+        processes = browser_processes()
+    finally:
+        unsafe.close()
+    assert result.error is None and result.title == "Leaky page"
+    unsandboxed = [p for p in processes if "--no-sandbox" in p.cmdline]
+    assert unsandboxed and not any(p.seccomp == 2 for p in unsandboxed)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root has to change user")
+def test_root_refuses_an_unknown_render_user(tmp_path: Path) -> None:
+    r = Renderer(user="hw-no-such-user", timeout=5, settle=0)
+    try:
+        with pytest.raises(SandboxError, match="hw-no-such-user"):
+            r._launch_plan()
+        result = r.executor.submit(
+            r.render, "http://127.0.0.1:9/", user_agent="x", referer=None
+        ).result(timeout=60)
+    finally:
+        r.close()
+    assert result.error and result.error.startswith("browser not started")
+    assert "HIJACKWATCH_RENDER_USER" in result.error
 
 
 @needs_chromium

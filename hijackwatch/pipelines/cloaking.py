@@ -119,6 +119,8 @@ class CloakingPipeline:
         render_profile = None
         if s.getbool("HIJACKWATCH_RENDER_ENABLED", False):
             renderer, render_profile = cls._renderer(crawler)
+            if renderer is None:
+                crawler.stats.set_value("hijackwatch/render_unavailable", 1)
         if plan is None and scripts is None and renderer is None:
             raise NotConfigured("no profiles, no external scripts, no render mode")
         pipeline = cls(
@@ -138,14 +140,19 @@ class CloakingPipeline:
         return pipeline
 
     @staticmethod
-    def _renderer(crawler: Crawler) -> tuple[Renderer, Profile]:
+    def _renderer(crawler: Crawler) -> tuple[Renderer | None, Profile | None]:
+        """The renderer, or None (logged) when render mode cannot run: the profile
+        comparison and script analysis still do."""
         from hijackwatch.profiles import BUILTIN_PROFILES, parse_profiles
-        from hijackwatch.render import CHROMIUM, Renderer, chromium_available
+        from hijackwatch.render import CHROMIUM, RENDER_USER, Renderer, chromium_available
 
         s = crawler.settings
         executable = s.get("HIJACKWATCH_RENDER_CHROMIUM", CHROMIUM)
         if not chromium_available(executable):
-            raise NotConfigured(f"render mode: no Chromium at {executable}")
+            logger.error(
+                "render mode is on but there is no Chromium at %s: not rendering", executable
+            )
+            return None, None
         name = s.get("HIJACKWATCH_RENDER_PROFILE", "search-baidu")
         profiles = {p.name: p for p in parse_profiles(s.get("HIJACKWATCH_PROFILES"))}
         profile = profiles.get(name) or BUILTIN_PROFILES.get(name)
@@ -157,7 +164,14 @@ class CloakingPipeline:
             timeout=s.getfloat("HIJACKWATCH_RENDER_TIMEOUT", 15.0),
             settle=s.getfloat("HIJACKWATCH_RENDER_SETTLE", 3.0),
             loopback_only=s.getbool("HIJACKWATCH_LOOPBACK_ONLY", False),
+            user=s.get("HIJACKWATCH_RENDER_USER") or RENDER_USER,
+            no_sandbox=s.getbool("HIJACKWATCH_RENDER_NO_SANDBOX", False),
         )
+        if renderer.no_sandbox:
+            logger.warning(
+                "HIJACKWATCH_RENDER_NO_SANDBOX is set: hostile pages run in Chromium "
+                "without its sandbox"
+            )
         return renderer, profile
 
     async def spider_closed(self) -> None:
