@@ -6,6 +6,7 @@ retries back off, and the caller runs ``send_alert`` in a worker thread.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -24,6 +25,7 @@ USER_AGENT = "hijackwatch-alerts/1"
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF = 1.0  # seconds; doubles after each failed attempt
 DEFAULT_TIMEOUT = 10.0
+REASON_MAX = 160  # characters of a broken reply quoted in the log
 
 
 def alert_payload(outcome: RunOutcome) -> dict[str, Any]:
@@ -73,6 +75,17 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/…"
 
 
+def _reason(exc: Exception) -> str:
+    """Why an attempt failed. A broken reply (http.client) is quoted escaped and cut short:
+    it is whatever the receiver sent, up to a 64 KiB status line."""
+    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, OSError):
+        quoted = repr(exc)  # escaped: no control characters reach the log
+        if len(quoted) > REASON_MAX:
+            quoted = quoted[: REASON_MAX - 1] + "…"
+        return f"invalid HTTP response from the receiver: {quoted}"
+    return str(exc) or type(exc).__name__
+
+
 def send_alert(
     url: str,
     payload: dict[str, Any],
@@ -107,8 +120,10 @@ def send_alert(
                     "alert for run %s delivered (HTTP %s)", payload.get("run_id"), response.status
                 )
                 return True
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            log.warning("alert attempt %d/%d to %s failed: %s", attempt, attempts, _where(url), exc)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            log.warning(
+                "alert attempt %d/%d to %s failed: %s", attempt, attempts, _where(url), _reason(exc)
+            )
         if attempt < attempts:
             time.sleep(delay)
             delay *= 2

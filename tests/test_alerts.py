@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +17,17 @@ from hijackwatch.storage import RunOutcome
 
 
 class Receiver:
-    """A webhook endpoint that records JSON bodies; the first ``fail_first`` calls get 500."""
+    """A webhook endpoint that records JSON bodies; the first ``fail_first`` calls get 500.
 
-    def __init__(self, fail_first: int = 0) -> None:
+    ``broken_first``: raw bytes sent instead of a reply to the first calls, the connection
+    then closed (``b""``: closed without a word).
+    """
+
+    def __init__(self, fail_first: int = 0, broken_first: tuple[bytes, ...] = ()) -> None:
         self.calls: list[dict[str, Any]] = []
         self.attempts = 0
         self.fail_first = fail_first
+        self.broken_first = broken_first
         self.headers: list[dict[str, str]] = []
         receiver = self
 
@@ -30,6 +36,10 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 receiver.attempts += 1
+                if receiver.attempts <= len(receiver.broken_first):
+                    self.wfile.write(receiver.broken_first[receiver.attempts - 1])
+                    self.close_connection = True
+                    return
                 if receiver.attempts <= receiver.fail_first:
                     self.send_response(500)
                     self.end_headers()
@@ -97,6 +107,32 @@ def test_alert_retried_until_the_receiver_recovers() -> None:
         elapsed = time.monotonic() - started
     assert flaky.attempts == 3 and len(flaky.calls) == 1
     assert elapsed >= 0.3  # backed off 0.1 s, then 0.2 s
+
+
+def test_broken_replies_are_retried_like_other_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A receiver that hangs up or answers garbage (http.client.HTTPException, not OSError)
+    gets the same retries and the same one-line warning as a 500 or a refused connection."""
+    broken = (
+        b"",  # RemoteDisconnected
+        b"HELLO \x1b[31mred\r\n",  # BadStatusLine, with a terminal escape
+        b"HTTP/1.1 2OO OK\r\n\r\n",  # BadStatusLine (status not a number)
+        b"HTTP/1.1 200 OK\r\n" + b"X-Junk: " + b"j" * 70000 + b"\r\n\r\n",  # LineTooLong
+    )
+    caplog.set_level(logging.INFO, logger="hijackwatch.alerts")
+    with Receiver(broken_first=broken) as flaky:
+        result = notify_run(
+            flaky.url, outcome(new_hijacked_sites=["b.example"]), attempts=5, backoff=0.01
+        )
+    assert result is True
+    assert flaky.attempts == 5 and [c["run_id"] for c in flaky.calls] == [7]
+    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failed) == 4 and all(m.startswith("alert attempt ") for m in failed), failed
+    assert "BadStatusLine('HELLO \\x1b[31mred\\r\\n')" in failed[1]
+    assert "\x1b" not in caplog.text and all(len(m) < 300 for m in failed)
+    assert "alert for run 7 delivered" in caplog.text
+    assert not any(r.exc_info for r in caplog.records)  # handled, not an unexpected error
 
 
 def test_alert_failure_is_reported_not_raised(caplog: pytest.LogCaptureFixture) -> None:

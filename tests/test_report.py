@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, text
 
 from hijackwatch.report import build, build_report, render
 from hijackwatch.report.text import csv_cell
@@ -20,6 +21,7 @@ from tests.conftest import CHROMIUM, unavailable
 from tests.test_storage import (
     HOSTILE_EVIDENCE,
     HOSTILE_TITLE,
+    RUN1_AT,
     RUN2_AT,
     SITE_A,
     SITE_B,
@@ -29,6 +31,7 @@ from tests.test_storage import (
 
 REPO = Path(__file__).resolve().parent.parent
 SLOT_URL = f"http://{SITE_B}/news/slot-gacor.html"
+QUERIES = REPO / "docs" / "queries.sql"
 
 # Everything an attacker could put in a page, aimed at whoever opens the HTML report.
 EVIL_SITE = "evil.example"
@@ -142,6 +145,86 @@ def test_pages_per_site_capped_by_url_not_by_fetch(
     assert site.pages_truncated
     assert [p.url for p in site.page_entries] == [f"http://{SITE_B}/p1", f"http://{SITE_B}/p0"]
     assert all(len(p.fetches) == 2 for p in site.page_entries)
+
+
+def problem_sites(first: int, count: int) -> list[dict[str, Any]]:
+    """``count`` sites, each with a clean homepage and two hijacked pages seen by two profiles."""
+    rows: list[dict[str, Any]] = []
+    for n in range(first, first + count):
+        site = f"s{n}.example"
+        rows.append({"url": f"http://{site}/", "site": site, "status": 200, "verdict": "clean"})
+        for page in ("slot.html", "casino.html"):
+            for profile, verdict in (("browser", "suspicious"), ("googlebot", "hijacked")):
+                rows.append(
+                    {
+                        "url": f"http://{site}/{page}",
+                        "site": site,
+                        "status": 200,
+                        "profile": profile,
+                        "verdict": verdict,
+                        "score": 70.0,
+                        "findings": [
+                            {"kind": "hidden_links", "severity": "high", "evidence": page}
+                        ],
+                    }
+                )
+    return rows
+
+
+def statements_for(db: Database, **options: Any) -> tuple[int, list[Any]]:
+    """SQL statements the database saw while one report was built, and its sites."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        sites = build_report(db, **options).sites
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen), sites
+
+
+def test_report_queries_do_not_grow_with_the_sites(db_url: str) -> None:
+    """Portfolios have thousands of sites: no query per site (N+1), latest or per run."""
+    db = Database(db_url)
+    db.ensure_schema()
+    write_run(db, problem_sites(0, 3), RUN1_AT)
+    few, few_sites = statements_for(db, only="all")
+    few_run, _ = statements_for(db, run_id=1, only="all")
+    write_run(db, problem_sites(3, 30), RUN2_AT)  # the latest report: 3 sites of run 1, 30 of 2
+    many, many_sites = statements_for(db, only="all")
+    many_run, run_sites = statements_for(db, run_id=2, only="all")
+    db.dispose()
+    assert len(few_sites) == 3 and len(many_sites) == 33 and len(run_sites) == 30
+    for site in many_sites:
+        assert [p.url.rsplit("/", 1)[1] for p in site.page_entries] == ["casino.html", "slot.html"]
+        assert all(len(p.fetches) == 2 and p.verdict == "hijacked" for p in site.page_entries)
+    assert many == few and many_run == few_run, (few, many, few_run, many_run)
+
+
+def test_truncation_hint_points_to_what_lists_every_page(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CSV and JSON stop at the same per-site limit as the table: the hint names SQL instead."""
+    monkeypatch.setattr(build, "MAX_PAGES_PER_SITE", 1)
+    db = Database(sqlite_url)
+    db.ensure_schema()
+    write_run(db, problem_sites(0, 1), RUN2_AT)
+    report = build_report(db)
+    with db.engine.connect() as conn:
+        query = QUERIES.read_text(encoding="utf-8").split("-- name: hijacked_pages_with_evidence")
+        listed = {r.url for r in conn.execute(text(query[1].split(";")[0]))}
+    db.dispose()
+    assert report.sites[0].pages_truncated
+    assert len(json.loads(render(report, "json"))["sites"][0]["page_entries"]) == 1
+    assert len(list(csv.DictReader(io.StringIO(render(report, "csv"))))) == 1
+    assert len(listed) == 2  # the query the hint names does list every hijacked page
+    table = " ".join(render(report, "table", width=300).split())
+    assert "more hijacked or suspicious pages than the 1 per site" in table
+    assert "hijacked_pages_with_evidence query in docs/queries.sql" in table
+    assert "csv/json" not in table
 
 
 def test_all_four_formats(scenario_db: Database) -> None:

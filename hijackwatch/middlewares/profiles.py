@@ -156,11 +156,12 @@ class ProfilesMiddleware(FollowUpMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        # switched off by a setting: a bare NotConfigured, so Scrapy logs no warning
         if profile_mode(crawler) == "off":
-            raise NotConfigured("HIJACKWATCH_PROFILE_MODE is off")
+            raise NotConfigured
         plan = ProfilePlan.for_crawler(crawler)
-        if not plan.active:
-            raise NotConfigured("HIJACKWATCH_PROFILES lists no profile besides browser")
+        if not plan.active:  # HIJACKWATCH_PROFILES lists no profile besides browser
+            raise NotConfigured
         return cls(plan)
 
     def follow_up(self, response: Response, out: Any) -> list[Request]:

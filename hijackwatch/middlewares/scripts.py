@@ -152,7 +152,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
     def from_crawler(cls, crawler: Crawler) -> Self:
         s = crawler.settings
         if not s.getbool("HIJACKWATCH_SCRIPTS_ENABLED", True):
-            raise NotConfigured("HIJACKWATCH_SCRIPTS_ENABLED is off")
+            raise NotConfigured  # switched off: bare, so Scrapy logs no warning
         skip = s.getlist("HIJACKWATCH_SCRIPT_SKIP_HOSTS", list(DEFAULT_SKIP_HOSTS))
         only = s.getlist("HIJACKWATCH_SCRIPT_ALLOW_HOSTS", [])
         return cls(

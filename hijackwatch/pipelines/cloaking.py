@@ -122,7 +122,9 @@ class CloakingPipeline:
             if renderer is None:
                 crawler.stats.set_value("hijackwatch/render_unavailable", 1)
         if plan is None and scripts is None and renderer is None:
-            raise NotConfigured("no profiles, no external scripts, no render mode")
+            # profiles, scripts and render mode all switched off: nothing to compare, and
+            # nothing to warn about (a bare NotConfigured is not logged by Scrapy)
+            raise NotConfigured
         pipeline = cls(
             crawler,
             plan,

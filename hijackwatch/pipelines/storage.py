@@ -112,7 +112,7 @@ class StoragePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         s = crawler.settings
         if not s.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
-            raise NotConfigured("HIJACKWATCH_STORAGE_ENABLED is off")
+            raise NotConfigured  # switched off: bare, so Scrapy logs no warning
         spool_dir = s.get("HIJACKWATCH_SPOOL_DIR")
         pipeline = cls(
             crawler,

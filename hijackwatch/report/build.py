@@ -6,14 +6,14 @@ same facts. Everything textual in it comes from hostile pages: renderers escape 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import CTE, Integer, column, func, select, text, values
 
 from hijackwatch.storage import Database, StorageError
-from hijackwatch.storage.incidents import chunks
 from hijackwatch.storage.models import CrawlRun, FindingRow, Incident, Page
 from hijackwatch.storage.records import as_utc, parse_time
 
@@ -132,16 +132,29 @@ def _site_rows(db: Database, run_id: int | None, site: str | None) -> list[dict[
     return rows
 
 
+def _literal_table(name: str, columns: tuple[str, ...], rows: Iterable[tuple[int, ...]]) -> CTE:
+    """Integer rows as ``WITH name(...) AS (VALUES ...)``: one statement for any number of sites.
+
+    The ints are rendered inline, not bound: drivers cap bind parameters per statement,
+    and IN-list chunks would cost a query per few hundred sites.
+    """
+    table = values(*(column(c, Integer) for c in columns), name=name, literal_binds=True)
+    return table.data([tuple(int(v) for v in row) for row in rows]).cte(name)
+
+
 def _site_incidents(db: Database, site_ids: list[int]) -> dict[int, list[Incident]]:
     found: dict[int, list[Incident]] = {}
+    if not site_ids:
+        return found
+    sites = _literal_table("report_sites", ("site_id",), [(i,) for i in dict.fromkeys(site_ids)])
     with db.session() as session:
-        for chunk in chunks(site_ids):
-            for inc in session.scalars(
-                select(Incident)
-                .where(Incident.site_id.in_(chunk), Incident.scope == "site")
-                .order_by(Incident.id)
-            ):
-                found.setdefault(inc.site_id, []).append(inc)
+        for inc in session.scalars(
+            select(Incident)
+            .join(sites, Incident.site_id == sites.c.site_id)
+            .where(Incident.scope == "site")
+            .order_by(Incident.id)
+        ):
+            found.setdefault(inc.site_id, []).append(inc)
     return found
 
 
@@ -162,49 +175,86 @@ def _apply_incident(entry: SiteEntry, incidents: list[Incident]) -> None:
                 entry.incident_max_pages = inc.max_pages
 
 
-def _page_entries(db: Database, entry: SiteEntry, site_id: int) -> None:
+def _page_entries(db: Database, entries: dict[tuple[int, int], SiteEntry]) -> None:
+    """Fill each entry's pages: three queries for all sites, however many there are.
+
+    ``entries`` maps (site_id, run_id) to the entry; per site the first
+    MAX_PAGES_PER_SITE non-clean URLs (by URL) are kept, with every profile's fetch.
+    """
+    if not entries:
+        return
+    wanted = _literal_table("report_targets", ("site_id", "run_id"), list(entries))
+    problem = (
+        select(Page.site_id, Page.run_id, Page.url)
+        .join(wanted, (Page.site_id == wanted.c.site_id) & (Page.run_id == wanted.c.run_id))
+        .where(Page.verdict.in_(("hijacked", "suspicious")))
+        .distinct()
+        .subquery("problem_urls")
+    )
+    per_site = (problem.c.site_id, problem.c.run_id)
+    ranked = select(
+        problem,
+        func.row_number().over(partition_by=per_site, order_by=problem.c.url).label("url_rank"),
+        func.count().over(partition_by=per_site).label("urls"),
+    ).subquery("ranked")
+    shown = select(ranked).where(ranked.c.url_rank <= MAX_PAGES_PER_SITE).subquery("shown")
+    on_shown = (
+        (Page.site_id == shown.c.site_id)
+        & (Page.run_id == shown.c.run_id)
+        & (Page.url == shown.c.url)
+    )
+    findings: dict[int, list[tuple[str, str, str | None]]] = {}
+    since: dict[tuple[int, int, str | None], datetime | None] = {}
     with db.session() as session:
-        urls = session.scalars(
-            select(Page.url)
+        for f in session.execute(
+            select(FindingRow.page_id, FindingRow.kind, FindingRow.severity, FindingRow.evidence)
+            .join(Page, FindingRow.page_id == Page.id)
+            .join(shown, on_shown)
+            .order_by(FindingRow.id)
+        ):
+            findings.setdefault(f.page_id, []).append((f.kind, f.severity, f.evidence))
+        for inc in session.execute(
+            select(wanted.c.site_id, wanted.c.run_id, Incident.url, Incident.opened_at)
+            .join(Incident, Incident.site_id == wanted.c.site_id)
             .where(
-                Page.run_id == entry.run_id,
-                Page.site_id == site_id,
-                Page.verdict.in_(("hijacked", "suspicious")),
+                Incident.scope == "page",
+                Incident.opened_run_id <= wanted.c.run_id,
+                Incident.closed_run_id.is_(None) | (Incident.closed_run_id > wanted.c.run_id),
             )
-            .distinct()
-            .order_by(Page.url)
-        ).all()
-        entry.pages_truncated = len(urls) > MAX_PAGES_PER_SITE
-        keep = set(urls[:MAX_PAGES_PER_SITE])
-        all_rows = session.scalars(
-            select(Page)
-            .where(Page.run_id == entry.run_id, Page.site_id == site_id, Page.url.in_(keep))
-            .order_by(Page.url, Page.profile)
-        ).all()
-        findings: dict[int, list[FindingRow]] = {}
-        ids = [r.id for r in all_rows]
-        for chunk in chunks(ids):
-            for f in session.scalars(
-                select(FindingRow).where(FindingRow.page_id.in_(chunk)).order_by(FindingRow.id)
-            ):
-                findings.setdefault(f.page_id, []).append(f)
-        since = {
-            inc.url: as_utc(inc.opened_at)
-            for inc in session.scalars(
-                select(Incident).where(
-                    Incident.site_id == site_id,
-                    Incident.scope == "page",
-                    Incident.opened_run_id <= entry.run_id,
-                    (Incident.closed_run_id.is_(None)) | (Incident.closed_run_id > entry.run_id),
-                )
+            .order_by(Incident.id)
+        ):
+            since[(inc.site_id, inc.run_id, inc.url)] = as_utc(inc.opened_at)
+        rows = session.execute(
+            select(
+                Page.id,
+                Page.site_id,
+                Page.run_id,
+                Page.url,
+                Page.profile,
+                Page.verdict,
+                Page.score,
+                Page.title,
+                Page.status,
+                Page.final_url,
+                Page.error,
+                shown.c.urls,
             )
-        }
-    pages: dict[str, PageEntry] = {}
-    for row in all_rows:
-        page = pages.get(row.url)
+            .join(shown, on_shown)
+            .order_by(Page.site_id, Page.run_id, Page.url, Page.profile, Page.id)
+        ).all()
+    pages: dict[tuple[int, int], dict[str, PageEntry]] = {key: {} for key in entries}
+    for row in rows:
+        key = (row.site_id, row.run_id)
+        entries[key].pages_truncated = row.urls > MAX_PAGES_PER_SITE
+        site_pages = pages[key]
+        page = site_pages.get(row.url)
         if page is None:
-            page = pages[row.url] = PageEntry(
-                row.url, row.verdict, row.score, row.title, hijacked_since=since.get(row.url)
+            page = site_pages[row.url] = PageEntry(
+                row.url,
+                row.verdict,
+                row.score,
+                row.title,
+                hijacked_since=since.get((*key, row.url)),
             )
         if VERDICT_RANK.get(row.verdict, 0) > VERDICT_RANK.get(page.verdict, 0):
             page.verdict, page.title = row.verdict, row.title or page.title
@@ -213,22 +263,23 @@ def _page_entries(db: Database, entry: SiteEntry, site_id: int) -> None:
         page.fetches.append(
             ProfileFetch(row.profile, row.verdict, row.status, row.score, row.final_url, row.error)
         )
-        for f in findings.get(row.id, []):
+        for kind, severity, evidence in findings.get(row.id, []):
             same = next(
                 (
                     e
                     for e in page.findings
-                    if (e.kind, e.severity, e.evidence) == (f.kind, f.severity, f.evidence)
+                    if (e.kind, e.severity, e.evidence) == (kind, severity, evidence)
                 ),
                 None,
             )
             if same is None:
-                page.findings.append(FindingEntry(f.kind, f.severity, f.evidence, [row.profile]))
+                page.findings.append(FindingEntry(kind, severity, evidence, [row.profile]))
             elif row.profile not in same.profiles:
                 same.profiles.append(row.profile)
-    entry.page_entries = sorted(
-        pages.values(), key=lambda p: (-VERDICT_RANK.get(p.verdict, 0), -p.score, p.url)
-    )
+    for key, entry in entries.items():
+        entry.page_entries = sorted(
+            pages[key].values(), key=lambda p: (-VERDICT_RANK.get(p.verdict, 0), -p.score, p.url)
+        )
 
 
 def build_report(
@@ -262,6 +313,7 @@ def build_report(
     )
     rows = _site_rows(db, run_id, site)
     incidents = _site_incidents(db, [r["site_id"] for r in rows])
+    listed: dict[tuple[int, int], SiteEntry] = {}
     for row in rows:
         entry = SiteEntry(
             site=row["site"],
@@ -276,9 +328,10 @@ def build_report(
         _apply_incident(entry, incidents.get(row["site_id"], []))
         if not _wanted(entry, only, since_dt):
             continue
-        if entry.hijacked_pages or entry.suspicious_pages:  # else no page to list: skip the queries
-            _page_entries(db, entry, row["site_id"])
+        if entry.hijacked_pages or entry.suspicious_pages:  # else no page to list
+            listed[(row["site_id"], entry.run_id)] = entry
         report.sites.append(entry)
+    _page_entries(db, listed)
     report.sites.sort(key=lambda s: (-VERDICT_RANK.get(s.status, 0), not s.new, s.site))
     return report
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hijackwatch.report import build
 from hijackwatch.report.build import Report, SiteEntry
 
 # C0/C1 controls (minus tab/newline): hostile text must not drive the terminal (ANSI, OSC 8).
@@ -21,6 +22,12 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 STATUS_STYLE = {"hijacked": "bold red", "suspicious": "yellow", "clean": "green", "error": "dim"}
 EVIDENCE_CELL = 160
+# every format stops at the same per-site limit: only SQL lists the rest
+TRUNCATED_HINT = (
+    "Some sites have more hijacked or suspicious pages than the {limit} per site a report "
+    "shows (in every format). The database keeps them all; list them with SQL, e.g. the "
+    "hijacked_pages_with_evidence query in docs/queries.sql."
+)
 
 
 def fmt_time(value: datetime | None) -> str:
@@ -117,7 +124,7 @@ def render_table(report: Report, console: Console) -> None:
             )
         console.print(table)
     if any(s.pages_truncated for s in report.sites):
-        console.print("[dim]Some sites have more pages than shown; see --format csv/json.[/]")
+        console.print(f"[dim]{TRUNCATED_HINT.format(limit=build.MAX_PAGES_PER_SITE)}[/]")
 
 
 # -- CSV --------------------------------------------------------------------------------
