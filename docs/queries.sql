@@ -68,6 +68,18 @@ HAVING SUM(CASE WHEN p.verdict = 'hijacked' THEN 1 ELSE 0 END) > 0
    AND SUM(CASE WHEN p.verdict IN ('clean', 'suspicious') THEN 1 ELSE 0 END) > 0
 ORDER BY s.key, p.url;
 
+-- name: problem_pages_latest
+-- Every hijacked or suspicious page of the latest runs, one row per URL: the full list
+-- behind a report that stops at 500 pages per site.
+SELECT s.key AS site, p.url,
+       MAX(CASE WHEN p.verdict = 'hijacked' THEN 2 ELSE 1 END) AS hijacked,
+       MAX(p.score) AS score, COUNT(*) AS fetches
+FROM pages p
+JOIN sites s ON s.id = p.site_id AND s.last_run_id = p.run_id
+WHERE p.verdict IN ('hijacked', 'suspicious')
+GROUP BY s.key, p.url
+ORDER BY s.key, p.url;
+
 -- name: hijacked_pages_with_evidence
 -- Hijacked pages of the latest runs with each finding (evidence is hostile text).
 SELECT s.key AS site, p.url, p.profile, p.score, f.kind, f.severity, f.evidence

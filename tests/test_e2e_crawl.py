@@ -138,6 +138,29 @@ def test_crawl_unreachable_database_fails_before_crawling(tmp_path: Path) -> Non
     assert "database" in result.stderr.lower()
 
 
+def test_crawl_with_storage_off_succeeds_and_says_so(web: FixtureWeb, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(web.base_of("city-university") + "\n")
+    db = tmp_path / "x.db"
+    result = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{db}",
+        "-q",
+        "--max-pages",
+        "2",
+        *FAST,
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+        "-s",
+        "HIJACKWATCH_STORAGE_ENABLED=0",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "storage is off, nothing was recorded (finished)" in result.stderr
+    assert "crawl summary" in result.stdout
+
+
 def test_page_and_depth_limits_hold_per_site(
     web: FixtureWeb, sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -214,16 +214,16 @@ def test_truncation_hint_points_to_what_lists_every_page(
     write_run(db, problem_sites(0, 1), RUN2_AT)
     report = build_report(db)
     with db.engine.connect() as conn:
-        query = QUERIES.read_text(encoding="utf-8").split("-- name: hijacked_pages_with_evidence")
+        query = QUERIES.read_text(encoding="utf-8").split("-- name: problem_pages_latest")
         listed = {r.url for r in conn.execute(text(query[1].split(";")[0]))}
     db.dispose()
     assert report.sites[0].pages_truncated
     assert len(json.loads(render(report, "json"))["sites"][0]["page_entries"]) == 1
     assert len(list(csv.DictReader(io.StringIO(render(report, "csv"))))) == 1
-    assert len(listed) == 2  # the query the hint names does list every hijacked page
+    assert len(listed) == 2  # the query the hint names lists every problem page
     table = " ".join(render(report, "table", width=300).split())
     assert "more hijacked or suspicious pages than the 1 per site" in table
-    assert "hijacked_pages_with_evidence query in docs/queries.sql" in table
+    assert "problem_pages_latest query in docs/queries.sql" in table
     assert "csv/json" not in table
 
 

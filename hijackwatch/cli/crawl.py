@@ -183,9 +183,17 @@ def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
         print(f"hijackwatch crawl: {seeds_file}: skipped {problem}", file=sys.stderr)
     db_url = resolve_url(args.db)
     prepare_database(db_url)
-    stats = execute(crawl_settings(args, seeds, db_url))
+    settings = crawl_settings(args, seeds, db_url)
+    stats = execute(settings)
     print_summary(stats, console)
     status = stats.get("hijackwatch/run_status")
+    if not settings.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
+        # nothing recorded by design: Scrapy's own close reason tells how the crawl ended
+        status = {"finished": "finished"}.get(stats.get("finish_reason"), "failed")
+        print(
+            f"hijackwatch crawl: storage is off, nothing was recorded ({status})", file=sys.stderr
+        )
+        return EXIT_OK if status == "finished" else EXIT_CRAWL_FAILED
     if status not in ("finished", "interrupted") or stats.get("hijackwatch/run_id") is None:
         print(f"hijackwatch crawl: the crawl did not finish (status {status})", file=sys.stderr)
         return EXIT_CRAWL_FAILED

@@ -26,7 +26,7 @@ EVIDENCE_CELL = 160
 TRUNCATED_HINT = (
     "Some sites have more hijacked or suspicious pages than the {limit} per site a report "
     "shows (in every format). The database keeps them all; list them with SQL, e.g. the "
-    "hijacked_pages_with_evidence query in docs/queries.sql."
+    "problem_pages_latest query in docs/queries.sql."
 )
 
 
