@@ -23,6 +23,9 @@ HIJACKWATCH_MAX_SITEMAPS = 20  # sitemap files read per site (indexes included)
 HIJACKWATCH_SITEMAP_MAX_BYTES = 20 * 1024 * 1024  # after decompression
 HIJACKWATCH_BATCH_SIZE = 200
 HIJACKWATCH_FLUSH_INTERVAL = 5.0
+# s a batch write (retries included) may take before it goes to the spool file and the
+# database counts as unavailable (a server that stops answering but keeps the connection)
+HIJACKWATCH_DB_WRITE_TIMEOUT = 120.0  # 0 = wait as long as it takes
 HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_QUIET = False  # `crawl -q`: only warnings, progress lines and the summary

@@ -2,30 +2,39 @@
 
 The crawls use a tiny spider that yields prepared PageItems from ``start()``, so these
 tests exercise exactly the pipeline, its signals and its stats; the full crawl with the
-real spider is the lead's end-to-end test.
+real spider is the lead's end-to-end test. Where a test must reach into the run (make a
+directory unwritable between two batches), it drives the pipeline in this process
+(``direct_pipeline``), as Scrapy would: open_spider, process_item, close_spider,
+spider_closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy import Spider
+from scrapy.utils.test import get_crawler
 from sqlalchemy import text
 
-from hijackwatch.pipelines.storage import run_status
+from hijackwatch.pipelines.storage import StoragePipeline, run_status
 from hijackwatch.storage import Database
 from tests.test_alerts import Receiver
-from tests.test_storage import RUN1, RUN2, SITE_A, SITE_B
+from tests.test_storage import RUN1, RUN2, SITE_A, SITE_B, page_items
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -103,8 +112,14 @@ def crawl(
     return finish(proc)
 
 
-def finish(proc: subprocess.Popen[str]) -> tuple[dict[str, Any], str]:
-    out, err = proc.communicate(timeout=120)
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[dict[str, Any], str]:
+    """Wait for the crawl to end; a crawl that does not end within ``timeout`` is killed."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"the crawl did not end within {timeout}s:\n{err[-3000:]}")
     lines = [ln for ln in out.splitlines() if ln.startswith("STATS ")]
     assert lines, f"crawl printed no stats (rc={proc.returncode}):\n{err[-3000:]}"
     return json.loads(lines[-1].removeprefix("STATS ")), err
@@ -241,7 +256,11 @@ def test_out_of_date_schema_stops_the_crawl(tmp_path: Path, sqlite_url: str) -> 
 
 
 class Proxy:
-    """A TCP relay to PostgreSQL that can be switched off, as a server going away would."""
+    """A TCP relay to PostgreSQL that can be switched off, as a server going away would.
+
+    ``stall()`` stops forwarding in both directions but keeps every socket open: the
+    relay's kernel keeps ACKing, as a stopped server process or a black hole would.
+    """
 
     def __init__(self, port: int) -> None:
         self.target = ("127.0.0.1", port)
@@ -249,7 +268,27 @@ class Proxy:
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.running = True
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.stall_after_commit = False
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, direct_url: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(direct_url).set(port=self.port).render_as_string(hide_password=False)
+
+    def stall(self, after_commit: bool = False) -> None:
+        """Stop forwarding now, or once a client has sent COMMIT (the server commits,
+        its answer never arrives)."""
+        if after_commit:
+            self.stall_after_commit = True
+        else:
+            self.flowing.clear()
+
+    def unstall(self) -> None:
+        self.stall_after_commit = False
+        self.flowing.set()
 
     def _accept(self) -> None:
         while self.running:
@@ -262,13 +301,17 @@ class Proxy:
                 return
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, to_server in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, to_server), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
         try:
             while data := src.recv(65536):
+                if to_server and self.stall_after_commit and b"COMMIT" in data:
+                    self.flowing.clear()  # before sending: the answer must not slip through
+                    dst.sendall(data)
+                    continue
+                self.flowing.wait()  # stalled: what was read is held, nothing moves on
                 dst.sendall(data)
         except OSError:
             pass
@@ -279,6 +322,7 @@ class Proxy:
 
     def stop(self) -> None:
         self.running = False
+        self.flowing.set()  # held data meets closed sockets: the relay threads end
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self.listener.close()
@@ -288,8 +332,16 @@ class Proxy:
             s.close()
 
 
-def _go_away_crawl(tmp_path: Path, crawl_url: str, check_url: str, break_db: Any) -> tuple:
-    items = RUN1 + RUN2[:3]  # 8 items, batches of 2
+def _go_away_crawl(
+    tmp_path: Path,
+    crawl_url: str,
+    check_url: str,
+    break_db: Any,
+    timeout: float = 120,
+    **settings: Any,
+) -> tuple:
+    """8 items in batches of 2; the database breaks after the first 4 are stored."""
+    items = RUN1 + RUN2[:3]
     paused, resume = tmp_path / "paused", tmp_path / "resume"
     proc = crawl(
         tmp_path,
@@ -300,35 +352,61 @@ def _go_away_crawl(tmp_path: Path, crawl_url: str, check_url: str, break_db: Any
             "HIJACKWATCH_SPOOL_DIR": str(tmp_path / "spool"),
             "HIJACKWATCH_DB_RETRIES": 2,
             "HIJACKWATCH_DB_RETRY_DELAY": 0.1,
+            **settings,
         },
         pause_at=4,
         paused_file=str(paused),
         resume_file=str(resume),
     )
-    wait_for(lambda: paused.exists() or proc.poll() is not None)
-    assert proc.poll() is None, f"crawl died early:\n{proc.communicate()[1][-3000:]}"
-    wait_for(lambda: scalar(check_url, "SELECT COUNT(*) FROM pages") == 4)
-    break_db()
-    resume.touch()
-    stats, err = finish(proc)
+    try:
+        wait_for(lambda: paused.exists() or proc.poll() is not None)
+        assert proc.poll() is None, f"crawl died early:\n{proc.communicate()[1][-3000:]}"
+        wait_for(lambda: scalar(check_url, "SELECT COUNT(*) FROM pages") == 4)
+        break_db()
+        resume.touch()
+        stats, err = finish(proc, timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     return items, stats, err
 
 
-def _check_spool_import(check_url: str, stats: dict[str, Any], items: list, err: str) -> None:
-    spool = Path(stats["hijackwatch/spool_file"])
-    assert stats["hijackwatch/spooled_pages"] == 4
-    assert stats["hijackwatch/run_status"] == "unrecorded"
-    assert str(spool) in err and "import-spool" in err  # the log names the file
+def import_spool(db_url: str, spool: Path) -> str:
+    """``hijackwatch db import-spool``, as the operator runs it; returns its output."""
     result = subprocess.run(
-        [sys.executable, "-m", "hijackwatch", "db", "import-spool", str(spool), "--db", check_url],
+        [sys.executable, "-m", "hijackwatch", "db", "import-spool", str(spool), "--db", db_url],
         capture_output=True,
         text=True,
         cwd=REPO,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "4 page(s) imported into run 1" in result.stdout
-    assert scalar(check_url, "SELECT COUNT(*) FROM pages WHERE run_id = 1") == len(items)
+    return result.stdout
+
+
+def assert_each_page_once(db_url: str, pages: int) -> None:
+    """``pages`` rows in run 1, no fetch (site, URL, profile, time) stored twice."""
+    assert scalar(db_url, "SELECT COUNT(*) FROM pages WHERE run_id = 1") == pages
+    distinct = (
+        "SELECT COUNT(*) FROM (SELECT DISTINCT site_id, url, profile, fetched_at "
+        "FROM pages WHERE run_id = 1) AS d"
+    )
+    assert scalar(db_url, distinct) == pages
+
+
+def _check_spool_import(
+    check_url: str, stats: dict[str, Any], items: list, err: str, imported: int = 4
+) -> None:
+    spool = Path(stats["hijackwatch/spool_file"])
+    assert stats["hijackwatch/spooled_pages"] == 4
+    assert stats["hijackwatch/run_status"] == "unrecorded"
+    assert str(spool) in err and "import-spool" in err  # the log names the file
+    out = import_spool(check_url, spool)
+    assert f"{imported} page(s) imported into run 1" in out
+    skipped = 4 - imported  # spooled pages the database had taken after all
+    assert (f"{skipped} already stored, skipped" in out) == bool(skipped), out
+    assert_each_page_once(check_url, len(items))
     assert scalar(check_url, "SELECT status FROM crawl_runs WHERE id = 1") == "finished"
     assert scalar(check_url, "SELECT COUNT(*) FROM crawl_runs") == 1
     assert scalar(check_url, "SELECT COUNT(*) FROM open_incidents WHERE scope = 'site'") == 1
@@ -346,14 +424,16 @@ def test_sqlite_file_gone_mid_crawl_spools_and_imports(tmp_path: Path) -> None:
     _check_spool_import(url, stats, items, err)
 
 
-def test_postgresql_gone_mid_crawl_spools_and_imports(tmp_path: Path, pg_url: str) -> None:
+def pg_proxy(pg_url: str) -> Proxy:
     from sqlalchemy.engine import make_url
 
-    direct = make_url(pg_url)
-    proxy = Proxy(direct.port or 5432)
-    via_proxy = direct.set(port=proxy.port).render_as_string(hide_password=False)
+    return Proxy(make_url(pg_url).port or 5432)
+
+
+def test_postgresql_gone_mid_crawl_spools_and_imports(tmp_path: Path, pg_url: str) -> None:
+    proxy = pg_proxy(pg_url)
     try:
-        items, stats, err = _go_away_crawl(tmp_path, via_proxy, pg_url, proxy.stop)
+        items, stats, err = _go_away_crawl(tmp_path, proxy.url(pg_url), pg_url, proxy.stop)
     finally:
         proxy.stop()
     _check_spool_import(pg_url, stats, items, err)
@@ -364,3 +444,116 @@ def test_body_policy(tmp_path: Path, sqlite_url: str, keep: str) -> None:
     stats, _ = crawl(tmp_path, sqlite_url, RUN1, settings={"HIJACKWATCH_KEEP_BODIES": keep})
     assert stats["hijackwatch/run_status"] == "finished"
     assert scalar(sqlite_url, "SELECT COUNT(*) FROM page_bodies") == (1 if keep == "all" else 0)
+
+
+# -- driven in this process -----------------------------------------------------------
+
+
+def direct_pipeline(db_url: str, tmp_path: Path, **options: Any) -> StoragePipeline:
+    """A StoragePipeline of a real (never started) crawler: batches of 2, no timer."""
+    crawler = get_crawler(Spider)
+    options = {
+        "batch_size": 2,
+        "flush_interval": 0,
+        "seeds": [SITE_A, SITE_B],
+        "spool_dir": tmp_path / "spool",
+        "retries": 2,
+        "retry_delay": 0.05,
+        **options,
+    }
+    return StoragePipeline(crawler, Database(db_url), **options)
+
+
+def stat(pipeline: StoragePipeline, name: str) -> Any:
+    return pipeline.stats.get_value(f"hijackwatch/{name}")
+
+
+@pytest.fixture
+def no_spool_anywhere(tmp_path: Path) -> Iterator[Path]:
+    """A spool directory and a temp directory that cannot be created: their parent is a
+    regular file (permission bits would not stop root). Yields the blocking file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(blocker / "tmp")
+    try:
+        yield blocker
+    finally:
+        tempfile.tempdir = saved
+
+
+def sqlite_in(tmp_path: Path) -> tuple[Path, str]:
+    dbdir = tmp_path / "data"
+    dbdir.mkdir()
+    return dbdir, f"sqlite:///{dbdir / 'hw.db'}"
+
+
+@pytest.mark.parametrize("comes_back", ["database", "spool"])
+def test_pages_wait_in_memory_while_nothing_can_take_them(
+    tmp_path: Path, no_spool_anywhere: Path, comes_back: str
+) -> None:
+    dbdir, url = sqlite_in(tmp_path)
+    moved = tmp_path / "data-moved"
+    items = page_items(RUN1 + RUN2[:3])  # 8 items, 4 batches
+    pipe = direct_pipeline(url, tmp_path, spool_dir=no_spool_anywhere / "spool")
+
+    async def run() -> None:
+        await pipe.open_spider()
+        for item in items[:2]:
+            await pipe.process_item(item)
+        dbdir.rename(moved)  # the database is gone, and no spool file can be written
+        for item in items[2:6]:
+            await pipe.process_item(item)
+        assert stat(pipe, "unsaved_pages") == 4
+        if comes_back == "database":
+            moved.rename(dbdir)
+        else:
+            no_spool_anywhere.unlink()  # HIJACKWATCH_SPOOL_DIR can be created now
+        for item in items[6:]:
+            await pipe.process_item(item)
+        await pipe.close_spider()
+        await pipe.spider_closed(pipe.crawler.spider, "finished")
+
+    asyncio.run(run())
+    pipe.db.dispose()
+    assert stat(pipe, "unsaved_pages") == 0 and stat(pipe, "lost_pages") is None
+    if comes_back == "database":  # the kept pages go to the database first
+        assert stat(pipe, "pages_written") == 8 and stat(pipe, "spooled_pages") is None
+        assert stat(pipe, "run_status") == "finished"
+    else:
+        assert stat(pipe, "pages_written") == 2 and stat(pipe, "spooled_pages") == 6
+        spool = Path(stat(pipe, "spool_file"))
+        assert spool.parent == no_spool_anywhere / "spool"
+        moved.rename(dbdir)
+        assert "6 page(s) imported into run 1" in import_spool(url, spool)
+    assert_each_page_once(url, len(items))
+    assert scalar(url, "SELECT status FROM crawl_runs WHERE id = 1") == "finished"
+
+
+def test_pages_nothing_could_take_are_counted_as_lost_at_close(
+    tmp_path: Path, no_spool_anywhere: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dbdir, url = sqlite_in(tmp_path)
+    items = page_items(RUN1)  # 5 items
+    pipe = direct_pipeline(url, tmp_path, spool_dir=no_spool_anywhere / "spool")
+
+    async def run() -> None:
+        await pipe.open_spider()
+        for item in items[:2]:
+            await pipe.process_item(item)
+        dbdir.rename(tmp_path / "data-moved")
+        for item in items[2:]:
+            await pipe.process_item(item)
+        await pipe.close_spider()
+        await pipe.spider_closed(pipe.crawler.spider, "finished")
+
+    with caplog.at_level(logging.ERROR, logger="hijackwatch.pipelines.storage"):
+        asyncio.run(run())
+    pipe.db.dispose()
+    assert stat(pipe, "lost_pages") == 3 and stat(pipe, "run_status") == "unrecorded"
+    critical = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(critical) == 1
+    assert "3 page(s) of run 1 are LOST" in critical[0]
+    assert str(no_spool_anywhere / "spool") in critical[0]
+    kept = [r.getMessage() for r in caplog.records if "kept in memory" in r.getMessage()]
+    assert kept and "has disappeared" in kept[0]  # why: the database and the spool both

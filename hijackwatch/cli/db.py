@@ -148,7 +148,11 @@ def cmd_import_spool(args: argparse.Namespace) -> int:
             except FileNotFoundError as exc:
                 raise CommandError(f"no such spool file: {exc.filename}", EXIT_USAGE) from exc
             state = "finished" if result.outcome is not None else "pages only"
-            print(f"{name}: {result.pages} page(s) imported into run {result.run_id} ({state})")
+            skipped = f", {result.skipped} already stored, skipped" if result.skipped else ""
+            print(
+                f"{name}: {result.pages} page(s) imported into run {result.run_id} "
+                f"({state}{skipped})"
+            )
     return 0
 
 

@@ -3,10 +3,14 @@
 Settings: ``HIJACKWATCH_DB_URL`` (else env HIJACKWATCH_DB_URL), ``HIJACKWATCH_BATCH_SIZE``,
 ``HIJACKWATCH_FLUSH_INTERVAL`` (s), ``HIJACKWATCH_NOTIFY_URL``, ``HIJACKWATCH_SEEDS``,
 ``HIJACKWATCH_KEEP_BODIES`` (none|flagged|all), ``HIJACKWATCH_SPOOL_DIR``,
-``HIJACKWATCH_DB_RETRIES``, ``HIJACKWATCH_DB_RETRY_DELAY`` (s), ``HIJACKWATCH_STORAGE_ENABLED``.
+``HIJACKWATCH_DB_RETRIES``, ``HIJACKWATCH_DB_RETRY_DELAY`` (s), ``HIJACKWATCH_DB_WRITE_TIMEOUT``
+(s), ``HIJACKWATCH_STORAGE_ENABLED``.
 
 A crash loses at most the unflushed batch (size- and time-bounded). A batch the
-database refuses after retries goes to a spool file (``db import-spool``), never lost.
+database refuses after retries, or does not take within the write timeout (a server
+that stops answering without dropping the connection), goes to a spool file
+(``db import-spool``), never lost; while the spool cannot be written either, the
+pages stay in memory and are retried at every later flush.
 Run status from Scrapy's close reason: ``finished`` -> finished; ``shutdown``,
 ``cancelled`` and ``closespider_*`` limits -> interrupted; ``closespider_errorcount``
 and any other reason, or a run that could not be recorded -> failed.
@@ -16,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +36,8 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
-from hijackwatch.storage import Database, RunOutcome, page_record
+from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
+from hijackwatch.storage.database import WriteAbandoned
 from hijackwatch.storage.engine import URL_ENV, redact
 from hijackwatch.storage.records import BODY_POLICIES
 from hijackwatch.storage.spool import Spool, default_spool_dir
@@ -83,6 +90,7 @@ class StoragePipeline:
         spool_dir: Path | None = None,
         retries: int = 3,
         retry_delay: float = 0.5,
+        write_timeout: float = 120.0,
     ) -> None:
         if body_policy not in BODY_POLICIES:
             raise NotConfigured(f"HIJACKWATCH_KEEP_BODIES must be one of {BODY_POLICIES}")
@@ -98,13 +106,19 @@ class StoragePipeline:
         self.spool_dir_configured = spool_dir is not None
         self.retries = max(1, retries)
         self.retry_delay = retry_delay
+        self.write_timeout = max(0.0, write_timeout)  # 0: wait as long as the database takes
         self.run_id: int | None = None
         self.started_at = datetime.now(UTC)
         self.spool: Spool | None = None
         self.outcome: RunOutcome | None = None
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
-        self._write_lock = threading.Lock()  # one batch at a time (SQLite has one writer)
+        # one save at a time (SQLite has one writer); an asyncio lock, not a thread lock,
+        # so that a write thread stuck on a silent server holds nothing the rest needs
+        self._save_lock = asyncio.Lock()
+        self._db_failed = False  # the last attempt failed: try later batches only once
+        self._stuck = 0  # abandoned writes whose thread has not come back yet
+        self._unsaved: list[dict[str, Any]] = []  # neither database nor spool took them
         self._ticker: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Future[None]] = set()
 
@@ -125,6 +139,7 @@ class StoragePipeline:
             spool_dir=Path(spool_dir) if spool_dir else None,
             retries=s.getint("HIJACKWATCH_DB_RETRIES", 3),
             retry_delay=s.getfloat("HIJACKWATCH_DB_RETRY_DELAY", 0.5),
+            write_timeout=s.getfloat("HIJACKWATCH_DB_WRITE_TIMEOUT", 120.0),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -199,23 +214,42 @@ class StoragePipeline:
                     logger.exception("periodic flush failed")
 
     async def flush(self) -> None:
-        """Hand the current buffer to a worker thread; the loop keeps running meanwhile."""
+        """Save the buffer (and pages kept from failed saves) off the event loop."""
         self._last_flush = time.monotonic()
-        if not self._buffer or self.run_id is None:
+        if not (self._buffer or self._unsaved) or self.run_id is None:
             return
         batch, self._buffer = self._buffer, []
-        write = asyncio.ensure_future(asyncio.to_thread(self._write_batch, self.run_id, batch))
-        self._inflight.add(write)
-        write.add_done_callback(self._inflight.discard)
-        await asyncio.shield(write)  # a cancelled ticker must not orphan a batch in flight
+        save = asyncio.ensure_future(self._save(self.run_id, batch))
+        self._inflight.add(save)
+        save.add_done_callback(self._inflight.discard)
+        await asyncio.shield(save)  # a cancelled ticker must not orphan a batch in flight
 
-    def _retrying(self, what: str, func: Any, *args: Any, attempts: int | None = None) -> Any:
-        """Call ``func`` with exponential backoff; re-raises the last error."""
+    @property
+    def stuck_writes(self) -> int:
+        """Writes given up on after the write timeout whose thread has not returned yet."""
+        return self._stuck
+
+    def _retrying(
+        self,
+        what: str,
+        func: Callable[[], Any],
+        *,
+        attempts: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Any:
+        """Call ``func`` with exponential backoff; re-raises the last error.
+
+        ``stop`` (set when the caller gave up on this call) ends the retries at once.
+        """
         attempts = attempts or self.retries
         delay = self.retry_delay
         for attempt in range(1, attempts + 1):
+            if stop is not None and stop.is_set():
+                raise WriteAbandoned(f"{what}: given up after the write timeout")
             try:
-                return func(*args)
+                return func()
+            except WriteAbandoned:
+                raise
             except Exception as exc:
                 if attempt == attempts:
                     raise
@@ -227,9 +261,76 @@ class StoragePipeline:
                     delay,
                     exc,
                 )
-                time.sleep(delay)
+                if stop is not None:
+                    stop.wait(delay)
+                else:
+                    time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
+
+    async def _bounded(
+        self, func: Callable[[], Any], what: str, give_up: threading.Event | None = None
+    ) -> Any:
+        """``func()`` in a thread, waited for at most the write timeout.
+
+        A server that stops answering but keeps the connection (stopped process, a
+        network black hole whose peer still ACKs, a lock wait) blocks the driver
+        forever; TCP keepalives and ``tcp_user_timeout`` cannot see it. Past the
+        deadline the call is abandoned: ``give_up`` is set (the write then rolls back
+        instead of committing, should it ever get there) and DatabaseUnavailable is
+        raised. The thread is a daemon thread, not asyncio.to_thread's pool, because
+        the pool joins its threads at interpreter exit: a stuck one would keep the
+        crawl process alive forever.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        def run() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (func(), None)
+            except BaseException as exc:
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=run, name="hijackwatch-db", daemon=True).start()
+        await asyncio.wait({future}, timeout=self.write_timeout or None)
+        if future.done():
+            return future.result()
+        if give_up is not None:
+            give_up.set()
+        self._stuck += 1
+        self.stats.inc_value("hijackwatch/abandoned_writes")
+        future.add_done_callback(functools.partial(self._came_back, what))
+        raise DatabaseUnavailable(
+            f"no answer within {self.write_timeout:g}s (HIJACKWATCH_DB_WRITE_TIMEOUT); "
+            "the database is treated as unavailable until that write returns"
+        )
+
+    def _came_back(self, what: str, future: asyncio.Future[Any]) -> None:
+        """An abandoned call finally returned: the database answers again."""
+        self._stuck -= 1
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            # committed although given up on: its check came just before the deadline
+            logger.warning(
+                "%s, given up on after %gs, went through after all; the spool file holds "
+                "it too (import-spool does not store a page twice)",
+                what,
+                self.write_timeout,
+            )
+        else:  # rolled back (WriteAbandoned) or failed: nothing of it was stored
+            logger.info(
+                "%s, given up on after %gs, has returned: %s", what, self.write_timeout, error
+            )
 
     def _get_spool(self) -> Spool:
         if self.spool is None:
@@ -243,31 +344,76 @@ class StoragePipeline:
             self.spool = Spool(self.spool_dir, header, create=self.spool_dir_configured)
         return self.spool
 
-    def _write_batch(self, run_id: int, batch: list[dict[str, Any]]) -> None:
-        with self._write_lock:
-            # once the database failed, try each later batch once: it may be back
-            attempts = 1 if self.spool is not None else self.retries
+    async def _write_db(self, run_id: int, batch: list[dict[str, Any]]) -> Exception | None:
+        """Write to the database; returns the error that kept the batch out, None when written."""
+        if self._stuck:
+            return DatabaseUnavailable(
+                f"an earlier write has had no answer for over {self.write_timeout:g}s"
+            )
+        # once the database failed, try each later batch once: it may be back
+        attempts = 1 if self._db_failed else self.retries
+        # The race that stays: the give-up check and the COMMIT are two steps, and a
+        # COMMIT the server carried out may have lost its answer on the way back. Then
+        # the batch is in the database and in the spool file both; import-spool skips
+        # page records the run already has (site, URL, profile, fetch time).
+        give_up = threading.Event()
+        write = functools.partial(self.db.write_pages, run_id, batch, abandoned=give_up)
+        try:
+            written = await self._bounded(
+                functools.partial(
+                    self._retrying, "database write", write, attempts=attempts, stop=give_up
+                ),
+                f"a database write of {len(batch)} page(s)",
+                give_up,
+            )
+        except Exception as exc:
+            self._db_failed = True
+            return exc
+        self._db_failed = False
+        self.stats.inc_value("hijackwatch/pages_written", written)
+        self.stats.inc_value("hijackwatch/flushes")
+        return None
+
+    async def _save(self, run_id: int, batch: list[dict[str, Any]]) -> None:
+        """Database first, then the spool file, else keep the pages for the next flush."""
+        async with self._save_lock:
+            batch, self._unsaved = self._unsaved + batch, []
+            if not batch:
+                return
+            error = await self._write_db(run_id, batch)
+            if error is None:
+                self.stats.set_value("hijackwatch/unsaved_pages", 0)
+                return
+            spool = self._get_spool()
             try:
-                written = self._retrying(
-                    "database write", self.db.write_pages, run_id, batch, attempts=attempts
-                )
-            except Exception as exc:
-                path = self._get_spool().write_pages(batch)
-                self.stats.inc_value("hijackwatch/spooled_pages", len(batch))
-                self.stats.set_value("hijackwatch/spool_file", str(path))
+                path = await asyncio.to_thread(spool.write_pages, batch)
+            except OSError as exc:
+                self._unsaved = batch
+                self.stats.set_value("hijackwatch/unsaved_pages", len(batch))
                 logger.error(
-                    "database %s unavailable (%s): %d page(s) of run %s written to spool file "
-                    "%s; load them with `hijackwatch db import-spool %s`",
+                    "database %s unavailable (%s) and no spool file could be written (%s; "
+                    "set HIJACKWATCH_SPOOL_DIR to a writable directory): %d page(s) of run %s "
+                    "kept in memory, retried at the next flush",
                     redact(self.db.url),
+                    error,
                     exc,
                     len(batch),
                     run_id,
-                    path,
-                    path,
                 )
                 return
-            self.stats.inc_value("hijackwatch/pages_written", written)
-            self.stats.inc_value("hijackwatch/flushes")
+            self.stats.set_value("hijackwatch/unsaved_pages", 0)
+            self.stats.inc_value("hijackwatch/spooled_pages", len(batch))
+            self.stats.set_value("hijackwatch/spool_file", str(path))
+            logger.error(
+                "database %s unavailable (%s): %d page(s) of run %s written to spool file "
+                "%s; load them with `hijackwatch db import-spool %s`",
+                redact(self.db.url),
+                error,
+                len(batch),
+                run_id,
+                path,
+                path,
+            )
 
     # -- run end ----------------------------------------------------------------------
 
@@ -280,43 +426,79 @@ class StoragePipeline:
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
         await self.flush()
+        if self._unsaved:
+            self.stats.set_value("hijackwatch/lost_pages", len(self._unsaved))
+            logger.critical(
+                "%d page(s) of run %s are LOST: the database %s did not take them and no "
+                "spool file could be written in %s nor in the temp directory (see the errors "
+                "above); make HIJACKWATCH_SPOOL_DIR writable and crawl these sites again",
+                len(self._unsaved),
+                self.run_id,
+                redact(self.db.url),
+                self.spool_dir,
+            )
 
-    def _finish(self, status: str, reason: str | None) -> RunOutcome | None:
+    async def _finish(self, status: str, reason: str | None) -> RunOutcome | None:
+        """Close the run in the database (bounded like a write), else spool its end."""
         assert self.run_id is not None
-        with self._write_lock:
+        run_id = self.run_id
+        async with self._save_lock:
             try:
-                return self._retrying(
-                    "finishing the run", self.db.finish_run, self.run_id, status, reason
+                if self._stuck:
+                    raise DatabaseUnavailable(
+                        f"an earlier write has had no answer for over {self.write_timeout:g}s"
+                    )
+                give_up = threading.Event()
+                # a finish that commits after being given up on is harmless: importing
+                # the spooled finish record settles the run once more
+                return await self._bounded(
+                    functools.partial(
+                        self._retrying,
+                        "finishing the run",
+                        functools.partial(self.db.finish_run, run_id, status, reason),
+                        stop=give_up,
+                    ),
+                    "finishing the run",
+                    give_up,
                 )
             except Exception as exc:
-                path = self._get_spool().write(
-                    [
-                        {
-                            "type": "finish",
-                            "run_id": self.run_id,
-                            "status": status,
-                            "reason": reason,
-                            "finished_at": datetime.now(UTC).isoformat(),
-                        }
-                    ]
-                )
-                self.stats.set_value("hijackwatch/spool_file", str(path))
+                error = exc
+            record = {
+                "type": "finish",
+                "run_id": run_id,
+                "status": status,
+                "reason": reason,
+                "finished_at": datetime.now(UTC).isoformat(),
+            }
+            try:
+                path = await asyncio.to_thread(self._get_spool().write, [record])
+            except OSError as exc:
                 logger.error(
-                    "could not finish run %s in %s (%s); its end is in spool file %s: "
-                    "run `hijackwatch db import-spool %s` when the database is back",
-                    self.run_id,
+                    "could not finish run %s in %s (%s) nor write its end to a spool file "
+                    "(%s): the run stays `running` in the database",
+                    run_id,
                     redact(self.db.url),
+                    error,
                     exc,
-                    path,
-                    path,
                 )
                 return None
+            self.stats.set_value("hijackwatch/spool_file", str(path))
+            logger.error(
+                "could not finish run %s in %s (%s); its end is in spool file %s: "
+                "run `hijackwatch db import-spool %s` when the database is back",
+                run_id,
+                redact(self.db.url),
+                error,
+                path,
+                path,
+            )
+            return None
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:  # open_spider failed: nothing was recorded
             return
         status = run_status(reason)
-        outcome = await asyncio.to_thread(self._finish, status, reason)
+        outcome = await self._finish(status, reason)
         self.stats.set_value("hijackwatch/run_status", status)
         if outcome is None:
             self.stats.set_value("hijackwatch/run_status", "unrecorded")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,9 +48,23 @@ class PruneResult:
 @dataclass
 class SpoolImport:
     run_id: int
-    pages: int
+    pages: int  # page records inserted
     finished: bool
     outcome: RunOutcome | None
+    skipped: int = 0  # page records already stored (or repeated in the file)
+
+
+class WriteAbandoned(StorageError):
+    """The writer gave up on this write (timeout); it rolled back instead of committing."""
+
+
+PageKey = tuple[str, str, str, datetime]
+
+
+def _page_key(site: str, url: str, profile: str | None, fetched: datetime | None) -> PageKey | None:
+    """What identifies one page record within a run: one fetch of a URL under a profile."""
+    fetched = as_utc(fetched)
+    return None if fetched is None else (site, url, profile or "browser", fetched)
 
 
 class Database:
@@ -216,15 +231,27 @@ class Database:
         self._site_ids[key] = site_id
         return site_id
 
-    def write_pages(self, run_id: int, records: Sequence[dict[str, Any]]) -> int:
-        """Insert page records (see records.page_record) in one transaction."""
+    def write_pages(
+        self,
+        run_id: int,
+        records: Sequence[dict[str, Any]],
+        abandoned: threading.Event | None = None,
+    ) -> int:
+        """Insert page records (see records.page_record) in one transaction.
+
+        When ``abandoned`` is set by the time the rows are in, the transaction rolls
+        back (WriteAbandoned): the caller has given up waiting and spooled the batch.
+        """
         if not records:
             return 0
         self._check_file()
         try:
             with self.session() as session:
-                return self._insert_pages(session, run_id, records)
-        except SQLAlchemyError:
+                written = self._insert_pages(session, run_id, records)
+                if abandoned is not None and abandoned.is_set():
+                    raise WriteAbandoned(f"write of {written} page(s) given up on; rolled back")
+                return written
+        except (SQLAlchemyError, WriteAbandoned):
             self._site_ids.clear()  # a rolled-back site insert must not stay cached
             raise
 
@@ -357,6 +384,9 @@ class Database:
         time), else into a new run rebuilt from the spool's header. A spooled finish
         (or an already finished run with no later run) is settled again so incidents
         include the spooled pages. The file is renamed ``*.imported`` afterwards.
+
+        Page records already in the run (same site, URL, profile and fetch time) are
+        skipped: a write the crawl gave up on may have committed after all.
         """
         path = Path(path)
         header: dict[str, Any] | None = None
@@ -382,7 +412,18 @@ class Database:
         self._check_file()
         with self.session() as session:  # all or nothing: a failed import can be repeated
             run, created = self._spool_target_run(session, header)
-            for batch in chunks(pages):
+            seen = set() if created else self._stored_keys(session, run.id, pages)
+            new: list[dict[str, Any]] = []
+            for rec in pages:
+                key = _page_key(
+                    rec["site"], rec["url"], rec.get("profile"), parse_time(rec.get("fetched_at"))
+                )
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                new.append(rec)
+            for batch in chunks(new):
                 self._insert_pages(session, run.id, batch)
             outcome = None
             if finish is not None:
@@ -402,7 +443,28 @@ class Database:
                 outcome = self._settle(session, run)  # newest run: incidents catch up
             run_id = run.id
         path.rename(path.with_name(path.name + ".imported"))
-        return SpoolImport(run_id, len(pages), finish is not None, outcome)
+        return SpoolImport(
+            run_id, len(new), finish is not None, outcome, skipped=len(pages) - len(new)
+        )
+
+    @staticmethod
+    def _stored_keys(
+        session: Session, run_id: int, records: Sequence[dict[str, Any]]
+    ) -> set[PageKey]:
+        """Keys of the run's stored pages at the URLs of ``records``."""
+        keys: set[PageKey] = set()
+        urls = sorted({rec["url"] for rec in records})
+        for chunk in chunks(urls):
+            rows = session.execute(
+                select(Site.key, Page.url, Page.profile, Page.fetched_at)
+                .join(Site, Site.id == Page.site_id)
+                .where(Page.run_id == run_id, Page.url.in_(chunk))
+            )
+            for site, url, profile, fetched in rows:
+                key = _page_key(site, url, profile, fetched)
+                if key is not None:
+                    keys.add(key)
+        return keys
 
     def _spool_target_run(self, session: Session, header: dict[str, Any]) -> tuple[CrawlRun, bool]:
         """The spooled run when this database has it (same id and start), else a new one."""

@@ -7,8 +7,10 @@ loads it later (Database.import_spool).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -53,16 +55,31 @@ class Spool:
         raise OSError("no writable directory for the spool file")
 
     def write(self, entries: list[dict[str, Any]]) -> Path:
-        """Append entries (dicts with a ``type``); returns the spool file path."""
+        """Append entries (dicts with a ``type``); returns the spool file path.
+
+        All or nothing: on OSError (no writable directory, disk full) nothing of
+        ``entries`` stays in the file, so the caller can keep them and try again.
+        """
+        data = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries)
         with self._lock:
             if self.path is None:
                 self.path = self._open_path()
-            with self.path.open("a", encoding="utf-8") as fh:
-                for entry in entries:
-                    fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                fh.flush()
+            path = self.path
+            size = None
+            try:
+                with path.open("a", encoding="utf-8") as fh:
+                    size = fh.tell()
+                    fh.write(data)
+                    fh.flush()
+            except OSError:
+                if size is not None:  # no half-written line for import-spool to choke on
+                    with contextlib.suppress(OSError):
+                        os.truncate(path, size)
+                else:  # the file cannot be opened any more: start a new one next time
+                    self.path = None
+                raise
             self.pages += sum(1 for e in entries if e.get("type") == "page")
-            return self.path
+            return path
 
     def write_pages(self, records: list[dict[str, Any]]) -> Path:
         return self.write([{"type": "page", "page": r} for r in records])
