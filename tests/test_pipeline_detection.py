@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
+from typing import Any
 
+import pytest
 from scrapy.utils.test import get_crawler
 
+from hijackwatch.detect import Analysis
 from hijackwatch.items import PageItem
-from hijackwatch.pipelines.detection import DetectionPipeline
+from hijackwatch.pipelines.detection import DetectionPipeline, _analyse
 from hijackwatch.spiders.hijack import HijackSpider
 from tests.conftest import SEED_PAGE
 
 
-def _pipeline() -> tuple[DetectionPipeline, object]:
-    crawler = get_crawler(HijackSpider, {"HIJACKWATCH_DETECT_WORKERS": 1})
+def _pipeline(
+    cls: type[DetectionPipeline] = DetectionPipeline, workers: int = 1
+) -> tuple[Any, Any]:
+    crawler = get_crawler(HijackSpider, {"HIJACKWATCH_DETECT_WORKERS": workers})
     crawler.stats.open_spider()
-    return DetectionPipeline.from_crawler(crawler), crawler.stats
+    return cls.from_crawler(crawler), crawler.stats
+
+
+def _slots_taken(pipeline: DetectionPipeline) -> int:
+    assert pipeline.starts is not None
+    return len(pipeline.starts.times) - pipeline.starts.free.qsize()
+
+
+def _loop_errors() -> list[dict[str, Any]]:
+    """What the running loop would only log (an error in a callback, a lost exception)."""
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    return errors
 
 
 def test_pages_in_flight_when_a_worker_dies_all_get_analysed() -> None:
@@ -81,6 +100,7 @@ def test_a_stuck_worker_is_killed_and_the_pages_in_flight_still_analysed() -> No
     body = SEED_PAGE.read_bytes()
 
     async def run() -> tuple[BaseException | None, list[PageItem]]:
+        errors = _loop_errors()
         pipeline.open_spider()
         try:
             stuck = asyncio.ensure_future(pipeline._run(_stuck))
@@ -95,6 +115,8 @@ def test_a_stuck_worker_is_killed_and_the_pages_in_flight_still_analysed() -> No
                 await stuck
             except Exception as exc:
                 error = exc
+            await asyncio.sleep(0.1)  # the killed pool's last callbacks reach the loop
+            assert (_slots_taken(pipeline), errors) == (0, [])
             return error, list(done)
         finally:
             pipeline.close_spider()
@@ -103,3 +125,97 @@ def test_a_stuck_worker_is_killed_and_the_pages_in_flight_still_analysed() -> No
     assert type(error).__name__ == "AnalysisTimeout"
     assert [item.verdict for item in results] == ["hijacked"] * 4
     assert stats.get_value("hijackwatch/detect_pool_restarts") == 1
+
+
+SLOW = 0.7  # seconds: legal under a 1 s limit, and a dozen of them is past the 7 s hard limit
+
+
+def _slow_analyse(body: bytes, url: str, encoding: str | None, timeout: float) -> Analysis:
+    """A page that takes most of its time limit (a big page on a busy machine)."""
+    time.sleep(SLOW)
+    return _analyse(body, url, encoding, timeout)
+
+
+class _SlowPipeline(DetectionPipeline):
+    async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
+        return await self._run(_slow_analyse, body, url, encoding, self.timeout)
+
+
+def test_a_backlog_of_slow_pages_is_not_mistaken_for_a_stuck_worker() -> None:
+    """Time spent waiting for a worker does not count against the hard limit: a queue of
+    legal pages longer than that limit is all analysed, and nothing is killed."""
+    pipeline, stats = _pipeline(_SlowPipeline)
+    pipeline.timeout = 1.0  # hard limit: 1 * 2 + 5 s; the last page is done ~9 s after the first
+    body = SEED_PAGE.read_bytes()
+    items = [
+        PageItem(url=f"http://127.0.0.1/{n}.html", site="127.0.0.1", status=200, body=body)
+        for n in range(12)
+    ]
+
+    async def run() -> list[PageItem]:
+        pipeline.open_spider()
+        try:
+            return list(await asyncio.gather(*(pipeline.process_item(i) for i in items)))
+        finally:
+            pipeline.close_spider()
+
+    results = asyncio.run(run())
+    assert [(item.verdict, item.error) for item in results] == [("hijacked", None)] * 12
+    assert not stats.get_value("hijackwatch/detect_pool_restarts")
+    assert not stats.get_value("hijackwatch/analysis_timeouts")
+
+
+def test_every_way_out_gives_the_page_slot_back() -> None:
+    """A failed page and cancelled ones: none keeps its start-time slot, but one the worker
+    has already taken holds it until the worker is done (a page cancelled while still queued
+    in the pool is dropped from it at once)."""
+    pipeline, _ = _pipeline()
+    pipeline.timeout = 5.0
+
+    async def run() -> None:
+        errors = _loop_errors()
+        pipeline.open_spider()
+        try:
+            with pytest.raises(ZeroDivisionError):
+                await pipeline._run(divmod, 1, 0)
+            assert _slots_taken(pipeline) == 0
+            pages = [asyncio.ensure_future(pipeline._run(time.sleep, 0.5)) for _ in range(3)]
+            await asyncio.sleep(0.2)  # one runs, the others are queued
+            for task in pages:
+                task.cancel()
+            await asyncio.gather(*pages, return_exceptions=True)
+            assert _slots_taken(pipeline) >= 1  # the running page's at least
+            assert await asyncio.wait_for(pipeline._run(abs, -3), 10) == 3
+            await asyncio.sleep(0.1)  # the settled pages' callbacks reach the loop
+            assert (_slots_taken(pipeline), errors) == (0, [])
+        finally:
+            pipeline.close_spider()
+
+    asyncio.run(run())
+
+
+def test_a_thread_past_the_hard_limit_is_written_off_and_the_queue_is_not_timed() -> None:
+    """A thread cannot be killed: its page is kept with an error at the hard limit and the
+    thread left to finish; a page queued behind it all that time is still analysed."""
+    pipeline, stats = _pipeline(workers=0)
+    pipeline.timeout = 0.05  # hard limit: 0.05 * 2 + 5 s
+    release = threading.Event()
+
+    async def run() -> tuple[list[object], object]:
+        pipeline.open_spider()
+        try:
+            stuck = [asyncio.ensure_future(pipeline._run(release.wait, 60)) for _ in range(2)]
+            await asyncio.sleep(0.1)  # both threads are taken
+            queued = asyncio.ensure_future(pipeline._run(abs, -1))
+            outcomes = await asyncio.gather(*stuck, return_exceptions=True)
+            await asyncio.sleep(0.5)  # the queued page is past its hard limit too, if timed
+            release.set()
+            return list(outcomes), await queued
+        finally:
+            release.set()
+            pipeline.close_spider()
+
+    outcomes, result = asyncio.run(run())
+    assert [type(error).__name__ for error in outcomes] == ["AnalysisTimeout"] * 2
+    assert result == 1
+    assert not stats.get_value("hijackwatch/detect_pool_restarts")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, MutableSequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,12 @@ logger = logging.getLogger(__name__)
 # A worker stuck in C code (where SIGALRM cannot interrupt it) is killed this much later.
 HARD_TIMEOUT_FACTOR = 2.0
 HARD_TIMEOUT_GRACE = 5.0
+# A page still queued when it could first have run past the hard limit is looked at
+# again this often (a fraction of the hard limit) until it starts.
+QUEUED_RECHECK = 0.1
+# Pages one pool holds at once, each with its start-time slot; more wait in the event loop.
+SLOTS = 8192
+THREADS = 2  # ThreadPoolExecutor size when HIJACKWATCH_DETECT_WORKERS is 0
 
 
 class AnalysisTimeout(Exception):
@@ -48,6 +56,13 @@ class DetectionPipeline:
     0 uses a thread. A page whose analysis fails or runs past ``HIJACKWATCH_DETECT_TIMEOUT``
     is kept (verdict ``error`` with the reason): a result is never lost because a hostile
     page broke or stalled a detector, and a stalled worker never holds up the crawl.
+
+    A worker interrupts its own analysis at the time limit (SIGALRM); one stuck where the
+    signal cannot reach it is killed, with its pool, once its page has run for twice the
+    time limit plus a grace. The worker notes when it starts each page and that hard limit
+    is timed from then, not from the hand-over: a backlog of slow but legal pages waiting
+    for a worker is never taken for a stuck one. A thread cannot be killed (nor interrupted):
+    its page is kept with an error at the hard limit and the thread left to finish.
     """
 
     def __init__(self, stats: StatsCollector, workers: int, timeout: float = 0.0) -> None:
@@ -55,6 +70,7 @@ class DetectionPipeline:
         self.workers = workers
         self.timeout = max(0.0, timeout)
         self.executor: Executor | None = None
+        self.starts: _Starts | None = None  # the executor's
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -67,19 +83,30 @@ class DetectionPipeline:
         )
 
     def open_spider(self) -> None:
-        self.executor = self._new_executor()
+        self._open_pool()
 
     def close_spider(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=False)
             self.executor = None
+            self.starts = None
 
-    def _new_executor(self) -> Executor:
+    def _open_pool(self) -> None:
         if self.workers <= 0:
-            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="hijackwatch-detect")
+            self.starts = _Starts([0.0] * SLOTS, shared=False)
+            self.executor = ThreadPoolExecutor(
+                max_workers=THREADS, thread_name_prefix="hijackwatch-detect"
+            )
+            return
         # spawn, not fork: the crawl process runs threads (reactor pool, DB writer)
-        return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context("spawn")
+        times = context.RawArray("d", SLOTS)  # shared memory, inherited by the workers
+        self.starts = _Starts(times, shared=True)
+        self.executor = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(times,),
         )
 
     async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
@@ -89,15 +116,36 @@ class DetectionPipeline:
         """``fn(*args)`` in the pool, with a fresh pool on a dead or stuck worker.
 
         ``fn`` bounds itself (SIGALRM in a worker process); a worker that does not come
-        back even so (stuck inside C code) is killed after a longer hard limit.
+        back even so (stuck inside C code) is killed after a longer hard limit, timed from
+        when the worker started on it.
         """
-        if self.executor is None:
-            self.executor = self._new_executor()
-        executor = self.executor
+        while True:
+            if self.executor is None or self.starts is None:
+                self._open_pool()
+            assert self.executor is not None and self.starts is not None
+            executor, starts = self.executor, self.starts
+            slot = await starts.take()
+            if self.executor is executor:
+                break
+            starts.give_back(slot)  # waited while that pool was replaced: take the new one's
         hard = self.timeout * HARD_TIMEOUT_FACTOR + HARD_TIMEOUT_GRACE if self.timeout else None
         try:
-            future = asyncio.wrap_future(executor.submit(fn, *args))
-            return await asyncio.wait_for(future, hard)
+            try:
+                submitted = executor.submit(_stamped, starts.passed, slot, fn, *args)
+            except BaseException:
+                starts.give_back(slot)
+                raise
+            future = asyncio.wrap_future(submitted)
+            try:
+                return await _within(future, starts.times, slot, hard)
+            finally:
+                # Free the slot when the pool is done with the page, not when this call
+                # stops waiting: a cancelled page the pool already passed on to its
+                # workers still starts, and stamps the slot.
+                if future.done() and not future.cancelled():
+                    starts.give_back(slot)
+                else:
+                    submitted.add_done_callback(starts.releaser(slot, asyncio.get_running_loop()))
         except TimeoutError:
             if isinstance(executor, ProcessPoolExecutor):
                 logger.error("detection worker stuck for %.0f s; restarting the pool", hard)
@@ -126,7 +174,7 @@ class DetectionPipeline:
         # Not cancel_futures: a cancelled page would raise CancelledError (no retry, no row);
         # the dead pool fails every queued page with BrokenProcessPool, which retries.
         executor.shutdown(wait=False, cancel_futures=False)
-        self.executor = self._new_executor()
+        self._open_pool()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
@@ -162,6 +210,81 @@ class DetectionPipeline:
             item.error = analysis.error
         self.stats.inc_value(f"hijackwatch/verdict/{item.verdict}")
         return item
+
+
+class _Starts:
+    """When each page in one pool started to run (0.0: not yet), a slot per page.
+
+    The worker writes its page's slot as it starts; the caller reads it for the hard
+    limit. time.monotonic() is one system-wide clock, so a worker's stamp and the crawl
+    process's clock agree. Slots are taken and given back in the event loop only.
+    """
+
+    def __init__(self, times: MutableSequence[float], *, shared: bool) -> None:
+        self.times = times
+        # what each job is given: worker processes have the array from _init_worker
+        self.passed = None if shared else times
+        self.free: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(len(times)):
+            self.free.put_nowait(slot)
+
+    async def take(self) -> int:
+        slot = await self.free.get()
+        self.times[slot] = 0.0  # the previous page in it has settled: no worker writes it now
+        return slot
+
+    def give_back(self, slot: int) -> None:
+        self.free.put_nowait(slot)
+
+    def releaser(self, slot: int, loop: asyncio.AbstractEventLoop) -> Callable[[object], None]:
+        """A done-callback (run in one of the pool's threads) giving the slot back."""
+
+        def release(_future: object) -> None:
+            # RuntimeError: the loop is closed, nobody takes a slot any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.give_back, slot)
+
+        return release
+
+
+async def _within(
+    future: asyncio.Future[Analysis], times: MutableSequence[float], slot: int, hard: float | None
+) -> Analysis:
+    """The page's result, or TimeoutError once it has *run* (not waited) for ``hard`` s."""
+    try:
+        wait = hard  # it cannot have run for longer than it has been in the pool
+        while True:
+            done, _ = await asyncio.wait((future,), timeout=wait)
+            if done:
+                return future.result()
+            assert hard is not None
+            started = times[slot]
+            if not started:  # still queued: its clock has not started
+                wait = hard * QUEUED_RECHECK
+                continue
+            wait = started + hard - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError
+    finally:
+        future.cancel()  # timed out or cancelled: a page still queued is dropped from the pool
+
+
+_STARTS: MutableSequence[float] | None = None  # in a worker process: its pool's slot times
+
+
+def _init_worker(times: MutableSequence[float]) -> None:
+    global _STARTS
+    _STARTS = times
+
+
+def _stamped(
+    times: MutableSequence[float] | None, slot: int, fn: Callable[..., Analysis], *args: Any
+) -> Analysis:
+    """``fn(*args)``, noting first when it started (in the pool's shared array for a process)."""
+    target = _STARTS if times is None else times
+    assert target is not None
+    target[slot] = time.monotonic()
+    return fn(*args)
 
 
 def _analyse(body: bytes, url: str, encoding: str | None, timeout: float = 0.0) -> Analysis:
