@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def run_crawl(mode: str, seeds: list[str], db: str, out: str, sample: int) -> No
                 "requests": stats.get("downloader/request_count", 0),
                 "profile_requests": stats.get("hijackwatch/profile_requests", 0),
                 "script_requests": stats.get("hijackwatch/script_requests", 0),
+                "reused": stats.get("hijackwatch/analyses_reused", 0),
                 # a stalled request (retried after DOWNLOAD_TIMEOUT) skews the figures
                 "trouble": {
                     k: v
@@ -109,6 +111,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for mode in MODES:
                 out, db = f"{tmp}/{mode}.json", f"sqlite:///{tmp}/{mode}.db"
+                used = resource.getrusage(resource.RUSAGE_CHILDREN)
                 subprocess.run(
                     [
                         sys.executable,
@@ -124,7 +127,10 @@ def main() -> None:
                     check=True,
                     cwd=REPO,
                 )
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 r = json.loads(Path(out).read_text())
+                # the crawl process and its detection workers (reaped by it): CPU seconds
+                r["cpu"] = (after.ru_utime + after.ru_stime) - (used.ru_utime + used.ru_stime)
                 r["pages"], r["rows"], r["hijacked_rows"] = page_counts(db)
                 if not r["pages"]:
                     raise SystemExit(f"the {mode} crawl stored no pages: see its log above")
@@ -136,7 +142,8 @@ def main() -> None:
     off_rate = off["pages"] / off["seconds"]
     print(
         f"{'mode':7s} {'pages':>6s} {'rows':>6s} {'requests':>9s} {'req/page':>9s} "
-        f"{'seconds':>8s} {'pages/s':>8s} {'req/page ratio':>15s} {'pages/s ratio':>14s}"
+        f"{'seconds':>8s} {'pages/s':>8s} {'req/page ratio':>15s} {'pages/s ratio':>14s} "
+        f"{'CPU s':>6s}"
     )
     for mode in MODES:
         r = results[mode]
@@ -145,8 +152,14 @@ def main() -> None:
         print(
             f"{mode:7s} {r['pages']:6d} {r['rows']:6d} {r['requests']:9d} {per_page:9.2f} "
             f"{r['seconds']:8.2f} {rate:8.1f} {per_page / (off['requests'] / off['pages']):15.2f} "
-            f"{rate / off_rate:14.2f}"
+            f"{rate / off_rate:14.2f} {r['cpu']:6.1f}"
         )
+    for mode in MODES:
+        if results[mode]["reused"]:
+            print(
+                f"{mode}: {results[mode]['reused']} of {results[mode]['rows']} views reused "
+                "the analysis of an identical view"
+            )
     for mode in MODES:
         if results[mode]["trouble"]:
             print(f"{mode}: requests retried or failed: {results[mode]['trouble']}")

@@ -219,3 +219,48 @@ def test_a_thread_past_the_hard_limit_is_written_off_and_the_queue_is_not_timed(
     assert [type(error).__name__ for error in outcomes] == ["AnalysisTimeout"] * 2
     assert result == 1
     assert not stats.get_value("hijackwatch/detect_pool_restarts")
+
+
+class _CountingPipeline(DetectionPipeline):
+    analysed = 0
+
+    async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
+        type(self).analysed += 1
+        return await super()._analyse(body, url, encoding)
+
+
+def test_identical_views_of_a_page_are_analysed_once() -> None:
+    """Profiles fetch each URL several times; the same bytes get the same analysis."""
+    pipeline, stats = _pipeline(_CountingPipeline)
+    body = SEED_PAGE.read_bytes()
+    url = "http://127.0.0.1/a.html"
+
+    def view(profile: str, data: bytes, at: str = url, encoding: str | None = None) -> PageItem:
+        return PageItem(
+            url=at, site="127.0.0.1", profile=profile, status=200, body=data, encoding=encoding
+        )
+
+    async def run() -> list[PageItem]:
+        pipeline.open_spider()
+        try:
+            first = await pipeline.process_item(view("browser", body))
+            same = [await pipeline.process_item(view(p, body)) for p in ("googlebot", "baidu")]
+            other = [
+                await pipeline.process_item(view("googlebot", body + b"<p>x</p>")),
+                await pipeline.process_item(view("browser", body, at=url + "?b")),
+                await pipeline.process_item(view("baidu", body, encoding="gbk")),
+            ]
+            return [first, *same, *other]
+        finally:
+            pipeline.close_spider()
+
+    first, *same, other_body, other_url, other_encoding = asyncio.run(run())
+    assert _CountingPipeline.analysed == 4  # the two identical views reused the first
+    assert stats.get_value("hijackwatch/analyses_reused") == 2
+    assert first.verdict == "hijacked" and first.findings
+    for item in same:
+        assert (item.verdict, item.score, item.title) == (first.verdict, first.score, first.title)
+        assert item.findings == first.findings and item.findings is not first.findings
+        assert item.summary == first.summary
+    assert other_body.verdict == "hijacked" and other_url.verdict == "hijacked"
+    assert other_encoding.findings  # analysed on its own (another declared encoding)

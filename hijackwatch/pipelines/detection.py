@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, MutableSequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +39,9 @@ QUEUED_RECHECK = 0.1
 # Pages one pool holds at once, each with its start-time slot; more wait in the event loop.
 SLOTS = 8192
 THREADS = 2  # ThreadPoolExecutor size when HIJACKWATCH_DETECT_WORKERS is 0
+# Analyses kept for reuse: the views of one URL (one per visitor profile) arrive close
+# together, and most sites send every visitor the same bytes.
+REUSE_ENTRIES = 1024
 
 
 class AnalysisTimeout(Exception):
@@ -71,6 +76,9 @@ class DetectionPipeline:
         self.timeout = max(0.0, timeout)
         self.executor: Executor | None = None
         self.starts: _Starts | None = None  # the executor's
+        # (body digest, URL, declared encoding) -> its analysis: analyse() depends on
+        # nothing else, so an identical view gets the identical result without the work
+        self._recent: OrderedDict[tuple[bytes, str, str | None], Analysis] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -183,11 +191,17 @@ class DetectionPipeline:
             if item.error:
                 item.verdict = "error"
             return item
+        body, url = item.body[:MAX_BYTES], item.final_url or item.url
+        key = (hashlib.blake2b(body, digest_size=16).digest(), url, item.encoding)
         try:
-            # the library reads at most MAX_BYTES: don't ship more to the worker
-            analysis = await self._analyse(
-                item.body[:MAX_BYTES], item.final_url or item.url, item.encoding
-            )
+            analysis = self._recent.get(key)
+            if analysis is None:
+                # the library reads at most MAX_BYTES: don't ship more to the worker
+                analysis = await self._analyse(body, url, item.encoding)
+                self._remember(key, analysis)
+            else:
+                self._recent.move_to_end(key)
+                self.stats.inc_value("hijackwatch/analyses_reused")
         except AnalysisTimeout as exc:
             logger.error("analysis of %s stopped: %s", item.url, exc)
             self.stats.inc_value("hijackwatch/analysis_timeouts")
@@ -210,6 +224,13 @@ class DetectionPipeline:
             item.error = analysis.error
         self.stats.inc_value(f"hijackwatch/verdict/{item.verdict}")
         return item
+
+    def _remember(self, key: tuple[bytes, str, str | None], analysis: Analysis) -> None:
+        """Keep a finished analysis for identical views (timeouts and failures are not
+        kept: they raise before this)."""
+        self._recent[key] = analysis
+        if len(self._recent) > REUSE_ENTRIES:
+            self._recent.popitem(last=False)
 
 
 class _Starts:
