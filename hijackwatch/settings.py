@@ -53,6 +53,9 @@ COOKIES_ENABLED = False
 HTTPERROR_ALLOW_ALL = True  # a 404 or 500 page is recorded (and may carry spam too)
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Outputs of one response processed at once. Scrapy starts that many tasks per
+# response (default 100); ours yield one item and a few requests.
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0
 DEPTH_PRIORITY = 1  # breadth-first within a site: the homepage's neighbours first
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections import Counter
+import re
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
+from lxml import etree
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.gz import gunzip
@@ -29,14 +33,46 @@ logger = logging.getLogger(__name__)
 
 _SKIP_SUFFIXES = (*(f".{ext}" for ext in IGNORED_EXTENSIONS), ".xml", ".gz", ".json", ".txt")
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
-_LINK_XPATH = "//a/@href | //area/@href | //iframe/@src | //frame/@src"
+_LINKS = etree.XPath("//a/@href | //area/@href | //iframe/@src | //frame/@src", smart_strings=False)
+FOLLOWED_KEEP = 8192  # pages whose link-followed bytes are remembered (views come together)
+_HAS_HOST = re.compile(r"https?://[^/?#\t\r\n]")  # a host of its own (``https://`` alone has none)
+_URL_DROPS = re.compile("[\t\r\n]")
 
 
-def _clean_link(base: str, href: str) -> str | None:
-    """Absolute http(s) URL without fragment, or None for links we never follow."""
+def origin_of(base: str) -> str | None:
+    """``scheme://netloc/`` of a page URL: what absolute and root-relative links keep of it."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _clean_link(base: str, href: str, origin: str | None = None) -> str | None:
+    """Absolute http(s) URL without fragment, or None for links we never follow.
+
+    ``origin``: :func:`origin_of` ``base``, computed once per page by the caller.
+    """
     href = href.strip()
     if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
         return None
+    if (
+        origin is not None
+        and ((href[0] == "/" and href[:2] != "//") or _HAS_HOST.match(href) is not None)
+        and _URL_DROPS.search(href) is None  # urlsplit deletes these: "/\r/x" is "//x"
+    ):
+        # such links do not depend on the base's path, and sites repeat them on every
+        # page (menus, footers): each is cleaned once per site
+        return _clean_rooted(origin, href)
+    return _cleaned(base, href)
+
+
+@lru_cache(maxsize=16384)
+def _clean_rooted(origin: str, href: str) -> str | None:
+    return _cleaned(origin, href)
+
+
+def _cleaned(base: str, href: str) -> str | None:
     try:
         parts = urlsplit(urljoin(base, href))
     except ValueError:
@@ -70,6 +106,7 @@ class HijackSpider(scrapy.Spider):
         self.scheduled: Counter[str] = Counter()  # page requests per site
         self.sitemaps_read: Counter[str] = Counter()
         self.seen: set[str] = set()
+        self.followed: OrderedDict[tuple[str, bytes], None] = OrderedDict()  # see _links_followed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -225,22 +262,40 @@ class HijackSpider(scrapy.Spider):
             if response.request
             else None,
         )
-        if not is_html or redirect_target:
+        if not is_html or redirect_target or self._links_followed(response):
             return
         yield from self.follow_links(response, seed, meta.get("hw_depth", 0) + 1)
+
+    def _links_followed(self, response: Response) -> bool:
+        """Whether the links of these very bytes at this URL were already followed.
+
+        Every visitor profile fetches the page again, and most sites send them all the
+        same bytes; a view that differs (cloaking) still has its own links followed.
+        """
+        key = (response.url, hashlib.blake2b(response.body, digest_size=16).digest())
+        if key in self.followed:
+            self.crawler.stats.inc_value("hijackwatch/links_already_followed")
+            return True
+        self.followed[key] = None
+        if len(self.followed) > FOLLOWED_KEEP:
+            self.followed.popitem(last=False)
+        return False
 
     def follow_links(self, response: Response, seed: Seed, depth: int) -> Iterable[Request]:
         if depth > self.max_depth or self.scheduled[seed.key] >= self.max_pages:
             return
         assert isinstance(response, TextResponse)
         try:
-            hrefs = response.xpath(_LINK_XPATH).getall()
-        except ValueError:  # parsel refuses some malformed documents
+            # lxml's own XPath on parsel's tree: plain strings, no Selector per link
+            hrefs = _LINKS(response.selector.root)
+        except (ValueError, TypeError, etree.XPathError):  # parsel refused the document
             return
         base = response.url
-        for href in hrefs:
-            url = _clean_link(base, href)
-            if url is None:
+        origin = origin_of(base)
+        seen = self.seen
+        for href in dict.fromkeys(hrefs):  # menus repeat links: each distinct one once
+            url = _clean_link(base, href, origin)
+            if url is None or url in seen:
                 continue
             key = site_key(url)
             if key is None or not same_site(seed.key, key):
