@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Request/response meta key: blake2b digest of an HTML page view's body, set by the
+# spider; components skip work a view with the same bytes at the same URL already had.
+BODY_DIGEST = "hw_body_digest"
+
 
 @dataclass
 class PageItem:

@@ -3,12 +3,14 @@ one, and a page's links are followed once per distinct body (not once per profil
 
 from __future__ import annotations
 
+import hashlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from hijackwatch.items import PageItem
+from hijackwatch.items import BODY_DIGEST, PageItem
 from hijackwatch.seeds import parse_seeds
 from hijackwatch.spiders.hijack import HijackSpider, _clean_link, origin_of
 
@@ -57,8 +59,13 @@ def _view(spider: HijackSpider, profile: str, body: bytes) -> HtmlResponse:
 
 
 def _followed(spider: HijackSpider, profile: str, body: bytes) -> list[str]:
-    out = list(spider.parse_page(_view(spider, profile, body)))
-    assert isinstance(out[0], PageItem) and out[0].profile == profile  # every view keeps its row
+    response = _view(spider, profile, body)
+    out = spider.parse_page(response)
+    item = next(out)
+    assert isinstance(item, PageItem) and item.profile == profile  # every view keeps its row
+    # the digest is there when the middlewares see the item (ExternalScriptsMiddleware)
+    assert response.meta[BODY_DIGEST] == hashlib.blake2b(body, digest_size=16).digest()
+    out = [item, *out]
     return [r.url for r in out[1:]]
 
 

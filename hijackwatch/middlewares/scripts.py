@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
@@ -36,7 +37,7 @@ from scrapy.http import TextResponse
 
 from hijackwatch.detect import Finding
 from hijackwatch.detect.cloaking import absolute_script_urls, external_script_findings
-from hijackwatch.items import PageItem
+from hijackwatch.items import BODY_DIGEST, PageItem
 from hijackwatch.middlewares.followup import FollowUpMiddleware
 from hijackwatch.profiles import SCRIPT_MAX_BYTES
 from hijackwatch.render import HostPolicy
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+KNOWN_PAGES = 4096  # page bodies whose script URLs are remembered
 DEFAULT_SKIP_HOSTS = (
     "hm.baidu.com",
     "googletagmanager.com",
@@ -147,6 +149,9 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         self.per_page = per_page
         self.skip_hosts = skip_hosts
         self.only = only
+        # (page URL, body digest) -> its script URLs: profile views with the same bytes
+        # are not parsed again (the spider put the digest in the response's meta)
+        self.known: OrderedDict[tuple[str, bytes], list[str]] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -171,15 +176,23 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
             or not isinstance(response, TextResponse)
         ):
             return []
-        try:
-            srcs = response.xpath("//script/@src").getall()
-        except ValueError:  # parsel refuses some malformed documents
-            return []
-        urls = [
-            u
-            for u in absolute_script_urls(srcs, response.url, self.per_page)
-            if not _skipped(u, self.skip_hosts) and (self.only is None or self.only.allowed(u, ""))
-        ]
+        digest = response.meta.get(BODY_DIGEST)
+        urls = self.known.get((response.url, digest)) if digest else None
+        if urls is None:
+            try:
+                srcs = response.xpath("//script/@src").getall()
+            except ValueError:  # parsel refuses some malformed documents
+                return []
+            urls = [
+                u
+                for u in absolute_script_urls(srcs, response.url, self.per_page)
+                if not _skipped(u, self.skip_hosts)
+                and (self.only is None or self.only.allowed(u, ""))
+            ]
+            if digest:
+                self.known[(response.url, digest)] = urls
+                if len(self.known) > KNOWN_PAGES:
+                    self.known.popitem(last=False)
         for url in self.cache.register(out.url, out.profile, urls):
             request = Request(
                 url,

@@ -19,7 +19,7 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
-from hijackwatch.items import PageItem
+from hijackwatch.items import BODY_DIGEST, PageItem
 from hijackwatch.profiles import BASELINE
 from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
 
@@ -246,6 +246,9 @@ class HijackSpider(scrapy.Spider):
         if not keep and not redirect_target:
             self.crawler.stats.inc_value("hijackwatch/non_html_skipped")
             return
+        if is_html and not redirect_target:
+            # before the item goes out: the spider middlewares see it with the digest
+            meta[BODY_DIGEST] = hashlib.blake2b(response.body, digest_size=16).digest()
         yield PageItem(
             url=meta.get("redirect_urls", [response.url])[0],
             site=seed.key,
@@ -272,7 +275,7 @@ class HijackSpider(scrapy.Spider):
         Every visitor profile fetches the page again, and most sites send them all the
         same bytes; a view that differs (cloaking) still has its own links followed.
         """
-        key = (response.url, hashlib.blake2b(response.body, digest_size=16).digest())
+        key = (response.url, response.meta[BODY_DIGEST])
         if key in self.followed:
             self.crawler.stats.inc_value("hijackwatch/links_already_followed")
             return True
