@@ -6,6 +6,7 @@ retries back off, and the caller runs ``send_alert`` in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -115,7 +116,10 @@ def send_alert(
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read(65536)
+                # a 2xx status means delivered: a body that breaks off after it must not
+                # send the alert again
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    response.read(65536)
                 log.info(
                     "alert for run %s delivered (HTTP %s)", payload.get("run_id"), response.status
                 )

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Request/response meta key: blake2b digest of an HTML page view's body, set by the
-# spider; components skip work a view with the same bytes at the same URL already had.
+# Request/response meta key: digest of an HTML page view's body and its encoding, set by
+# the spider; components skip work a view with the same text at the same URL already had.
 BODY_DIGEST = "hw_body_digest"
 
 

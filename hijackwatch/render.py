@@ -240,7 +240,7 @@ class Renderer:
             result.error = f"browser not started: {exc}"[:500]
             return result
         except PlaywrightError as exc:
-            result.error = f"browser did not start: {_start_failure(exc)}"[:500]
+            result.error = f"browser did not start: {_start_failure(exc)}"[:1500]
             return result
         try:
             context = browser.new_context(
@@ -349,15 +349,23 @@ class Renderer:
         self.executor.shutdown(wait=True)
 
 
+# What Chromium says when its namespace sandbox cannot start (not merely any line that
+# mentions the word: the launcher's own path does).
+_SANDBOX_FAILURES = ("No usable sandbox", "Failed to move to new namespace")
+
+
 def _start_failure(exc: Exception) -> str:
-    """Playwright's launch error, with the way out when the sandbox was what failed."""
-    message = str(exc)
-    if "sandbox" in message.lower():
-        message = (
-            "Chromium's sandbox could not start (on Linux it needs unprivileged user "
-            "namespaces, e.g. sysctl kernel.unprivileged_userns_clone=1 and a container "
-            "seccomp profile that allows them); HIJACKWATCH_RENDER_NO_SANDBOX=True runs "
-            f"without it, at your own risk. {message}"
+    """Why the browser did not start: Playwright's first line and the browser's own error
+    lines (its launch command line is left out), with the way out if the sandbox failed."""
+    lines = str(exc).splitlines()
+    # Playwright repeats the browser's log in its call log ("- " prefixed): once each
+    errors = list(dict.fromkeys(ln.strip().removeprefix("- ") for ln in lines if "[err]" in ln))[:4]
+    message = " | ".join([lines[0].strip() if lines else type(exc).__name__, *errors])
+    if any(marker in str(exc) for marker in _SANDBOX_FAILURES):
+        message += (
+            " | Chromium's sandbox could not start: on Linux it needs unprivileged user "
+            "namespaces (and a container seccomp profile that allows them); "
+            "HIJACKWATCH_RENDER_NO_SANDBOX=True runs without it, at your own risk"
         )
     return message
 

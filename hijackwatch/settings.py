@@ -29,7 +29,7 @@ HIJACKWATCH_DB_WRITE_TIMEOUT = 120.0  # 0 = wait as long as it takes
 HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_QUIET = False  # `crawl -q`: only warnings, progress lines and the summary
-HIJACKWATCH_DETECT_WORKERS = "auto"  # analysis processes: "auto" = cores - 1; 0 = a thread
+HIJACKWATCH_DETECT_WORKERS = "auto"  # processes: "auto" = cores - 1, at least 1; 0 = threads
 HIJACKWATCH_DETECT_TIMEOUT = 60.0  # seconds one page's analysis may take; 0 = no limit
 # tests, benchmarks, the demo: never leave 127.0.0.0/8 (also via env HIJACKWATCH_LOOPBACK_ONLY=1)
 HIJACKWATCH_LOOPBACK_ONLY = loopback_only()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +89,17 @@ def chromium() -> str:
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} not installed (apt-get install chromium)")
     return str(CHROMIUM)
+
+
+@pytest.fixture
+def no_spool_anywhere(tmp_path: Path) -> Iterator[Path]:
+    """A spool directory and a temp directory that cannot be created: their parent is a
+    regular file (permission bits would not stop root). Yields the blocking file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(blocker / "tmp")
+    try:
+        yield blocker
+    finally:
+        tempfile.tempdir = saved

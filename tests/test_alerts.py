@@ -135,6 +135,19 @@ def test_broken_replies_are_retried_like_other_failures(
     assert not any(r.exc_info for r in caplog.records)  # handled, not an unexpected error
 
 
+def test_an_accepted_alert_whose_reply_breaks_off_is_not_sent_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """200, then a chunked body that stops: the receiver has the alert; a retry would
+    deliver it twice."""
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
+    caplog.set_level(logging.INFO, logger="hijackwatch.alerts")
+    with Receiver(broken_first=(cut,)) as receiver:
+        sent = send_alert(receiver.url, alert_payload(outcome()), attempts=3, backoff=0.01)
+    assert sent is True and receiver.attempts == 1
+    assert "failed" not in caplog.text
+
+
 def test_alert_failure_is_reported_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     with Receiver(fail_first=100) as down:
         ok = send_alert(down.url, alert_payload(outcome()), attempts=2, backoff=0.01)

@@ -276,3 +276,5 @@ def test_renderer_reports_a_missing_browser() -> None:
     finally:
         r.close()
     assert result.error and result.error.startswith("browser did not start")
+    # the browser's own complaint, not a guess about the sandbox
+    assert "/nonexistent/chromium" in result.error and "sandbox" not in result.error.lower()

@@ -3,8 +3,6 @@ one, and a page's links are followed once per distinct body (not once per profil
 
 from __future__ import annotations
 
-import hashlib
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request
@@ -12,7 +10,7 @@ from scrapy.utils.test import get_crawler
 
 from hijackwatch.items import BODY_DIGEST, PageItem
 from hijackwatch.seeds import parse_seeds
-from hijackwatch.spiders.hijack import HijackSpider, _clean_link, origin_of
+from hijackwatch.spiders.hijack import HijackSpider, _clean_link, body_digest, origin_of
 
 BASES = st.sampled_from(
     [
@@ -50,21 +48,22 @@ def _spider() -> HijackSpider:
     return spider
 
 
-def _view(spider: HijackSpider, profile: str, body: bytes) -> HtmlResponse:
+def _view(spider: HijackSpider, profile: str, body: bytes, charset: str = "utf-8") -> HtmlResponse:
     (seed,), _ = parse_seeds(["http://site.example/"])
     url = "http://site.example/"
     meta = {"hw_seed": seed, "hw_depth": 0, "hw_profile": profile}
     request = Request(url, meta=meta)
-    return HtmlResponse(url, body=body, request=request, headers={"Content-Type": "text/html"})
+    headers = {"Content-Type": f"text/html; charset={charset}"}
+    return HtmlResponse(url, body=body, request=request, headers=headers)
 
 
-def _followed(spider: HijackSpider, profile: str, body: bytes) -> list[str]:
-    response = _view(spider, profile, body)
+def _followed(spider: HijackSpider, profile: str, body: bytes, charset: str = "utf-8") -> list[str]:
+    response = _view(spider, profile, body, charset)
     out = spider.parse_page(response)
     item = next(out)
     assert isinstance(item, PageItem) and item.profile == profile  # every view keeps its row
     # the digest is there when the middlewares see the item (ExternalScriptsMiddleware)
-    assert response.meta[BODY_DIGEST] == hashlib.blake2b(body, digest_size=16).digest()
+    assert response.meta[BODY_DIGEST] == body_digest(response)
     out = [item, *out]
     return [r.url for r in out[1:]]
 
@@ -81,3 +80,11 @@ def test_links_of_identical_views_are_followed_once() -> None:
     cloaked = PAGE % b'<a href="/casino/1.html">slot</a>'
     assert _followed(spider, "baiduspider", cloaked) == ["http://site.example/casino/1.html"]
     assert spider.crawler.stats.get_value("hijackwatch/links_already_followed") == 1
+
+
+def test_the_same_bytes_under_another_charset_are_another_view() -> None:
+    """Cloaking by Content-Type charset alone: the links only one decoding shows are followed."""
+    spider = _spider()
+    body = b'<html><body>\x1b$B<a href="/casino-1.html">x</a>\x1b(B</body></html>'
+    assert _followed(spider, "browser", body, "iso-2022-jp") == []
+    assert _followed(spider, "googlebot", body, "utf-8") == ["http://site.example/casino-1.html"]

@@ -346,3 +346,32 @@ def test_spool_import_into_a_finished_run_resettles_incidents(db_url: str, tmp_p
         bad.write_text('{"type": "page", "page": {}}\n')
         db.import_spool(bad)
     db.dispose()
+
+
+def test_text_no_database_can_hold_is_stored_replaced(db_url: str, tmp_path: Path) -> None:
+    """A script escape decoded to a lone surrogate, a NUL in a title: PostgreSQL refuses
+    NUL, UTF-8 cannot encode a lone surrogate. The page is stored anyway, and spooled."""
+    from hijackwatch.detect import analyse
+    from hijackwatch.storage.records import page_record
+    from hijackwatch.storage.spool import Spool
+
+    html = (
+        '<html><head><title>t</title><script>var u="\\u0068ttp://evil.example/\\ud800x";'
+        "window.location.href=u;</script></head><body>x</body></html>"
+    )
+    analysis = analyse(html, f"http://{SITE_A}/s.html")
+    assert any("\ud800" in f.evidence for f in analysis.findings)  # what analyse() hands over
+    item = page_items([{"url": f"http://{SITE_A}/s.html", "site": SITE_A, "status": 200}])[0]
+    item.findings, item.verdict, item.title = analysis.findings, "suspicious", "bad\x00title"
+    record = page_record(item)
+    db = Database(db_url)
+    db.ensure_schema()
+    run_id = db.start_run([SITE_A])
+    assert db.write_pages(run_id, [record]) == 1
+    with db.engine.connect() as conn:
+        title = conn.execute(text("SELECT title FROM pages")).scalar_one()
+        evidence = " ".join(conn.execute(text("SELECT evidence FROM findings")).scalars())
+    db.dispose()
+    assert title == "bad\ufffdtitle" and "evil.example/\ufffdx" in evidence
+    spool = Spool(tmp_path, {"run_id": run_id})
+    assert spool.write_pages([record]).read_text(encoding="utf-8").count("\ufffd") >= 2

@@ -125,3 +125,42 @@ def test_import_spool_skips_pages_the_run_already_has(tmp_path: Path, pg_url: st
     db.dispose()
     assert (result.pages, result.skipped) == (2, 4)
     assert_each_page_once(pg_url, len(records))
+
+
+def test_a_late_commit_of_pages_kept_in_memory_is_not_written_again(
+    tmp_path: Path, pg_url: str, no_spool_anywhere: Path
+) -> None:
+    """Given up on, no spool file possible, then committed after all (its answer held):
+    the pages kept in memory for the next flush are dropped, not stored twice."""
+    proxy = pg_proxy(pg_url)
+    pipe = direct_pipeline(
+        proxy.url(pg_url), tmp_path, write_timeout=2, spool_dir=no_spool_anywhere / "spool"
+    )
+    items = page_items(RUN1 + RUN2[:1])  # 6 items, batches of 2
+
+    async def run() -> None:
+        await pipe.open_spider()
+        for item in items[:2]:
+            await pipe.process_item(item)
+        proxy.stall(after_commit=True)  # the server commits the next batch; no answer
+        for item in items[2:4]:
+            await pipe.process_item(item)
+        assert pipe.stuck_writes == 1 and stat(pipe, "unsaved_pages") == 2
+        proxy.unstall()  # the answer arrives: the write went through after all
+        deadline = time.monotonic() + 30
+        while pipe.stuck_writes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert stat(pipe, "unsaved_pages") == 0
+        for item in items[4:]:
+            await pipe.process_item(item)
+        await pipe.close_spider()
+
+    try:
+        asyncio.run(run())
+    finally:
+        proxy.unstall()
+        pipe.db.dispose()
+        proxy.stop()
+    assert scalar(pg_url, "SELECT COUNT(*) FROM pages") == len(items)
+    assert_each_page_once(pg_url, len(items))
+    assert stat(pipe, "pages_written") == len(items)

@@ -19,10 +19,8 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -466,20 +464,6 @@ def direct_pipeline(db_url: str, tmp_path: Path, **options: Any) -> StoragePipel
 
 def stat(pipeline: StoragePipeline, name: str) -> Any:
     return pipeline.stats.get_value(f"hijackwatch/{name}")
-
-
-@pytest.fixture
-def no_spool_anywhere(tmp_path: Path) -> Iterator[Path]:
-    """A spool directory and a temp directory that cannot be created: their parent is a
-    regular file (permission bits would not stop root). Yields the blocking file."""
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory\n")
-    saved = tempfile.tempdir
-    tempfile.tempdir = str(blocker / "tmp")
-    try:
-        yield blocker
-    finally:
-        tempfile.tempdir = saved
 
 
 def sqlite_in(tmp_path: Path) -> tuple[Path, str]:

@@ -49,8 +49,10 @@ class AnalysisTimeout(Exception):
 
 
 def default_workers() -> int:
-    """Processes for analysis: all cores but the one the crawl's event loop needs."""
-    return max(0, (os.cpu_count() or 1) - 1)
+    """Processes for analysis: all cores but the one the crawl's event loop needs, and
+    one even on a single core: only a process can be interrupted or killed when a page
+    stalls its analysis (a thread cannot)."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class DetectionPipeline:
@@ -58,16 +60,18 @@ class DetectionPipeline:
 
     ``HIJACKWATCH_DETECT_WORKERS`` > 0 analyses in that many worker processes (real
     parallelism: detection is CPU-bound Python and the GIL would serialise threads);
-    0 uses a thread. A page whose analysis fails or runs past ``HIJACKWATCH_DETECT_TIMEOUT``
-    is kept (verdict ``error`` with the reason): a result is never lost because a hostile
-    page broke or stalled a detector, and a stalled worker never holds up the crawl.
+    0 uses threads (for debugging). A page whose analysis fails or runs past
+    ``HIJACKWATCH_DETECT_TIMEOUT`` is kept (verdict ``error`` with the reason): a result is
+    never lost because a hostile page broke or stalled a detector, and with worker
+    processes a stalled worker never holds up the crawl.
 
     A worker interrupts its own analysis at the time limit (SIGALRM); one stuck where the
     signal cannot reach it is killed, with its pool, once its page has run for twice the
     time limit plus a grace. The worker notes when it starts each page and that hard limit
     is timed from then, not from the hand-over: a backlog of slow but legal pages waiting
     for a worker is never taken for a stuck one. A thread cannot be killed (nor interrupted):
-    its page is kept with an error at the hard limit and the thread left to finish.
+    its page is kept with an error at the hard limit and the thread left to finish, and
+    pages queued behind stuck threads wait for them.
     """
 
     def __init__(self, stats: StatsCollector, workers: int, timeout: float = 0.0) -> None:

@@ -207,7 +207,7 @@ class StoragePipeline:
         """Flush by time even while no items arrive (slow sites, long redirects)."""
         while True:
             await asyncio.sleep(self.flush_interval)
-            if self._buffer and self._flush_due():
+            if (self._buffer or self._unsaved) and self._flush_due():
                 try:
                     await self.flush()
                 except Exception:  # keep ticking; flush() already spooled or logged
@@ -269,7 +269,11 @@ class StoragePipeline:
         raise AssertionError("unreachable")
 
     async def _bounded(
-        self, func: Callable[[], Any], what: str, give_up: threading.Event | None = None
+        self,
+        func: Callable[[], Any],
+        what: str,
+        give_up: threading.Event | None = None,
+        late_success: Callable[[], None] | None = None,
     ) -> Any:
         """``func()`` in a thread, waited for at most the write timeout.
 
@@ -309,21 +313,25 @@ class StoragePipeline:
             give_up.set()
         self._stuck += 1
         self.stats.inc_value("hijackwatch/abandoned_writes")
-        future.add_done_callback(functools.partial(self._came_back, what))
+        future.add_done_callback(functools.partial(self._came_back, what, late_success))
         raise DatabaseUnavailable(
             f"no answer within {self.write_timeout:g}s (HIJACKWATCH_DB_WRITE_TIMEOUT); "
             "the database is treated as unavailable until that write returns"
         )
 
-    def _came_back(self, what: str, future: asyncio.Future[Any]) -> None:
+    def _came_back(
+        self, what: str, late_success: Callable[[], None] | None, future: asyncio.Future[Any]
+    ) -> None:
         """An abandoned call finally returned: the database answers again."""
         self._stuck -= 1
         error = None if future.cancelled() else future.exception()
         if error is None:
             # committed although given up on: its check came just before the deadline
+            if late_success is not None:
+                late_success()
             logger.warning(
-                "%s, given up on after %gs, went through after all; the spool file holds "
-                "it too (import-spool does not store a page twice)",
+                "%s, given up on after %gs, went through after all; what it wrote may "
+                "also be in the spool file (import-spool skips pages already stored)",
                 what,
                 self.write_timeout,
             )
@@ -358,6 +366,14 @@ class StoragePipeline:
         # page records the run already has (site, URL, profile, fetch time).
         give_up = threading.Event()
         write = functools.partial(self.db.write_pages, run_id, batch, abandoned=give_up)
+
+        def stored_after_all() -> None:
+            # pages still kept in memory (no spool file took them) must not be written twice
+            ids = {id(record) for record in batch}
+            self._unsaved = [r for r in self._unsaved if id(r) not in ids]
+            self.stats.set_value("hijackwatch/unsaved_pages", len(self._unsaved))
+            self.stats.inc_value("hijackwatch/pages_written", len(batch))
+
         try:
             written = await self._bounded(
                 functools.partial(
@@ -365,6 +381,7 @@ class StoragePipeline:
                 ),
                 f"a database write of {len(batch)} page(s)",
                 give_up,
+                stored_after_all,
             )
         except Exception as exc:
             self._db_failed = True
@@ -387,7 +404,7 @@ class StoragePipeline:
             spool = self._get_spool()
             try:
                 path = await asyncio.to_thread(spool.write_pages, batch)
-            except OSError as exc:
+            except Exception as exc:  # OSError, or text no file can hold: keep the pages
                 self._unsaved = batch
                 self.stats.set_value("hijackwatch/unsaved_pages", len(batch))
                 logger.error(

@@ -39,6 +39,15 @@ _HAS_HOST = re.compile(r"https?://[^/?#\t\r\n]")  # a host of its own (``https:/
 _URL_DROPS = re.compile("[\t\r\n]")
 
 
+def body_digest(response: Response) -> bytes:
+    """Digest of what a view's links and scripts are read from: the bytes and the
+    encoding they are decoded with (the same bytes under another charset are other text)."""
+    digest = hashlib.blake2b(getattr(response, "encoding", "").encode("ascii", "replace"))
+    digest.update(b"\0")
+    digest.update(response.body)
+    return digest.digest()[:16]
+
+
 def origin_of(base: str) -> str | None:
     """``scheme://netloc/`` of a page URL: what absolute and root-relative links keep of it."""
     try:
@@ -248,7 +257,7 @@ class HijackSpider(scrapy.Spider):
             return
         if is_html and not redirect_target:
             # before the item goes out: the spider middlewares see it with the digest
-            meta[BODY_DIGEST] = hashlib.blake2b(response.body, digest_size=16).digest()
+            meta[BODY_DIGEST] = body_digest(response)
         yield PageItem(
             url=meta.get("redirect_urls", [response.url])[0],
             site=seed.key,

@@ -7,12 +7,25 @@ detection objects) at once and makes a batch serialisable for the spool file.
 from __future__ import annotations
 
 import base64
+import re
 import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 BODY_POLICIES = ("none", "flagged", "all")
 BODY_MAX = 2 * 1024 * 1024  # bytes of page body kept as evidence, before compression
+# Hostile pages reach the text fields (titles, evidence decoded from script escapes):
+# PostgreSQL refuses NUL in text, and lone surrogates cannot be encoded as UTF-8 for
+# any database or the spool file. Both become U+FFFD.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: Any) -> str | None:
+    """``text`` as a string every database and the spool file accept (None stays None)."""
+    if text is None:
+        return None
+    text = str(text)
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def verdict_of(item: Any) -> str:
@@ -33,16 +46,11 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def _finding_dict(finding: Any) -> dict[str, str]:
     if isinstance(finding, dict):
-        return {
-            "kind": str(finding.get("kind", "")),
-            "severity": str(finding.get("severity", "low")),
-            "evidence": str(finding.get("evidence", "")),
-        }
-    return {
-        "kind": str(finding.kind),
-        "severity": str(finding.severity),
-        "evidence": str(finding.evidence),
-    }
+        kind, severity = finding.get("kind", ""), finding.get("severity", "low")
+        evidence = finding.get("evidence", "")
+    else:
+        kind, severity, evidence = finding.kind, finding.severity, finding.evidence
+    return {"kind": str(kind), "severity": str(severity), "evidence": storable(evidence) or ""}
 
 
 def page_record(item: Any, body_policy: str = "flagged") -> dict[str, Any]:
@@ -50,21 +58,21 @@ def page_record(item: Any, body_policy: str = "flagged") -> dict[str, Any]:
     verdict = verdict_of(item)
     fetched = as_utc(getattr(item, "fetched_at", None)) or datetime.now(UTC)
     record: dict[str, Any] = {
-        "url": item.url,
+        "url": storable(item.url),
         "site": item.site,
         "profile": item.profile or "browser",
-        "final_url": item.final_url,
+        "final_url": storable(item.final_url),
         "status": item.status,
-        "error": item.error,
+        "error": storable(item.error),
         "depth": int(item.depth or 0),
-        "content_type": item.content_type,
+        "content_type": storable(item.content_type),
         "fetched_at": fetched.isoformat(),
-        "referer": getattr(item, "referer", None),
-        "title": item.title,
+        "referer": storable(getattr(item, "referer", None)),
+        "title": storable(item.title),
         "score": float(item.score or 0.0),
         "verdict": verdict,
         "findings": [_finding_dict(f) for f in (item.findings or [])],
-        "outbound_domains": sorted({str(d) for d in (item.outbound_domains or [])}),
+        "outbound_domains": sorted({storable(d) or "" for d in (item.outbound_domains or [])}),
         "body": None,
     }
     body = item.body

@@ -58,9 +58,11 @@ class Spool:
         """Append entries (dicts with a ``type``); returns the spool file path.
 
         All or nothing: on OSError (no writable directory, disk full) nothing of
-        ``entries`` stays in the file, so the caller can keep them and try again.
+        ``entries`` stays in the file, so the caller can keep them and try again. Text
+        that UTF-8 cannot hold (a lone surrogate) fails here, before the file is touched.
         """
         data = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries)
+        data.encode("utf-8")  # UnicodeEncodeError now, not halfway through the append
         with self._lock:
             if self.path is None:
                 self.path = self._open_path()
