@@ -82,6 +82,16 @@ def renderer() -> Iterator[Renderer]:
     r.close()
 
 
+def render_once(r: Renderer) -> RenderResult:
+    """One render of a dead address with a renderer that is closed afterwards."""
+    try:
+        return r.executor.submit(
+            r.render, "http://127.0.0.1:9/", user_agent="x", referer=None
+        ).result(timeout=60)
+    finally:
+        r.close()
+
+
 def render(r: Renderer, url: str, profile: Profile = SEARCH) -> RenderResult:
     job = r.executor.submit(
         r.render, url, user_agent=profile.user_agent, referer=profile.referer_for(url)
@@ -225,14 +235,9 @@ def test_running_without_the_sandbox_is_explicit_and_visible(web: FixtureWeb) ->
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root has to change user")
 def test_root_refuses_an_unknown_render_user(tmp_path: Path) -> None:
     r = Renderer(user="hw-no-such-user", timeout=5, settle=0)
-    try:
-        with pytest.raises(SandboxError, match="hw-no-such-user"):
-            r._launch_plan()
-        result = r.executor.submit(
-            r.render, "http://127.0.0.1:9/", user_agent="x", referer=None
-        ).result(timeout=60)
-    finally:
-        r.close()
+    with pytest.raises(SandboxError, match="hw-no-such-user"):
+        r._launch_plan()
+    result = render_once(r)
     assert result.error and result.error.startswith("browser not started")
     assert "HIJACKWATCH_RENDER_USER" in result.error
 
@@ -268,13 +273,7 @@ def test_crawl_with_render_mode(tmp_path: Path, sqlite_url: str) -> None:
 
 
 def test_renderer_reports_a_missing_browser() -> None:
-    r = Renderer(executable="/nonexistent/chromium", timeout=5, settle=0)
-    try:
-        result = r.executor.submit(
-            r.render, "http://127.0.0.1:9/", user_agent="x", referer=None
-        ).result(timeout=60)
-    finally:
-        r.close()
+    result = render_once(Renderer(executable="/nonexistent/chromium", timeout=5, settle=0))
     assert result.error and result.error.startswith("browser did not start")
     # the browser's own complaint, not a guess about the sandbox
     assert "/nonexistent/chromium" in result.error and "sandbox" not in result.error.lower()
