@@ -363,3 +363,22 @@ def test_db_cli_upgrade_status_prune(tmp_path: Path) -> None:
     assert status.returncode == 0 and "run     2" in status.stdout
     pruned = run_cli("db", "prune", "--db", url, "--keep-days", "0")
     assert pruned.returncode == 0 and "1 page bodies deleted, 3 finding" in pruned.stdout
+
+
+def test_table_groups_profiles_by_verdict() -> None:
+    """Cloaking reads at a glance: who got the spam and who did not; agreement in one line."""
+    from hijackwatch.report.build import ProfileFetch
+    from hijackwatch.report.text import profiles_cell
+
+    def fetch(profile: str, verdict: str) -> ProfileFetch:
+        return ProfileFetch(profile, verdict, 200, 0.0)
+
+    agree = [fetch(p, "hijacked") for p in ("browser", "googlebot", "baiduspider")]
+    assert profiles_cell(agree) == "all 3: hijacked"
+    cloaked = [
+        fetch("browser", "clean"),
+        fetch("googlebot", "hijacked"),
+        fetch("baidu", "hijacked"),
+    ]
+    assert profiles_cell(cloaked) == "hijacked: googlebot, baidu\nclean: browser"
+    assert profiles_cell([fetch("browser", "suspicious")]) == "suspicious: browser"

@@ -114,7 +114,7 @@ def render_table(report: Report, console: Console) -> None:
                 )
                 for f in p.findings
             )
-            profiles = ", ".join(escape(clean(f"{f.profile}:{f.verdict}")) for f in p.fetches)
+            profiles = escape(profiles_cell(p.fetches))
             style = STATUS_STYLE.get(p.verdict, "")
             table.add_row(
                 escape(clean(p.url)) + title,
@@ -125,6 +125,18 @@ def render_table(report: Report, console: Console) -> None:
         console.print(table)
     if any(s.pages_truncated for s in report.sites):
         console.print(f"[dim]{TRUNCATED_HINT.format(limit=build.MAX_PAGES_PER_SITE)}[/]")
+
+
+def profiles_cell(fetches: list[build.ProfileFetch]) -> str:
+    """Which visitor profiles got which verdict, worst first: ``all 6: hijacked`` when they
+    agree, else ``hijacked: googlebot, baiduspider`` / ``clean: browser`` (cloaking)."""
+    by_verdict: dict[str, list[str]] = {}
+    for fetch in fetches:
+        by_verdict.setdefault(clean(fetch.verdict, 20), []).append(clean(fetch.profile, 60))
+    if len(by_verdict) == 1 and len(fetches) > 1:
+        return f"all {len(fetches)}: {next(iter(by_verdict))}"
+    worst_first = sorted(by_verdict.items(), key=lambda kv: -build.VERDICT_RANK.get(kv[0], 0))
+    return "\n".join(f"{verdict}: {', '.join(profiles)}" for verdict, profiles in worst_first)
 
 
 # -- CSV --------------------------------------------------------------------------------
