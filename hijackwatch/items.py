@@ -6,10 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Request/response meta key: digest of an HTML page view's body and its encoding, set by
-# the spider; components skip work a view with the same text at the same URL already had.
-BODY_DIGEST = "hw_body_digest"
-
 
 @dataclass
 class PageItem:
@@ -31,6 +27,9 @@ class PageItem:
     fetched_at: datetime | None = None  # UTC
     body: bytes | None = None
     encoding: str | None = None  # charset Scrapy decided on
+    # digest of the body and its encoding (HTML views): a view with the same digest at
+    # the same URL gets the same analysis, links and script URLs, so they are reused
+    body_digest: bytes | None = None
     referer: str | None = None
     # filled by DetectionPipeline
     title: str | None = None

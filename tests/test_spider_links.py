@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from hijackwatch.items import BODY_DIGEST, PageItem
+from hijackwatch.items import PageItem
 from hijackwatch.seeds import parse_seeds
 from hijackwatch.spiders.hijack import HijackSpider, _clean_link, body_digest, origin_of
 
@@ -62,8 +62,8 @@ def _followed(spider: HijackSpider, profile: str, body: bytes, charset: str = "u
     out = spider.parse_page(response)
     item = next(out)
     assert isinstance(item, PageItem) and item.profile == profile  # every view keeps its row
-    # the digest is there when the middlewares see the item (ExternalScriptsMiddleware)
-    assert response.meta[BODY_DIGEST] == body_digest(response)
+    # the digest travels with the item (ExternalScriptsMiddleware, DetectionPipeline)
+    assert item.body_digest == body_digest(response)
     out = [item, *out]
     return [r.url for r in out[1:]]
 

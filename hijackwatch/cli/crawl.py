@@ -189,7 +189,7 @@ def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
     status = stats.get("hijackwatch/run_status")
     if not settings.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
         # nothing recorded by design: Scrapy's own close reason tells how the crawl ended
-        status = {"finished": "finished"}.get(stats.get("finish_reason"), "failed")
+        status = "finished" if stats.get("finish_reason") == "finished" else "failed"
         print(
             f"hijackwatch crawl: storage is off, nothing was recorded ({status})", file=sys.stderr
         )

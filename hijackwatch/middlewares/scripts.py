@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
@@ -34,10 +33,11 @@ from weakref import WeakKeyDictionary
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.http import TextResponse
+from scrapy.utils.datatypes import LocalCache
 
 from hijackwatch.detect import Finding
 from hijackwatch.detect.cloaking import absolute_script_urls, external_script_findings
-from hijackwatch.items import BODY_DIGEST, PageItem
+from hijackwatch.items import PageItem
 from hijackwatch.middlewares.followup import FollowUpMiddleware
 from hijackwatch.profiles import SCRIPT_MAX_BYTES
 from hijackwatch.render import HostPolicy
@@ -149,9 +149,9 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
         self.per_page = per_page
         self.skip_hosts = skip_hosts
         self.only = only
-        # (page URL, body digest) -> its script URLs: profile views with the same bytes
-        # are not parsed again (the spider put the digest in the response's meta)
-        self.known: OrderedDict[tuple[str, bytes], list[str]] = OrderedDict()
+        # (page URL, body digest) -> its script URLs: views with the same text are not
+        # parsed again
+        self.known: LocalCache[tuple[str, bytes], list[str]] = LocalCache(KNOWN_PAGES)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -176,7 +176,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
             or not isinstance(response, TextResponse)
         ):
             return []
-        digest = response.meta.get(BODY_DIGEST)
+        digest = out.body_digest
         urls = self.known.get((response.url, digest)) if digest else None
         if urls is None:
             try:
@@ -190,9 +190,7 @@ class ExternalScriptsMiddleware(FollowUpMiddleware):
                 and (self.only is None or self.only.allowed(u, ""))
             ]
             if digest:
-                self.known[(response.url, digest)] = urls
-                if len(self.known) > KNOWN_PAGES:
-                    self.known.popitem(last=False)
+                self.known[response.url, digest] = urls
         for url in self.cache.register(out.url, out.profile, urls):
             request = Request(
                 url,

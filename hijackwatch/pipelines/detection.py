@@ -11,11 +11,12 @@ import os
 import signal
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, MutableSequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
+
+from scrapy.utils.datatypes import LocalCache
 
 from hijackwatch.detect import Analysis, analyse
 from hijackwatch.detect.decode import MAX_BYTES
@@ -82,7 +83,9 @@ class DetectionPipeline:
         self.starts: _Starts | None = None  # the executor's
         # (body digest, URL, declared encoding) -> its analysis: analyse() depends on
         # nothing else, so an identical view gets the identical result without the work
-        self._recent: OrderedDict[tuple[bytes, str, str | None], Analysis] = OrderedDict()
+        self._recent: LocalCache[tuple[bytes, str, str | None], Analysis] = LocalCache(
+            REUSE_ENTRIES
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -196,15 +199,18 @@ class DetectionPipeline:
                 item.verdict = "error"
             return item
         body, url = item.body[:MAX_BYTES], item.final_url or item.url
-        key = (hashlib.blake2b(body, digest_size=16).digest(), url, item.encoding)
+        # the spider's digest covers the body and its encoding; other views (a crawler
+        # served plain text) are hashed here
+        digest = item.body_digest or hashlib.blake2b(body, digest_size=16).digest()
+        key = (digest, url, item.encoding)
         try:
             analysis = self._recent.get(key)
             if analysis is None:
                 # the library reads at most MAX_BYTES: don't ship more to the worker
                 analysis = await self._analyse(body, url, item.encoding)
-                self._remember(key, analysis)
+                # kept only once finished: timeouts and failures raise before this
+                self._recent[key] = analysis
             else:
-                self._recent.move_to_end(key)
                 self.stats.inc_value("hijackwatch/analyses_reused")
         except AnalysisTimeout as exc:
             logger.error("analysis of %s stopped: %s", item.url, exc)
@@ -228,13 +234,6 @@ class DetectionPipeline:
             item.error = analysis.error
         self.stats.inc_value(f"hijackwatch/verdict/{item.verdict}")
         return item
-
-    def _remember(self, key: tuple[bytes, str, str | None], analysis: Analysis) -> None:
-        """Keep a finished analysis for identical views (timeouts and failures are not
-        kept: they raise before this)."""
-        self._recent[key] = analysis
-        if len(self._recent) > REUSE_ENTRIES:
-            self._recent.popitem(last=False)
 
 
 class _Starts:

@@ -234,8 +234,8 @@ class StoragePipeline:
         what: str,
         func: Callable[[], Any],
         *,
+        stop: threading.Event,
         attempts: int | None = None,
-        stop: threading.Event | None = None,
     ) -> Any:
         """Call ``func`` with exponential backoff; re-raises the last error.
 
@@ -244,7 +244,7 @@ class StoragePipeline:
         attempts = attempts or self.retries
         delay = self.retry_delay
         for attempt in range(1, attempts + 1):
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 raise WriteAbandoned(f"{what}: given up after the write timeout")
             try:
                 return func()
@@ -261,10 +261,7 @@ class StoragePipeline:
                     delay,
                     exc,
                 )
-                if stop is not None:
-                    stop.wait(delay)
-                else:
-                    time.sleep(delay)
+                stop.wait(delay)  # a sleep that ends when the call is given up on
                 delay *= 2
         raise AssertionError("unreachable")
 
@@ -272,7 +269,7 @@ class StoragePipeline:
         self,
         func: Callable[[], Any],
         what: str,
-        give_up: threading.Event | None = None,
+        give_up: threading.Event,
         late_success: Callable[[], None] | None = None,
     ) -> Any:
         """``func()`` in a thread, waited for at most the write timeout.
@@ -309,8 +306,7 @@ class StoragePipeline:
         await asyncio.wait({future}, timeout=self.write_timeout or None)
         if future.done():
             return future.result()
-        if give_up is not None:
-            give_up.set()
+        give_up.set()
         self._stuck += 1
         self.stats.inc_value("hijackwatch/abandoned_writes")
         future.add_done_callback(functools.partial(self._came_back, what, late_success))
@@ -352,20 +348,31 @@ class StoragePipeline:
             self.spool = Spool(self.spool_dir, header, create=self.spool_dir_configured)
         return self.spool
 
-    async def _write_db(self, run_id: int, batch: list[dict[str, Any]]) -> Exception | None:
-        """Write to the database; returns the error that kept the batch out, None when written."""
+    async def _db_call(
+        self,
+        what: str,
+        func: Callable[[threading.Event], Any],
+        *,
+        attempts: int | None = None,
+        late_success: Callable[[], None] | None = None,
+    ) -> Any:
+        """``func(give_up)`` with retries, bounded by the write timeout (see _bounded);
+        refused at once while an earlier call given up on has not come back."""
         if self._stuck:
-            return DatabaseUnavailable(
+            raise DatabaseUnavailable(
                 f"an earlier write has had no answer for over {self.write_timeout:g}s"
             )
-        # once the database failed, try each later batch once: it may be back
-        attempts = 1 if self._db_failed else self.retries
+        give_up = threading.Event()
+        call = functools.partial(func, give_up)
+        retrying = functools.partial(self._retrying, what, call, attempts=attempts, stop=give_up)
+        return await self._bounded(retrying, what, give_up, late_success)
+
+    async def _write_db(self, run_id: int, batch: list[dict[str, Any]]) -> Exception | None:
+        """Write to the database; returns the error that kept the batch out, None when written."""
         # The race that stays: the give-up check and the COMMIT are two steps, and a
         # COMMIT the server carried out may have lost its answer on the way back. Then
         # the batch is in the database and in the spool file both; import-spool skips
         # page records the run already has (site, URL, profile, fetch time).
-        give_up = threading.Event()
-        write = functools.partial(self.db.write_pages, run_id, batch, abandoned=give_up)
 
         def stored_after_all() -> None:
             # pages still kept in memory (no spool file took them) must not be written twice
@@ -375,13 +382,12 @@ class StoragePipeline:
             self.stats.inc_value("hijackwatch/pages_written", len(batch))
 
         try:
-            written = await self._bounded(
-                functools.partial(
-                    self._retrying, "database write", write, attempts=attempts, stop=give_up
-                ),
+            written = await self._db_call(
                 f"a database write of {len(batch)} page(s)",
-                give_up,
-                stored_after_all,
+                lambda give_up: self.db.write_pages(run_id, batch, abandoned=give_up),
+                # once the database failed, try each later batch once: it may be back
+                attempts=1 if self._db_failed else self.retries,
+                late_success=stored_after_all,
             )
         except Exception as exc:
             self._db_failed = True
@@ -461,22 +467,11 @@ class StoragePipeline:
         run_id = self.run_id
         async with self._save_lock:
             try:
-                if self._stuck:
-                    raise DatabaseUnavailable(
-                        f"an earlier write has had no answer for over {self.write_timeout:g}s"
-                    )
-                give_up = threading.Event()
                 # a finish that commits after being given up on is harmless: importing
                 # the spooled finish record settles the run once more
-                return await self._bounded(
-                    functools.partial(
-                        self._retrying,
-                        "finishing the run",
-                        functools.partial(self.db.finish_run, run_id, status, reason),
-                        stop=give_up,
-                    ),
+                return await self._db_call(
                     "finishing the run",
-                    give_up,
+                    lambda _give_up: self.db.finish_run(run_id, status, reason),
                 )
             except Exception as exc:
                 error = exc

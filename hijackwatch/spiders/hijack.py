@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,10 +16,11 @@ import scrapy
 from lxml import etree
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
-from hijackwatch.items import BODY_DIGEST, PageItem
+from hijackwatch.items import PageItem
 from hijackwatch.profiles import BASELINE
 from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
 
@@ -115,7 +116,7 @@ class HijackSpider(scrapy.Spider):
         self.scheduled: Counter[str] = Counter()  # page requests per site
         self.sitemaps_read: Counter[str] = Counter()
         self.seen: set[str] = set()
-        self.followed: OrderedDict[tuple[str, bytes], None] = OrderedDict()  # see _links_followed
+        self.followed: LocalCache[tuple[str, bytes], None] = LocalCache(FOLLOWED_KEEP)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -255,9 +256,7 @@ class HijackSpider(scrapy.Spider):
         if not keep and not redirect_target:
             self.crawler.stats.inc_value("hijackwatch/non_html_skipped")
             return
-        if is_html and not redirect_target:
-            # before the item goes out: the spider middlewares see it with the digest
-            meta[BODY_DIGEST] = body_digest(response)
+        digest = body_digest(response) if is_html and not redirect_target else None
         yield PageItem(
             url=meta.get("redirect_urls", [response.url])[0],
             site=seed.key,
@@ -270,27 +269,25 @@ class HijackSpider(scrapy.Spider):
             # an off-site redirect has nothing to analyse: the hop itself is the evidence
             body=response.body if keep and not redirect_target else None,
             encoding=getattr(response, "encoding", None),
+            body_digest=digest,
             referer=(response.request.headers.get(b"Referer") or b"").decode("latin-1") or None
             if response.request
             else None,
         )
-        if not is_html or redirect_target or self._links_followed(response):
+        if digest is None or self._links_followed(response.url, digest):
             return
         yield from self.follow_links(response, seed, meta.get("hw_depth", 0) + 1)
 
-    def _links_followed(self, response: Response) -> bool:
-        """Whether the links of these very bytes at this URL were already followed.
+    def _links_followed(self, url: str, digest: bytes) -> bool:
+        """Whether the links of this very text at this URL were already followed.
 
         Every visitor profile fetches the page again, and most sites send them all the
         same bytes; a view that differs (cloaking) still has its own links followed.
         """
-        key = (response.url, response.meta[BODY_DIGEST])
-        if key in self.followed:
+        if (url, digest) in self.followed:
             self.crawler.stats.inc_value("hijackwatch/links_already_followed")
             return True
-        self.followed[key] = None
-        if len(self.followed) > FOLLOWED_KEEP:
-            self.followed.popitem(last=False)
+        self.followed[url, digest] = None
         return False
 
     def follow_links(self, response: Response, seed: Seed, depth: int) -> Iterable[Request]:
