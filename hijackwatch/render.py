@@ -25,6 +25,8 @@ import os
 import pwd
 import shlex
 import shutil
+import stat
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,12 +60,138 @@ LOOPBACK_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.*, EXCLUDE 
 MAX_NAVIGATIONS = 20
 
 
-def chromium_available(path: str = CHROMIUM) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
+LAUNCHER = "chromium-sandboxed"
+LAUNCHER_DIR_SETTING = "HIJACKWATCH_RENDER_LAUNCHER_DIR"
 
 
 class SandboxError(Exception):
-    """Chromium's sandbox cannot be kept on, and running without it was not allowed."""
+    """Chromium cannot start as the unprivileged user its sandbox needs (as root), and
+    running without the sandbox was not allowed."""
+
+
+def render_account(user: str) -> pwd.struct_passwd:
+    """The account Chromium runs as when hijackwatch is root, if it can be switched to."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise SandboxError(
+            f"HIJACKWATCH_RENDER_USER {user!r} does not exist: as root, Chromium runs as "
+            "an unprivileged user so that its sandbox stays on"
+        ) from None
+    if entry.pw_uid == 0:
+        raise SandboxError(f"HIJACKWATCH_RENDER_USER {user!r} is root: Chromium needs another")
+    if not os.access(SETPRIV, os.X_OK):
+        raise SandboxError(f"{SETPRIV} (util-linux) is needed to start Chromium as {user!r}")
+    return entry
+
+
+def _as_account(entry: pwd.struct_passwd) -> list[str]:
+    """The command prefix that drops root for ``entry`` (the launcher and the access check
+    use the same one, so the check sees what Chromium will see)."""
+    uid, gid = entry.pw_uid, entry.pw_gid
+    return [SETPRIV, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all", "--"]
+
+
+_CANNOT_EXECUTE = 3  # the check's exit status when the file is not executable for the user
+
+
+def _account_cannot_execute(path: str, entry: pwd.struct_passwd) -> str | None:
+    """Why ``entry`` cannot execute ``path``, asked of the kernel as that user (modes,
+    ACLs and every directory above count); root's own access says nothing about it."""
+    script = f'test -f "$1" && test -x "$1" || exit {_CANNOT_EXECUTE}'
+    try:
+        run = subprocess.run(
+            [*_as_account(entry), "/bin/sh", "-c", script, "sh", path],
+            capture_output=True,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not check whether {entry.pw_name!r} may execute {path}: {exc}"
+    if run.returncode == 0:
+        return None
+    if run.returncode == _CANNOT_EXECUTE:
+        return (
+            f"HIJACKWATCH_RENDER_USER {entry.pw_name!r} (uid {entry.pw_uid}) cannot execute "
+            f"{path}: as root, Chromium runs as that user, who needs execute permission on "
+            "the file and on every directory above it"
+        )
+    error = run.stderr.decode("utf-8", "replace").strip()
+    return f"could not switch to {entry.pw_name!r} to check {path}: {clip(error, 200)}"
+
+
+def chromium_problem(path: str = CHROMIUM, user: str | None = None) -> str | None:
+    """Why Chromium at ``path`` cannot be started by ``user`` (None: by this process's
+    user), or None if it can."""
+    if not os.path.isfile(path):
+        return f"there is no Chromium at {path}"
+    if not os.access(path, os.X_OK):
+        return f"Chromium at {path} is not executable"
+    if user is None:
+        return None
+    try:
+        return _account_cannot_execute(path, render_account(user))
+    except SandboxError as exc:
+        return str(exc)
+
+
+def chromium_available(path: str = CHROMIUM, user: str | None = None) -> bool:
+    return chromium_problem(path, user) is None
+
+
+def _launcher_parent_problem(parent: str) -> str | None:
+    """Why root's launcher must not be put in ``parent``: it cannot run there, or
+    another user could swap it before root runs it."""
+    try:
+        st = os.stat(parent)
+        flags = os.statvfs(parent).f_flag
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not stat.S_ISDIR(st.st_mode):
+        return "not a directory"
+    if flags & os.ST_NOEXEC:
+        return "mounted noexec"
+    if st.st_uid not in (0, os.geteuid()):
+        return f"owned by uid {st.st_uid}"
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        return "writable by other users (and not sticky)"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return "not writable"
+    return None
+
+
+def launcher_parent(explicit: str | None = None) -> str:
+    """Where the launcher's private directory goes: ``explicit``
+    (HIJACKWATCH_RENDER_LAUNCHER_DIR), else the first of the temp directory, /var/tmp and
+    ~/.cache/hijackwatch that allows execution (hardened hosts mount /tmp noexec)."""
+    if explicit:
+        problem = _launcher_parent_problem(explicit)
+        if problem is None:
+            return os.path.abspath(explicit)
+        raise SandboxError(
+            f"{LAUNCHER_DIR_SETTING} {explicit}: {problem}; Chromium's launcher must run "
+            "from there (a directory owned by root, not writable by others, on a "
+            "filesystem mounted without noexec)"
+        )
+    cache = os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hijackwatch"
+    )
+    refused = []
+    for parent in dict.fromkeys([tempfile.gettempdir(), "/var/tmp", cache]):
+        if parent == cache:
+            with contextlib.suppress(OSError):
+                os.makedirs(cache, mode=0o700, exist_ok=True)
+        problem = _launcher_parent_problem(parent)
+        if problem is None:
+            return parent
+        refused.append(f"{parent} ({problem})")
+    raise SandboxError(
+        f"no directory allows running Chromium's launcher: {', '.join(refused)}; set "
+        f"{LAUNCHER_DIR_SETTING} to a directory owned by root, not writable by others, on a "
+        "filesystem mounted without noexec"
+    )
 
 
 # Playwright starts the executable it is given with --user-data-dir=<fresh dir made by
@@ -77,36 +205,34 @@ for arg do
       export HOME="$dir" ;;
   esac
 done
-exec {setpriv} --reuid={uid} --regid={gid} --clear-groups --inh-caps=-all -- {chromium} "$@"
+exec {as_account} {chromium} "$@"
 """
 
 
-def sandbox_launcher(chromium: str, user: str, directory: str) -> str:
-    """Write the launcher that starts ``chromium`` as ``user``; returns its path."""
+def sandbox_launcher(chromium: str, user: str, parent: str | None = None) -> str:
+    """Write the launcher that starts ``chromium`` as ``user`` into a fresh private
+    directory (0700, under :func:`launcher_parent`); returns the directory."""
+    entry = render_account(user)
+    if os.path.isfile(chromium):  # a missing browser: Playwright's own error names it
+        problem = _account_cannot_execute(chromium, entry)
+        if problem is not None:
+            raise SandboxError(problem)
+    directory = tempfile.mkdtemp(prefix="hijackwatch-render-", dir=launcher_parent(parent))
     try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise SandboxError(
-            f"HIJACKWATCH_RENDER_USER {user!r} does not exist: as root, Chromium runs as "
-            "an unprivileged user so that its sandbox stays on"
-        ) from None
-    if entry.pw_uid == 0:
-        raise SandboxError(f"HIJACKWATCH_RENDER_USER {user!r} is root: Chromium needs another")
-    if not os.access(SETPRIV, os.X_OK):
-        raise SandboxError(f"{SETPRIV} (util-linux) is needed to start Chromium as {user!r}")
-    path = os.path.join(directory, "chromium-sandboxed")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(
-            _LAUNCHER.format(
-                user=user,
-                uid=entry.pw_uid,
-                gid=entry.pw_gid,
-                setpriv=SETPRIV,
-                chromium=shlex.quote(chromium),
-            )
+        text = _LAUNCHER.format(
+            user=user,
+            uid=entry.pw_uid,
+            gid=entry.pw_gid,
+            as_account=shlex.join(_as_account(entry)),
+            chromium=shlex.quote(chromium),
         )
-    os.chmod(path, 0o755)
-    return path
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with open(os.open(os.path.join(directory, LAUNCHER), flags, 0o700), "w") as fh:
+            fh.write(text)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return directory
 
 
 @dataclass(slots=True)
@@ -174,13 +300,16 @@ class Renderer:
         loopback_only: bool | None = None,
         user: str = RENDER_USER,
         no_sandbox: bool = False,
+        launcher_dir: str | None = None,
     ) -> None:
-        """As root, Chromium is started as ``user`` (its sandbox needs that), unless
-        ``no_sandbox`` explicitly accepts running hostile pages without the sandbox."""
+        """As root, Chromium is started as ``user`` (its sandbox needs that) through a
+        launcher written under ``launcher_dir`` (default: see :func:`launcher_parent`),
+        unless ``no_sandbox`` explicitly accepts running hostile pages without the sandbox."""
         self.executable = executable
         self.user = user
         self.no_sandbox = no_sandbox
-        self._launcher_dir: str | None = None
+        self.launcher_dir = launcher_dir
+        self._launcher_dir: str | None = None  # this renderer's own, removed on close
         if loopback_only is None:  # the environment decides (tests and demo set it)
             loopback_only = env_loopback_only()
         self.policy = HostPolicy(allow_hosts, loopback_only)
@@ -189,6 +318,22 @@ class Renderer:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hw-render")
         self._playwright: Any = None
         self._browser: Any = None
+
+    @property
+    def browser_user(self) -> str | None:
+        """Who Chromium runs as when that is not this process's user (root, sandbox on)."""
+        return self.user if os.geteuid() == 0 and not self.no_sandbox else None
+
+    def preflight(self) -> str | None:
+        """Why the browser cannot start (None: nothing found), asked before the first
+        page so that render mode fails once, clearly, rather than once per page."""
+        problem = chromium_problem(self.executable, self.browser_user)
+        if problem is None and self.browser_user is not None:
+            try:
+                launcher_parent(self.launcher_dir)
+            except SandboxError as exc:
+                problem = str(exc)
+        return problem
 
     # --- worker-thread side ---------------------------------------------------------
     def _ensure_browser(self) -> Any:
@@ -215,18 +360,11 @@ class Renderer:
         """The executable and flags: never a sandbox-less browser unless asked for."""
         if self.no_sandbox:
             return self.executable, ["--no-sandbox", *CHROMIUM_ARGS]
-        if os.geteuid() != 0:
+        if self.browser_user is None:
             return self.executable, CHROMIUM_ARGS
         if self._launcher_dir is None:
-            directory = tempfile.mkdtemp(prefix="hijackwatch-render-")
-            os.chmod(directory, 0o755)
-            try:
-                sandbox_launcher(self.executable, self.user, directory)
-            except BaseException:
-                shutil.rmtree(directory, ignore_errors=True)
-                raise
-            self._launcher_dir = directory
-        return os.path.join(self._launcher_dir, "chromium-sandboxed"), CHROMIUM_ARGS
+            self._launcher_dir = sandbox_launcher(self.executable, self.user, self.launcher_dir)
+        return os.path.join(self._launcher_dir, LAUNCHER), CHROMIUM_ARGS
 
     def render(self, url: str, *, user_agent: str, referer: str | None = None) -> RenderResult:
         """Load ``url`` and let its scripts run for ``settle`` s (call from the worker thread)."""

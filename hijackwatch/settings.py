@@ -105,3 +105,6 @@ HIJACKWATCH_RENDER_ALLOW_HOSTS: list[str] = []  # hosts/networks besides the pag
 HIJACKWATCH_RENDER_CHROMIUM = "/usr/bin/chromium"
 HIJACKWATCH_RENDER_USER = "nobody"  # as root, Chromium runs as this user (its sandbox needs it)
 HIJACKWATCH_RENDER_NO_SANDBOX = False  # True: run Chromium without its sandbox (not advised)
+# As root: where Chromium's launcher may run; empty: the first of TMPDIR, /var/tmp and
+# ~/.cache/hijackwatch that is not mounted noexec.
+HIJACKWATCH_RENDER_LAUNCHER_DIR = ""

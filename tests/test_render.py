@@ -6,7 +6,13 @@ request is aborted and recorded, so nothing reaches the internet.
 
 from __future__ import annotations
 
+import logging
 import os
+import pwd
+import stat
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +26,22 @@ from hijackwatch.demo.sites import html_page, page
 from hijackwatch.profiles import BUILTIN_PROFILES, Profile
 from hijackwatch.render import (
     CHROMIUM,
+    LAUNCHER_DIR_SETTING,
+    RENDER_USER,
     HostPolicy,
     Renderer,
     RenderResult,
     SandboxError,
     chromium_available,
+    chromium_problem,
     render_findings,
 )
 from tests.conftest import unavailable
+from tests.test_cloaking_pipeline import pipeline
 from tests.test_e2e_crawl import FAST, run_cli
 
 needs_chromium = pytest.mark.usefixtures("chromium")
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="only root starts Chromium as another user")
 SEARCH = BUILTIN_PROFILES["search-baidu"]
 BROWSER = BUILTIN_PROFILES["browser"]
 LEAKY = html_page(
@@ -277,3 +288,139 @@ def test_renderer_reports_a_missing_browser() -> None:
     assert result.error and result.error.startswith("browser did not start")
     # the browser's own complaint, not a guess about the sandbox
     assert "/nonexistent/chromium" in result.error and "sandbox" not in result.error.lower()
+
+
+# --- as root: the launcher's directory and the render user's access ----------------------
+
+
+@pytest.fixture
+def noexec_dir() -> Iterator[Path]:
+    """A real tmpfs mounted noexec (and sticky, world-writable) as /tmp is on hardened hosts;
+    its mount point is one every user can reach, like /tmp."""
+    target = Path(tempfile.mkdtemp(prefix="hw-noexec-", dir="/tmp"))
+    target.chmod(0o755)
+    options = "noexec,nosuid,nodev,size=4m,mode=1777"
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "hw-noexec", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    if mount.returncode != 0:
+        target.rmdir()
+        pytest.skip(f"cannot mount a noexec tmpfs here: {mount.stderr.strip()}")
+    try:
+        assert os.statvfs(target).f_flag & os.ST_NOEXEC
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+        target.rmdir()
+
+
+@as_root
+@needs_chromium
+def test_a_noexec_temp_dir_is_passed_over(
+    noexec_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMPDIR on a noexec mount (Playwright's profile goes there too): the launcher goes
+    to the next directory that allows execution and the page renders."""
+    monkeypatch.setenv("TMPDIR", str(noexec_dir))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    assert tempfile.gettempdir() == str(noexec_dir)
+    r = Renderer(timeout=10, settle=0, loopback_only=True)
+    assert r.preflight() is None
+    try:
+        result = r.executor.submit(
+            r.render, "data:text/html,<title>launched</title>", user_agent="x"
+        ).result(timeout=60)
+        private = r._launcher_dir
+    finally:
+        r.close()
+    assert result.error is None and result.title == "launched"
+    assert private and os.path.dirname(private) != str(noexec_dir)
+    assert not os.path.exists(private)  # removed on close
+
+
+@as_root
+@needs_chromium
+def test_the_launcher_dir_setting(tmp_path: Path, noexec_dir: Path) -> None:
+    chosen = tmp_path / "launchers"
+    chosen.mkdir(mode=0o700)
+    r = Renderer(launcher_dir=str(chosen), timeout=5, settle=0)
+    assert r.preflight() is None
+    try:
+        executable, _ = r._launch_plan()
+        private = Path(executable).parent
+        assert private.parent == chosen
+        st = private.stat()
+        assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.geteuid()
+        assert os.access(executable, os.X_OK)
+    finally:
+        r.close()
+    assert not private.exists() and chosen.is_dir()  # ours removed, the setting's kept
+
+    # an unusable setting is one clear error naming it, not a silent fallback
+    r = Renderer(launcher_dir=str(noexec_dir), timeout=5, settle=0)
+    problem = r.preflight()
+    assert problem and problem.startswith(f"{LAUNCHER_DIR_SETTING} {noexec_dir}: mounted noexec")
+    assert render_once(r).error == f"browser not started: {problem}"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # another user could swap root's launcher
+    assert "writable by other users" in (Renderer(launcher_dir=str(shared)).preflight() or "")
+
+
+@as_root
+@needs_chromium
+def test_no_directory_allows_the_launcher() -> None:
+    """/tmp, /var/tmp and the cache dir all noexec (in a private mount namespace): one error
+    that lists them and names the setting."""
+    code = "from hijackwatch.render import Renderer; print(Renderer().preflight())"
+    script = (
+        "for d in /tmp /var/tmp; do mount -t tmpfs -o noexec,mode=1777 hw $d || exit 90; done;"
+        ' exec "$0" -c "$1"'
+    )
+    namespace = ["unshare", "--mount", "--propagation", "private"]
+    run = subprocess.run(
+        [*namespace, "/bin/sh", "-c", script, sys.executable, code],
+        env={**os.environ, "TMPDIR": "/tmp", "XDG_CACHE_HOME": "/tmp/cache"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if run.returncode == 90 or "unshare failed" in run.stderr:
+        pytest.skip(f"cannot mount in a private mount namespace here: {run.stderr.strip()}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == (
+        "no directory allows running Chromium's launcher: /tmp (mounted noexec), "
+        "/var/tmp (mounted noexec), /tmp/cache/hijackwatch (mounted noexec); "
+        f"set {LAUNCHER_DIR_SETTING} to a directory owned by root, not writable by others, "
+        "on a filesystem mounted without noexec"
+    )
+
+
+@as_root
+@needs_chromium
+def test_the_render_user_must_reach_the_browser(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Root may run a browser the render user cannot even see: said before any page."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)  # root's, not traversable by others
+    browser = locked / "chromium"
+    browser.symlink_to(CHROMIUM)
+    assert chromium_available(str(browser))  # root's own access: fine
+    problem = chromium_problem(str(browser), RENDER_USER)
+    assert problem and problem.startswith(
+        f"HIJACKWATCH_RENDER_USER {RENDER_USER!r} (uid {pwd.getpwnam(RENDER_USER).pw_uid}) "
+        f"cannot execute {browser}:"
+    )
+    assert chromium_problem(CHROMIUM, RENDER_USER) is None
+
+    result = render_once(Renderer(executable=str(browser), timeout=10, settle=0))
+    assert result.error == f"browser not started: {problem}"  # not Chromium's late failure
+    with caplog.at_level(logging.ERROR, "hijackwatch.pipelines.cloaking"):
+        pipe, _plan = pipeline(
+            HIJACKWATCH_RENDER_ENABLED=True, HIJACKWATCH_RENDER_CHROMIUM=str(browser)
+        )
+    assert pipe.renderer is None and pipe.stats.get_value("hijackwatch/render_unavailable") == 1
+    assert problem in caplog.text and "not rendering" in caplog.text

@@ -146,29 +146,28 @@ class CloakingPipeline:
         """The renderer, or None (logged) when render mode cannot run: the profile
         comparison and script analysis still do."""
         from hijackwatch.profiles import BUILTIN_PROFILES, parse_profiles
-        from hijackwatch.render import CHROMIUM, RENDER_USER, Renderer, chromium_available
+        from hijackwatch.render import CHROMIUM, RENDER_USER, Renderer
 
         s = crawler.settings
-        executable = s.get("HIJACKWATCH_RENDER_CHROMIUM", CHROMIUM)
-        if not chromium_available(executable):
-            logger.error(
-                "render mode is on but there is no Chromium at %s: not rendering", executable
-            )
-            return None, None
         name = s.get("HIJACKWATCH_RENDER_PROFILE", "search-baidu")
         profiles = {p.name: p for p in parse_profiles(s.get("HIJACKWATCH_PROFILES"))}
         profile = profiles.get(name) or BUILTIN_PROFILES.get(name)
         if profile is None:
             raise ValueError(f"HIJACKWATCH_RENDER_PROFILE: unknown profile {name!r}")
         renderer = Renderer(
-            executable=executable,
+            executable=s.get("HIJACKWATCH_RENDER_CHROMIUM", CHROMIUM),
             allow_hosts=s.getlist("HIJACKWATCH_RENDER_ALLOW_HOSTS", []),
             timeout=s.getfloat("HIJACKWATCH_RENDER_TIMEOUT", 15.0),
             settle=s.getfloat("HIJACKWATCH_RENDER_SETTLE", 3.0),
             loopback_only=s.getbool("HIJACKWATCH_LOOPBACK_ONLY", False),
             user=s.get("HIJACKWATCH_RENDER_USER") or RENDER_USER,
             no_sandbox=s.getbool("HIJACKWATCH_RENDER_NO_SANDBOX", False),
+            launcher_dir=s.get("HIJACKWATCH_RENDER_LAUNCHER_DIR") or None,
         )
+        problem = renderer.preflight()
+        if problem is not None:
+            logger.error("render mode is on but Chromium cannot start: %s: not rendering", problem)
+            return None, None
         if renderer.no_sandbox:
             logger.warning(
                 "HIJACKWATCH_RENDER_NO_SANDBOX is set: hostile pages run in Chromium "
