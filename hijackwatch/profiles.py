@@ -30,11 +30,11 @@ from hijackwatch.detect import Analysis, analyse, score_findings
 from hijackwatch.detect.cloaking import (
     REFERER_CLOAKING,
     UA_CLOAKING,
+    absolute_script_urls,
     compare_fetches,
     external_script_findings,
-    script_urls,
 )
-from hijackwatch.detect.decode import codec_name, decode_body
+from hijackwatch.detect.decode import codec_name
 from hijackwatch.detect.text import url_domain
 from hijackwatch.seeds import LOOPBACK_ENV, is_loopback, loopback_only
 
@@ -292,18 +292,14 @@ def _analysis(view: View) -> Analysis:
 def _script_findings(
     views: list[View], analyses: list[Analysis], timeout: float, max_scripts: int
 ) -> None:
-    """Fetch each external script once and add its findings to every view that loads it."""
-    per_view: list[list[str]] = []
-    for view, analysis in zip(views, analyses, strict=True):
-        if analysis.error or not view.body:
-            per_view.append([])
-            continue
-        try:
-            text, _ = decode_body(view.body, view.encoding)
-        except ValueError:
-            per_view.append([])
-            continue
-        per_view.append(script_urls(text, view.final_url or view.url))
+    """Fetch each external script once and add its findings to every view that loads it.
+
+    The scripts a view loads come from its analysis, which parsed the page already.
+    """
+    per_view = [
+        absolute_script_urls(analysis.script_srcs, view.final_url or view.url)
+        for view, analysis in zip(views, analyses, strict=True)
+    ]
     wanted = list(dict.fromkeys(u for urls in per_view for u in urls))[:max_scripts]
     headers = BUILTIN_PROFILES[BASELINE].headers_for("")
 

@@ -27,7 +27,6 @@ from hijackwatch.detect.cloaking import (
     compare_redirects,
     compare_views,
     external_script_findings,
-    script_urls,
     title_change,
 )
 from hijackwatch.profiles import BUILTIN_PROFILES
@@ -183,13 +182,14 @@ def test_script_urls() -> None:
         '</script><script src="/js/a.js"></script><script src="javascript:void(0)"></script>'
         "<script>inline()</script></head></html>"
     )
-    assert script_urls(html, "https://site.example.org/news/") == [
+    srcs = analyse(html).script_srcs  # as written, in page order
+    assert absolute_script_urls(srcs, "https://site.example.org/news/") == [
         "https://site.example.org/js/a.js",
         "https://cdn.example.net/b.js",
     ]
     many = [f"/s{i}.js" for i in range(100)]
     assert len(absolute_script_urls(many, "http://a.example/", limit=20)) == 20
-    assert script_urls("", "http://a.example/") == []
+    assert analyse("").script_srcs == []
 
 
 def test_another_page_for_crawlers_is_suspicious_even_without_spam() -> None:

@@ -8,6 +8,7 @@ encodes tokens one by one.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import zlib
 from pathlib import Path
@@ -15,15 +16,17 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from hijackwatch.detect import detectors, summary
 from hijackwatch.detect.document import parse
-from hijackwatch.detect.lexicon import SEPARATOR, lexicon
-from hijackwatch.detect.summary import _NO_SPACE_SCRIPT, _has_no_space_script, _tokens, simhash
+from hijackwatch.detect.lexicon import SEPARATOR, _script, lexicon
+from hijackwatch.detect.summary import _tokens, simhash
 from hijackwatch.detect.text import (
     _HTTP_HOST,
     _SIMPLE_HOST,
     _T2S,
     _ZERO_WIDTH,
     _special,
+    has_cjk_thai,
     normalise,
 )
 
@@ -141,11 +144,50 @@ def test_http_host_shortcut_finds_what_simple_host_finds(href: str) -> None:
         assert simple is not None and simple.group(1) == fast.group(1)
 
 
-def test_no_space_script_gate_like_the_regex() -> None:
-    """The UTF-8 lead-byte gate past the first 256 characters, for every BMP character."""
+# Written out here, not imported: what has_cjk_thai() must agree with.
+REFERENCE_CJK_THAI = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def test_cjk_thai_check_like_the_regex_for_every_character() -> None:
+    """Before, in and past the first 256 characters, for every BMP character."""
     pad = "a" * 300 + "é"
     for point in [*range(0x10000), *range(0x10000, 0x110000, 101)]:
         char = chr(point)
-        expected = _NO_SPACE_SCRIPT.search(char) is not None
-        assert _has_no_space_script(pad + char) == expected, hex(point)
-        assert _has_no_space_script(char) == expected, hex(point)
+        expected = REFERENCE_CJK_THAI.search(char) is not None
+        assert has_cjk_thai(pad + char) == expected, hex(point)
+        assert has_cjk_thai(char) == expected, hex(point)
+        assert has_cjk_thai("é" * 200 + char + "b") == expected, hex(point)
+
+
+# The edges of the ranges, characters sharing their UTF-8 lead bytes, lone surrogates
+# (encoded by surrogatepass with lead byte ED, like Hangul) and astral characters.
+_SCRIPT_EDGES = list(
+    "a é\u0dff\u0e00\u0e7f\u0e80\u0900\u303f\u3040\u30ff\u3100\u33ff\u3400\u9fff"
+    "\ua000\uabff\uac00\ud7af\ud7b0\ud800\udfff\uf900\uff21🌟"
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_SCRIPT_EDGES),
+            st.text(max_size=4),
+            st.integers(1, 300).map(lambda n: "x" * n),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_cjk_thai_check_like_the_regex(text: str) -> None:
+    assert has_cjk_thai(text) == (REFERENCE_CJK_THAI.search(text) is not None)
+
+
+def test_one_cjk_thai_check_serves_every_caller() -> None:
+    """Summary fingerprints, the headline-run detector and the lexicon's regex path all
+    use has_cjk_thai(); the lexicon may gate its CJK and Thai regexes on it only because
+    every non-Latin term holds such a character (else a match could be skipped)."""
+    assert detectors._maybe_cjk_thai is has_cjk_thai
+    assert summary.has_cjk_thai is has_cjk_thai
+    terms = [t for t in lexicon().terms if _script(t) != "latin"]
+    assert len(terms) > 200
+    assert [t for t in terms if not has_cjk_thai(t)] == []

@@ -219,12 +219,68 @@ def test_truncation_hint_points_to_what_lists_every_page(
     db.dispose()
     assert report.sites[0].pages_truncated
     assert len(json.loads(render(report, "json"))["sites"][0]["page_entries"]) == 1
-    assert len(list(csv.DictReader(io.StringIO(render(report, "csv"))))) == 1
+    assert [r["pages_truncated"] for r in csv.DictReader(io.StringIO(render(report, "csv")))] == [
+        "yes"
+    ]
     assert len(listed) == 2  # the query the hint names lists every problem page
+    for fmt in ("table", "html"):
+        shown = " ".join(render(report, fmt, width=300).split())
+        assert "more hijacked or suspicious pages than the 1 per site" in shown
+        assert "problem_pages_latest query in docs/queries.sql" in shown
+        assert "csv/json" not in shown
+
+
+def test_every_format_says_a_site_was_cut_at_the_real_limit(db_url: str) -> None:
+    """One site with more problem pages than a report lists (the real limit, 500): JSON's
+    pages_truncated, the CSV column of that name, the table and the HTML all say so, and
+    only for that site (a CSV reader could not tell a cut list from a complete one)."""
+    limit = build.MAX_PAGES_PER_SITE
+    assert limit == 500
+    rows = [
+        {
+            "url": f"http://{SITE_B}/spam/{n:04d}.html",
+            "site": SITE_B,
+            "status": 200,
+            "verdict": "hijacked",
+            "score": 90.0,
+            "findings": [{"kind": "hidden_links", "severity": "high", "evidence": f"slot {n}"}],
+        }
+        for n in range(limit + 1)
+    ]
+    db = Database(db_url)
+    db.ensure_schema()
+    write_run(db, rows + problem_sites(0, 1), RUN2_AT)  # s0.example: two pages, all listed
+    report = build_report(db)
+    db.dispose()
+    by_site = {s.site: s for s in report.sites}
+    assert set(by_site) == {SITE_B, "s0.example"}
+    cut = by_site[SITE_B]
+    assert cut.pages_truncated and not by_site["s0.example"].pages_truncated
+    assert cut.hijacked_pages == limit + 1
+    assert sorted(p.url for p in cut.page_entries) == [r["url"] for r in rows[:limit]]
+
+    sites = {s["site"]: s for s in json.loads(render(report, "json"))["sites"]}
+    assert sites[SITE_B]["pages_truncated"] is True
+    assert sites["s0.example"]["pages_truncated"] is False
+    assert len(sites[SITE_B]["page_entries"]) == limit
+
+    flags: dict[str, set[str]] = {}
+    urls: dict[str, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(render(report, "csv"))):
+        flags.setdefault(row["site"], set()).add(row["pages_truncated"])
+        urls.setdefault(row["site"], set()).add(row["url"])
+    assert flags == {SITE_B: {"yes"}, "s0.example": {""}}
+    assert len(urls[SITE_B]) == limit and len(urls["s0.example"]) == 2
+
+    note = "Only the first 500 hijacked or suspicious pages (by URL) are listed"
     table = " ".join(render(report, "table", width=300).split())
-    assert "more hijacked or suspicious pages than the 1 per site" in table
-    assert "problem_pages_latest query in docs/queries.sql" in table
-    assert "csv/json" not in table
+    assert table.count(note) == 1
+    assert table.index(note) > table.index(f"{SITE_B}/spam/0499.html")  # under its pages
+    assert "more hijacked or suspicious pages than the 500 per site" in table
+    page = render(report, "html")
+    assert page.count(note) == 1 and "problem_pages_latest query" in page
+    section = page[page.index(f"<h2>{SITE_B} ") :]
+    assert section.index(note) < section.index("</section>")  # in the cut site's section
 
 
 def test_all_four_formats(scenario_db: Database) -> None:
@@ -240,6 +296,25 @@ def test_all_four_formats(scenario_db: Database) -> None:
         (SITE_B, "hijacked", SLOT_URL, "hidden_links"),
         (SITE_A, "clean", "", ""),
     ]
+    assert list(rows[0]) == [
+        "site",
+        "site_status",
+        "new",
+        "hijacked_since",
+        "cleaned_at",
+        "run_id",
+        "crawled_at",
+        "url",
+        "page_verdict",
+        "score",
+        "profiles",
+        "title",
+        "finding_kind",
+        "severity",
+        "evidence",
+        "pages_truncated",  # added last: the columns before keep their places
+    ]
+    assert [r["pages_truncated"] for r in rows] == ["", ""]  # complete lists
     assert rows[0]["evidence"] == "slot gacor x 40" and rows[0]["new"] == "yes"
 
     table = render(report, "table", width=160)
@@ -250,6 +325,7 @@ def test_all_four_formats(scenario_db: Database) -> None:
     assert page.startswith("<!DOCTYPE html>") and SLOT_URL in page
     assert "hijacked, since 2026-11-20" in page
     assert "<script" not in page.lower() and "http-equiv" in page
+    assert "Only the first" not in page and "Only the first" not in table  # nothing was cut
 
 
 def test_hostile_text_is_escaped_in_text_formats(scenario_db: Database) -> None:

@@ -5,18 +5,29 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import lxml.etree
+import lxml.html
 import pytest
 
 from hijackwatch.cli import main
+from hijackwatch.demo.cloaking_sites import CASINO, packed, redirect_js
 from tests.conftest import BENIGN_DIR, SEED_PAGE
 
 CLEAN_PAGE = BENIGN_DIR / "readability" / "001.html"
 ESC_LOCATION = "http://casino.example/\x1b]8;;http://evil.example/\x07win\x1b]8;;\x07\x1b[2J"
+SCRIPTED_MARK = "scripted-page-7f3a"  # in the page only: tells its parses from others
+SCRIPTED_PAGE = (
+    f"<html><head><title>School news {SCRIPTED_MARK}</title>"
+    '<script src="/js/stat.js"></script><script src="/js/stat.js#again"></script>'
+    '<script src="javascript:void(0)"></script><script>var x = 1;</script></head>'
+    "<body><p>The library opens at nine.</p></body></html>"
+).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -50,6 +61,8 @@ def server() -> Iterator[str]:
             "<title>【澳门新葡京官网】市政府通知</title><p>市政府关于做好防汛工作的通知，"
             "请各单位认真落实。</p>".encode("gbk"),
         ),
+        "/scripted.html": (200, "text/html; charset=utf-8", SCRIPTED_PAGE),
+        "/js/stat.js": (200, "application/javascript", packed(redirect_js()).encode()),
     }
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -151,3 +164,50 @@ def test_eval_missing_labels_is_usage_error(
 ) -> None:
     assert main(["eval", str(tmp_path)]) == 2
     assert "no labels file" in capsys.readouterr().err
+
+
+def _counting(counts: Counter[str], name: str, parse: Callable[..., object]) -> Callable:
+    def counted(text: object, *args: object, **kwargs: object) -> object:
+        if isinstance(text, str | bytes) and SCRIPTED_MARK in str(text):
+            counts[name] += 1
+        return parse(text, *args, **kwargs)
+
+    return counted
+
+
+def test_scan_url_parses_each_view_once(
+    server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each fetched view is decoded and parsed once, by the analysis; the external
+    scripts it loads come from that parse (a second lxml parse found them before)."""
+    import hijackwatch.profiles
+
+    counts: Counter[str] = Counter()
+    monkeypatch.setattr(
+        hijackwatch.profiles,
+        "analyse",
+        _counting(counts, "analyse", hijackwatch.profiles.analyse),
+    )
+    for module, names in (
+        (lxml.etree, ("fromstring", "HTML", "XML", "parse")),
+        (lxml.html, ("fromstring", "document_fromstring", "fragment_fromstring")),
+    ):
+        for name in names:
+            monkeypatch.setattr(
+                module, name, _counting(counts, f"{module.__name__}.{name}", getattr(module, name))
+            )
+    assert (
+        main(["scan", "--json", "--profile", "googlebot,search-baidu", f"{server}/scripted.html"])
+        == 0
+    )
+    record = json.loads(capsys.readouterr().out)
+    views = 3  # browser, googlebot, search-baidu
+    assert counts == {"analyse": views, "lxml.etree.fromstring": views}, counts
+    # the same output as before: the one external script (its two spellings are one
+    # URL) is fetched and its cloaked redirect found for every view
+    redirects = [f for f in record["findings"] if f["kind"] == "script_redirect"]
+    assert len(redirects) == views, record["findings"]
+    assert all(
+        f"{server}/js/stat.js" in f["evidence"] and CASINO in f["evidence"] for f in redirects
+    )
+    assert record["verdict"] == "hijacked"

@@ -82,6 +82,7 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
         encoding=used,
         outbound_domains=sorted(outbound),
         summary=summary,
+        script_srcs=doc.script_srcs,
     )
 
 

@@ -268,18 +268,6 @@ def compare_redirects(
     ]
 
 
-def script_urls(html: str, base_url: str, limit: int = MAX_SCRIPTS_PER_PAGE) -> list[str]:
-    """Absolute URLs of a page's ``<script src>``s (see ``absolute_script_urls``)."""
-    import lxml.etree
-    import lxml.html
-
-    try:
-        root = lxml.html.fromstring(html)
-    except (ValueError, lxml.etree.ParserError):
-        return []
-    return absolute_script_urls([str(s) for s in root.xpath("//script/@src")], base_url, limit)
-
-
 def absolute_script_urls(
     srcs: list[str], base_url: str, limit: int = MAX_SCRIPTS_PER_PAGE
 ) -> list[str]:

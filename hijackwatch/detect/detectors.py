@@ -29,7 +29,14 @@ from hijackwatch.detect.script import (
     spammy_domain,
     title_findings,
 )
-from hijackwatch.detect.text import clip, collapse_ws, normalise, normalise_many, url_domain
+from hijackwatch.detect.text import (
+    clip,
+    collapse_ws,
+    has_cjk_thai,
+    normalise,
+    normalise_many,
+    url_domain,
+)
 
 _SEPARATORS = re.compile(r"[_|,，、/\\\-–—·•:：;；【】\[\]()（）<>《》\s]+")
 _TITLE_SEGMENTS = re.compile(r"[|_\-–—:：,，【】\[\]《》]+")
@@ -760,15 +767,9 @@ _RUN_SPLIT = re.compile(r"[ \u3000]{1,3}")
 _NO_SPACE_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]")
 
 
-# UTF-8 lead bytes of U+0800-U+0FFF (Thai among them) and U+3000-U+9FFF (kana, CJK):
-# text without any holds no character _NO_SPACE_SCRIPT looks for.
-_NOT_CJK_THAI_LEADS = bytes(b for b in range(256) if b != 0xE0 and not 0xE3 <= b <= 0xE9)
-
-
-def _maybe_cjk_thai(text: str) -> bool:
-    """False when ``text`` surely holds no Thai, kana or CJK character: two C passes
-    over bytes, several times faster than a character-class regex."""
-    return bool(text.encode("utf-8", "surrogatepass").translate(None, _NOT_CJK_THAI_LEADS))
+# False when the text surely holds no character _NO_SPACE_SCRIPT looks for (it may be
+# True for Hangul alone: each block is then checked with _NO_SPACE_SCRIPT).
+_maybe_cjk_thai = has_cjk_thai
 
 
 def _headline_runs(ctx: Context) -> list[Finding]:

@@ -104,6 +104,7 @@ class Document:
     hidden_blocks: list[HiddenBlock] = field(default_factory=list)
     iframes: list[tuple[etree._Element, bool]] = field(default_factory=list)  # (el, hidden)
     scripts: list[str] = field(default_factory=list)
+    script_srcs: list[str] = field(default_factory=list)  # <script src> values as written
     ids: dict[str, list[etree._Element]] = field(default_factory=lambda: defaultdict(list))
     misplaced: list[etree._Element] = field(default_factory=list)  # td/option out of place
     _text: str | None = None
@@ -297,7 +298,10 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
         tag = el.tag
         if tag == "script":
             # External scripts (src=) are fetched and analysed by the crawl, not here.
-            if budget > 0 and not el.get("src"):
+            src = el.get("src")
+            if src is not None:
+                doc.script_srcs.append(src)
+            if budget > 0 and not src:
                 text = el.text  # read once: each read decodes the script again
                 if text:
                     text = text[:budget]

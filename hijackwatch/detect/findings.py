@@ -115,6 +115,9 @@ class Analysis:
     outbound_domains: list[str] = field(default_factory=list)
     summary: ViewSummary = field(default_factory=ViewSummary)
     error: str | None = None  # set when the input could not be analysed (binary, empty...)
+    # <script src> values as written, in page order: `scan URL` fetches them without
+    # parsing the page again
+    script_srcs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {

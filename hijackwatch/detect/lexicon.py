@@ -19,7 +19,7 @@ from importlib import resources
 
 import ahocorasick_rs
 
-from hijackwatch.detect.text import normalise
+from hijackwatch.detect.text import has_cjk_thai, normalise
 
 LANGUAGES = ("zh", "en", "id", "ja", "vi", "th")
 STRONG = 3
@@ -237,10 +237,11 @@ class Lexicon:
 
     def _regex_matches(self, text: str) -> Iterator[tuple[int, int, str]]:
         """(script rank, start, term) of every match of the per-script regexes."""
-        # Where the first CJK/Thai character is; -1: none (then only Latin can match).
-        first = _first_foreign(text)
+        # Without a CJK/Thai character only Latin terms can match (every other term of
+        # the lexicon holds one, as a test checks): one fast check rules the rest out.
+        foreign = has_cjk_thai(text)
         for rank, (present, regex) in enumerate(self.patterns):
-            if present is None or (first >= 0 and present.search(text, first)):
+            if present is None or (foreign and present.search(text)):
                 for m in regex.finditer(text):
                     yield rank, m.start(), m.group(1)
 
@@ -291,19 +292,6 @@ _SCRIPT_PRESENT = {
     "cjk": re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"),
     "thai": re.compile(r"[\u0e00-\u0e7f]"),
 }
-
-# Any character of the scripts above: one pass tells that neither is present.
-_ANY_FOREIGN = re.compile(
-    "[" + "".join(pattern.pattern[1:-1] for pattern in _SCRIPT_PRESENT.values()) + "]"
-)
-
-
-def _first_foreign(text: str) -> int:
-    """Index of the first CJK or Thai character, -1 when there is none."""
-    if text.isascii():  # O(1)
-        return -1
-    m = _ANY_FOREIGN.search(text)
-    return -1 if m is None else m.start()
 
 
 def _script(term: str) -> str:

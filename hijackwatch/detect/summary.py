@@ -7,11 +7,10 @@ import struct
 import zlib
 
 from hijackwatch.detect.findings import ViewSummary
+from hijackwatch.detect.text import CJK_THAI_CHARS, has_cjk_thai
 
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]|[^\W_]+")
-_NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
-# In UTF-8 each character of those scripts starts with byte E0 (Thai) or E3-ED.
-_NOT_THEIR_LEAD_BYTES = bytes(b for b in range(256) if not (b == 0xE0 or 0xE3 <= b <= 0xED))
+# Single characters of the scripts written without spaces, or words.
+_TOKEN = re.compile(f"[{CJK_THAI_CHARS}]|[^\\W_]+")
 MAX_TEXT = 8_000  # characters of main text fingerprinted (enough to tell views apart)
 MAX_TOKENS = 600  # shingles fingerprinted; plenty to tell two views of a page apart
 # _BIT_MASKS[j] has bit j of every byte set: ``(column & mask).bit_count()`` counts
@@ -19,25 +18,11 @@ MAX_TOKENS = 600  # shingles fingerprinted; plenty to tell two views of a page a
 _BIT_MASKS = [int.from_bytes(bytes([1 << j]) * MAX_TOKENS, "little") for j in range(8)]
 
 
-def _has_no_space_script(head: str) -> bool:
-    """Whether ``head`` holds a CJK/Thai/Hangul character (_NO_SPACE_SCRIPT).
-
-    Pages in those scripts show one near the start; elsewhere the regex would test
-    every character, while encoding and deleting every byte that cannot
-    start such a character is faster and usually leaves nothing.
-    """
-    if _NO_SPACE_SCRIPT.search(head, 0, 256) is not None:
-        return True
-    if not head.encode("utf-8", "surrogatepass").translate(None, _NOT_THEIR_LEAD_BYTES):
-        return False
-    return _NO_SPACE_SCRIPT.search(head, 256) is not None
-
-
 def _tokens(text: str) -> list[str]:
     """Whitespace-separated words; single characters for CJK/Thai/Hangul, which are
     written without spaces (a regex pass there, over only as much text as needed)."""
     head = text[:MAX_TEXT]
-    if head.isascii() or not _has_no_space_script(head):
+    if not has_cjk_thai(head):
         # At most MAX_TOKENS + 1 pieces, the last one the unsplit rest (if any).
         return head.split(None, MAX_TOKENS)[:MAX_TOKENS]
     end = 2 * MAX_TOKENS

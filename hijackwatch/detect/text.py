@@ -38,6 +38,13 @@ _ASTRAL = "\U00020000-\U000323af"
 _COMMON_NFKC = tuple(
     (c, unicodedata.normalize("NFKC", c)) for c in "\xa0\u3000，：（）；！？…\u0e33"
 )
+# Thai, kana, CJK ideographs (Extension A and the unified block) and Hangul syllables:
+# the scripts the detectors treat as written without spaces between words.
+CJK_THAI_CHARS = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
+CJK_THAI = re.compile(f"[{CJK_THAI_CHARS}]")
+# In UTF-8 each of those characters starts with byte E0 (Thai) or E3-ED: every other
+# byte value, deleted in one bytes.translate() pass.
+_NOT_CJK_THAI_LEADS = bytes(b for b in range(256) if not (b == 0xE0 or 0xE3 <= b <= 0xED))
 
 
 def _char_class(chars: set[str]) -> str:
@@ -114,6 +121,22 @@ def _special() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pa
         re.compile(t2s_class),
         re.compile(f"[{changeable}{cased}\U00010000-\U0010ffff]"),
     )
+
+
+def has_cjk_thai(text: str) -> bool:
+    """Whether ``text`` holds a Thai, kana, CJK or Hangul character (``CJK_THAI``).
+
+    Pages in those scripts show one near the start; elsewhere the regex would test
+    every character, while encoding and deleting every byte that cannot start such a
+    character is several times faster and usually leaves nothing.
+    """
+    if text.isascii():  # O(1) in CPython
+        return False
+    if CJK_THAI.search(text, 0, 256) is not None:
+        return True
+    if not text.encode("utf-8", "surrogatepass").translate(None, _NOT_CJK_THAI_LEADS):
+        return False
+    return CJK_THAI.search(text, 256) is not None
 
 
 def normalise(text: str) -> str:

@@ -10,8 +10,15 @@ from __future__ import annotations
 import html
 from urllib.parse import urlsplit
 
+from hijackwatch.report import build
 from hijackwatch.report.build import PageEntry, Report, SiteEntry
-from hijackwatch.report.text import clean, fmt_time, site_headline
+from hijackwatch.report.text import (
+    SITE_TRUNCATED,
+    TRUNCATED_HINT,
+    clean,
+    fmt_time,
+    site_headline,
+)
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -98,7 +105,7 @@ def _site_section(site: SiteEntry) -> str:
         else '<p class="small">No hijacked or suspicious pages in this run.</p>'
     )
     more = (
-        '<p class="small">More pages in the database (report limit reached).</p>'
+        f'<p class="small">{esc(SITE_TRUNCATED.format(limit=build.MAX_PAGES_PER_SITE))}</p>'
         if site.pages_truncated
         else ""
     )
@@ -115,6 +122,11 @@ def render_html(report: Report) -> str:
     )
     sections = (
         "".join(_site_section(s) for s in report.sites) or "<p>No sites match this report.</p>"
+    )
+    hint = (
+        f'<p class="small">{esc(TRUNCATED_HINT.format(limit=build.MAX_PAGES_PER_SITE))}</p>'
+        if any(s.pages_truncated for s in report.sites)
+        else ""
     )
     filters = f"only={report.only}"
     if report.site_filter:
@@ -135,7 +147,7 @@ def render_html(report: Report) -> str:
         f'<div class="meta">Generated {esc(fmt_time(report.generated_at))} · {esc(filters)}'
         f" · {esc(report.database)}</div>"
         f'<table class="summary">{summary}</table>'
-        f"{sections}"
+        f"{sections}{hint}"
         '<p class="small">Page titles, URLs and evidence are copied from the crawled pages as '
         "text; they are attacker-controlled.</p>"
         "</body></html>\n"

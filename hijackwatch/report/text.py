@@ -28,6 +28,11 @@ TRUNCATED_HINT = (
     "shows (in every format). The database keeps them all; list them with SQL, e.g. the "
     "problem_pages_latest query in docs/queries.sql."
 )
+# under each cut site's pages (JSON: pages_truncated; CSV: its column)
+SITE_TRUNCATED = (
+    "Only the first {limit} hijacked or suspicious pages (by URL) are listed; "
+    "the database has more."
+)
 
 
 def fmt_time(value: datetime | None) -> str:
@@ -96,6 +101,10 @@ def render_table(report: Report, console: Console) -> None:
             box=box.SIMPLE,
             show_lines=True,
             title_justify="left",
+            caption=SITE_TRUNCATED.format(limit=build.MAX_PAGES_PER_SITE)
+            if s.pages_truncated
+            else None,
+            caption_justify="left",
             expand=True,
         )
         longest = max(len(clean(p.url)) for p in s.page_entries)
@@ -157,6 +166,9 @@ CSV_COLUMNS = (
     "finding_kind",
     "severity",
     "evidence",
+    # last, so earlier columns keep their places: "yes" on every row of a site whose
+    # pages stop at the per-site limit (JSON's pages_truncated)
+    "pages_truncated",
 )
 
 
@@ -182,8 +194,9 @@ def render_csv(report: Report) -> str:
             s.run_id,
             s.crawled_at.isoformat() if s.crawled_at else "",
         ]
+        truncated = ["yes" if s.pages_truncated else ""]
         if not s.page_entries:
-            writer.writerow([csv_cell(v) for v in site_part + [""] * 8])
+            writer.writerow([csv_cell(v) for v in site_part + [""] * 8 + truncated])
         for p in s.page_entries:
             page_part = [
                 p.url,
@@ -194,7 +207,9 @@ def render_csv(report: Report) -> str:
             ]
             rows = [[f.kind, f.severity, f.evidence or ""] for f in p.findings] or [["", "", ""]]
             for finding_part in rows:
-                writer.writerow([csv_cell(v) for v in site_part + page_part + finding_part])
+                writer.writerow(
+                    [csv_cell(v) for v in site_part + page_part + finding_part + truncated]
+                )
     return out.getvalue()
 
 
