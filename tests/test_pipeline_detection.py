@@ -13,7 +13,12 @@ from scrapy.utils.test import get_crawler
 
 from hijackwatch.detect import Analysis
 from hijackwatch.items import PageItem
-from hijackwatch.pipelines.detection import DetectionPipeline, _analyse
+from hijackwatch.pipelines.detection import (
+    CLOSE_WAIT,
+    SLOTS,
+    DetectionPipeline,
+    _analyse,
+)
 from hijackwatch.spiders.hijack import HijackSpider
 from tests.conftest import SEED_PAGE
 
@@ -28,7 +33,7 @@ def _pipeline(
 
 def _slots_taken(pipeline: DetectionPipeline) -> int:
     assert pipeline.starts is not None
-    return len(pipeline.starts.times) - pipeline.starts.free.qsize()
+    return SLOTS - pipeline.starts.free.qsize()
 
 
 def _loop_errors() -> list[dict[str, Any]]:
@@ -196,7 +201,8 @@ def test_every_way_out_gives_the_page_slot_back() -> None:
 
 def test_a_thread_past_the_hard_limit_is_written_off_and_the_queue_is_not_timed() -> None:
     """A thread cannot be killed: its page is kept with an error at the hard limit and the
-    thread left to finish; a page queued behind it all that time is still analysed."""
+    thread left to finish; a page queued behind it, while a thread may still come back
+    (less than the hard limit plus the grace), is still analysed."""
     pipeline, stats = _pipeline(workers=0)
     pipeline.timeout = 0.05  # hard limit: 0.05 * 2 + 5 s
     release = threading.Event()
@@ -218,6 +224,131 @@ def test_a_thread_past_the_hard_limit_is_written_off_and_the_queue_is_not_timed(
     outcomes, result = asyncio.run(run())
     assert [type(error).__name__ for error in outcomes] == ["AnalysisTimeout"] * 2
     assert result == 1
+    assert not stats.get_value("hijackwatch/detect_pool_restarts")
+
+
+def test_pages_queued_behind_threads_stuck_for_good_get_an_error_and_closing_leaves_them() -> None:
+    """With every thread stuck, a queued page is kept with an error once no thread has
+    started a page for the hard limit plus the grace, and closing does not wait for them."""
+    pipeline, stats = _pipeline(workers=0)
+    pipeline.timeout = 0.05  # hard limit: 0.05 * 2 + 5 s; a page no thread starts: + 5 s
+    release = threading.Event()
+    item = PageItem(url="http://127.0.0.1/q.html", site="127.0.0.1", status=200)
+    item.body = SEED_PAGE.read_bytes()
+
+    async def run() -> tuple[PageItem, float, float]:
+        pipeline.open_spider()
+        try:
+            stuck = [asyncio.ensure_future(pipeline._run(release.wait, 60)) for _ in range(2)]
+            await asyncio.sleep(0.1)  # both threads are taken, for good
+            began = time.monotonic()
+            queued = await asyncio.wait_for(pipeline.process_item(item), 20)
+            waited = time.monotonic() - began
+            await asyncio.gather(*stuck, return_exceptions=True)
+        finally:
+            began = time.monotonic()
+            pipeline.close_spider()
+            closing = time.monotonic() - began
+        return queued, waited, closing
+
+    try:
+        result, waited, closing = asyncio.run(run())
+        threads = [t for t in threading.enumerate() if t.name.startswith("hijackwatch-detect")]
+        assert len(threads) == 2 and all(t.daemon for t in threads)  # still stuck, left behind
+    finally:
+        release.set()
+    assert result.verdict == "error"
+    assert result.error == "analysis did not start: no detection worker started a page for 10 s"
+    assert 9.5 < waited < 13
+    assert closing < CLOSE_WAIT + 1
+    assert stats.get_value("hijackwatch/analysis_timeouts") == 1
+
+
+HANG = "HIJACKWATCH_TEST_HANG_WORKER_START"
+
+
+def _hang_starting() -> None:
+    """A worker process hung starting up (a deadlock in a library's init), when spawned
+    while the test sets HIJACKWATCH_TEST_HANG_WORKER_START."""
+    if os.environ.get(HANG):
+        time.sleep(60)
+
+
+class _HangingPipeline(DetectionPipeline):
+    worker_initializer = staticmethod(_hang_starting)
+
+
+def _pages(count: int, name: str = "p") -> list[PageItem]:
+    body = SEED_PAGE.read_bytes()
+    return [
+        PageItem(url=f"http://127.0.0.1/{name}{n}.html", site="127.0.0.1", status=200, body=body)
+        for n in range(count)
+    ]
+
+
+def test_a_worker_hung_starting_up_is_killed_and_the_pool_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No page ever starts in a pool whose only worker hangs before its first page: once
+    none has for the hard limit plus the grace, the first page found waiting is kept with
+    an error, the pool killed and replaced, and the other pages analysed in the new one."""
+    pipeline, stats = _pipeline(_HangingPipeline)
+    pipeline.timeout = 0.5  # hard limit: 0.5 * 2 + 5 s; a page no worker starts: + 5 s
+    monkeypatch.setenv(HANG, "1")
+
+    async def run() -> tuple[list[PageItem], PageItem, float]:
+        pipeline.open_spider()
+        try:
+            began = time.monotonic()
+            pages = [asyncio.ensure_future(pipeline.process_item(i)) for i in _pages(3)]
+            await asyncio.sleep(0.3)  # the pool's worker is spawned, and hangs
+            monkeypatch.delenv(HANG)  # the next pool's starts
+            done = list(await asyncio.wait_for(asyncio.gather(*pages), 30))
+            elapsed = time.monotonic() - began
+            return done, await pipeline.process_item(_pages(1, "later")[0]), elapsed
+        finally:
+            pipeline.close_spider()
+
+    results, later, elapsed = asyncio.run(run())
+    assert sorted((item.verdict, item.error) for item in results) == [
+        ("error", "analysis did not start: no detection worker started a page for 11 s"),
+        ("hijacked", None),
+        ("hijacked", None),
+    ]
+    assert later.verdict == "hijacked"
+    assert 10.5 < elapsed < 20
+    assert stats.get_value("hijackwatch/detect_pool_restarts") == 1
+
+
+def test_a_worker_hung_starting_up_beside_a_working_one_is_killed_at_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While another worker keeps starting pages nothing waiting is given up on; the hung
+    one never takes the pool's goodbye, and closing kills it instead of waiting for it."""
+    pipeline, stats = _pipeline(_HangingPipeline, workers=2)
+    pipeline.timeout = 0.5
+    monkeypatch.setenv(HANG, "1")
+
+    async def run() -> tuple[list[PageItem], list[Any], float]:
+        pipeline.open_spider()
+        try:
+            first = asyncio.ensure_future(pipeline.process_item(_pages(1, "first")[0]))
+            await asyncio.sleep(0.3)  # the first worker is spawned, and hangs
+            monkeypatch.delenv(HANG)  # the second, spawned for the next page, does not
+            done = await asyncio.wait_for(
+                asyncio.gather(first, *map(pipeline.process_item, _pages(3))), 30
+            )
+            processes = list(pipeline.executor._processes.values())  # type: ignore[union-attr]
+        finally:
+            began = time.monotonic()
+            pipeline.close_spider()
+            closing = time.monotonic() - began
+        return list(done), processes, closing
+
+    results, processes, closing = asyncio.run(run())
+    assert [(item.verdict, item.error) for item in results] == [("hijacked", None)] * 4
+    assert len(processes) == 2 and not any(p.is_alive() for p in processes)
+    assert closing < CLOSE_WAIT + 1
     assert not stats.get_value("hijackwatch/detect_pool_restarts")
 
 

@@ -8,13 +8,14 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, MutableSequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.utils.datatypes import LocalCache
 
@@ -32,14 +33,17 @@ logger = logging.getLogger(__name__)
 
 
 # A worker stuck in C code (where SIGALRM cannot interrupt it) is killed this much later.
+# A page not started yet is given up on once its pool has started no page at all for the
+# hard limit plus this grace again (a stuck page is caught first, on its own clock).
 HARD_TIMEOUT_FACTOR = 2.0
 HARD_TIMEOUT_GRACE = 5.0
-# A page still queued when it could first have run past the hard limit is looked at
-# again this often (a fraction of the hard limit) until it starts.
-QUEUED_RECHECK = 0.1
 # Pages one pool holds at once, each with its start-time slot; more wait in the event loop.
 SLOTS = 8192
-THREADS = 2  # ThreadPoolExecutor size when HIJACKWATCH_DETECT_WORKERS is 0
+LATEST = SLOTS  # the cell after the slots: when the pool last started any page
+THREADS = 2  # threads when HIJACKWATCH_DETECT_WORKERS is 0
+# Closing waits this long for the workers to leave: the crawl's pages are all settled by
+# then, so one still busy is stuck (a process is killed, a thread left behind).
+CLOSE_WAIT = 2.0
 # Analyses kept for reuse: the views of one URL (one per visitor profile) arrive close
 # together, and most sites send every visitor the same bytes.
 REUSE_ENTRIES = 1024
@@ -70,10 +74,16 @@ class DetectionPipeline:
     signal cannot reach it is killed, with its pool, once its page has run for twice the
     time limit plus a grace. The worker notes when it starts each page and that hard limit
     is timed from then, not from the hand-over: a backlog of slow but legal pages waiting
-    for a worker is never taken for a stuck one. A thread cannot be killed (nor interrupted):
-    its page is kept with an error at the hard limit and the thread left to finish, and
-    pages queued behind stuck threads wait for them.
+    for a worker is never taken for a stuck one (its pool keeps starting pages). A page
+    still waiting after its pool has started no page for the hard limit plus the grace is
+    given up on the same way: a worker hung starting up (its initializer, an import, a
+    deadlock in a library's init) never starts one. A thread cannot be killed (nor
+    interrupted): its page, and pages queued behind stuck threads, are kept with an error
+    and the thread is left behind (a daemon: closing and exit do not wait for it).
     """
+
+    # run first in each worker process, after the pipeline's own set-up (a test hangs here)
+    worker_initializer: ClassVar[Callable[[], None] | None] = None
 
     def __init__(self, stats: StatsCollector, workers: int, timeout: float = 0.0) -> None:
         self.stats = stats
@@ -101,27 +111,40 @@ class DetectionPipeline:
         self._open_pool()
 
     def close_spider(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=False)
-            self.executor = None
-            self.starts = None
+        executor, self.executor, self.starts = self.executor, None, None
+        if executor is None:
+            return
+        workers = _workers(executor)
+        executor.shutdown(wait=False, cancel_futures=False)
+        deadline = time.monotonic() + CLOSE_WAIT
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if stuck := [worker for worker in workers if worker.is_alive()]:
+            kill = isinstance(executor, ProcessPoolExecutor)
+            logger.error(
+                "%d detection worker(s) still busy %g s after the last page: %s",
+                len(stuck),
+                CLOSE_WAIT,
+                "killed" if kill else "left behind (a thread cannot be stopped)",
+            )
+            for worker in stuck if kill else ():
+                worker.kill()
+                worker.join(CLOSE_WAIT)  # reaped: no zombie left behind
 
     def _open_pool(self) -> None:
         if self.workers <= 0:
-            self.starts = _Starts([0.0] * SLOTS, shared=False)
-            self.executor = ThreadPoolExecutor(
-                max_workers=THREADS, thread_name_prefix="hijackwatch-detect"
-            )
+            self.starts = _Starts([0.0] * (SLOTS + 1), shared=False)
+            self.executor = _DaemonThreads(THREADS)
             return
         # spawn, not fork: the crawl process runs threads (reactor pool, DB writer)
         context = multiprocessing.get_context("spawn")
-        times = context.RawArray("d", SLOTS)  # shared memory, inherited by the workers
+        times = context.RawArray("d", SLOTS + 1)  # shared memory, inherited by the workers
         self.starts = _Starts(times, shared=True)
         self.executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(times,),
+            initargs=(times, self.worker_initializer),
         )
 
     async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
@@ -132,7 +155,7 @@ class DetectionPipeline:
 
         ``fn`` bounds itself (SIGALRM in a worker process); a worker that does not come
         back even so (stuck inside C code) is killed after a longer hard limit, timed from
-        when the worker started on it.
+        when the worker started on it, and so is a pool that starts no page (``_within``).
         """
         while True:
             if self.executor is None or self.starts is None:
@@ -161,11 +184,32 @@ class DetectionPipeline:
                     starts.give_back(slot)
                 else:
                     submitted.add_done_callback(starts.releaser(slot, asyncio.get_running_loop()))
-        except TimeoutError:
-            if isinstance(executor, ProcessPoolExecutor):
-                logger.error("detection worker stuck for %.0f s; restarting the pool", hard)
+        except TimeoutError as exc:
+            assert hard is not None
+            (started,) = exc.args
+            stuck = (
+                f"detection worker stuck in a page for {hard:.0f} s"
+                if started
+                else f"no detection worker started a page for {hard + HARD_TIMEOUT_GRACE:.0f} s"
+            )
+            if not isinstance(executor, ProcessPoolExecutor):
+                future.cancel()  # a page queued behind stuck threads is dropped
+                logger.error("%s; page kept with an error (a thread cannot be stopped)", stuck)
+            else:
+                # The kill fails every page of the pool, this one too. Not cancelled first:
+                # CPython 3.11's pool manager dies failing a page cancelled while queued.
+                future.add_done_callback(_dropped)
+                if self.executor is not executor and retry:
+                    # another page found the pool stuck first: this one is among the pages
+                    # the kill broke (the pool just had not told it yet) and retries like them
+                    return await self._run(fn, *args, retry=False)
+                logger.error("%s; killing and restarting the pool", stuck)
                 self._replace(executor, kill=True)
-            raise AnalysisTimeout(f"analysis did not finish within {self.timeout:g} s") from None
+            raise AnalysisTimeout(
+                f"analysis did not finish within {self.timeout:g} s"
+                if started
+                else f"analysis did not start: {stuck}"
+            ) from None
         except BrokenProcessPool:
             # a worker died (a pathological page exhausting memory, a killed process):
             # start a fresh pool and retry once, so one page cannot end analysis for all.
@@ -184,7 +228,7 @@ class DetectionPipeline:
         self.stats.inc_value("hijackwatch/detect_pool_restarts")
         if kill and isinstance(executor, ProcessPoolExecutor):
             # No public API kills one worker; the pages in flight retry in the new pool.
-            for process in list(getattr(executor, "_processes", {}).values()):
+            for process in _workers(executor):
                 process.kill()
         # Not cancel_futures: a cancelled page would raise CancelledError (no retry, no row);
         # the dead pool fails every queued page with BrokenProcessPool, which retries.
@@ -237,11 +281,12 @@ class DetectionPipeline:
 
 
 class _Starts:
-    """When each page in one pool started to run (0.0: not yet), a slot per page.
+    """When each page in one pool started to run (0.0: not yet), a slot per page, and
+    (cell ``LATEST``) when the pool last started any page.
 
-    The worker writes its page's slot as it starts; the caller reads it for the hard
-    limit. time.monotonic() is one system-wide clock, so a worker's stamp and the crawl
-    process's clock agree. Slots are taken and given back in the event loop only.
+    The worker writes its page's slot and ``LATEST`` as it starts; the caller reads them
+    for the hard limit. time.monotonic() is one system-wide clock, so a worker's stamp and
+    the crawl process's clock agree. Slots are taken and given back in the event loop only.
     """
 
     def __init__(self, times: MutableSequence[float], *, shared: bool) -> None:
@@ -249,7 +294,7 @@ class _Starts:
         # what each job is given: worker processes have the array from _init_worker
         self.passed = None if shared else times
         self.free: asyncio.Queue[int] = asyncio.Queue()
-        for slot in range(len(times)):
+        for slot in range(LATEST):
             self.free.put_nowait(slot)
 
     async def take(self) -> int:
@@ -274,7 +319,11 @@ class _Starts:
 async def _within(
     future: asyncio.Future[Analysis], times: MutableSequence[float], slot: int, hard: float | None
 ) -> Analysis:
-    """The page's result, or TimeoutError once it has *run* (not waited) for ``hard`` s."""
+    """The page's result, or TimeoutError(started) once it has *run* (not waited) for
+    ``hard`` s or, still waiting, once its pool has started no page at all for ``hard`` +
+    grace s since the hand-over. A backlog of legal pages keeps its pool starting pages; a
+    worker hung starting up, or a pool of stuck threads, starts none."""
+    handed = time.monotonic()
     try:
         wait = hard  # it cannot have run for longer than it has been in the pool
         while True:
@@ -283,22 +332,25 @@ async def _within(
                 return future.result()
             assert hard is not None
             started = times[slot]
-            if not started:  # still queued: its clock has not started
-                wait = hard * QUEUED_RECHECK
-                continue
-            wait = started + hard - time.monotonic()
+            if started:
+                wait = started + hard - time.monotonic()
+            else:
+                wait = max(handed, times[LATEST]) + hard + HARD_TIMEOUT_GRACE - time.monotonic()
             if wait <= 0:
-                raise TimeoutError
-    finally:
-        future.cancel()  # timed out or cancelled: a page still queued is dropped from the pool
+                raise TimeoutError(bool(started))
+    except asyncio.CancelledError:
+        future.cancel()  # the caller gave up: a page still queued is dropped from the pool
+        raise
 
 
 _STARTS: MutableSequence[float] | None = None  # in a worker process: its pool's slot times
 
 
-def _init_worker(times: MutableSequence[float]) -> None:
+def _init_worker(times: MutableSequence[float], then: Callable[[], None] | None) -> None:
     global _STARTS
     _STARTS = times
+    if then is not None:
+        then()
 
 
 def _stamped(
@@ -307,8 +359,60 @@ def _stamped(
     """``fn(*args)``, noting first when it started (in the pool's shared array for a process)."""
     target = _STARTS if times is None else times
     assert target is not None
-    target[slot] = time.monotonic()
+    target[slot] = target[LATEST] = time.monotonic()
     return fn(*args)
+
+
+def _dropped(future: asyncio.Future[Any]) -> None:
+    """Done-callback of a page given up on: whatever its future still brings is dropped."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _workers(executor: Executor) -> list[Any]:
+    """The pool's processes or threads (no public API lists a ProcessPoolExecutor's)."""
+    if isinstance(executor, _DaemonThreads):
+        return list(executor.threads)
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+class _DaemonThreads(Executor):
+    """A thread pool whose threads neither closing nor the interpreter's exit waits for
+    (ThreadPoolExecutor joins its threads at exit): one stuck for good cannot be stopped,
+    only left behind."""
+
+    def __init__(self, size: int) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None]
+        self.jobs = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"hijackwatch-detect_{n}", daemon=True)
+            for n in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.jobs.put((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)  # after the jobs already queued
+        for thread in self.threads if wait else ():
+            thread.join()
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            try:
+                result = call()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
 
 
 def _analyse(body: bytes, url: str, encoding: str | None, timeout: float = 0.0) -> Analysis:
