@@ -25,7 +25,11 @@ HIJACKWATCH_BATCH_SIZE = 200
 HIJACKWATCH_FLUSH_INTERVAL = 5.0
 # s a batch write (retries included) may take before it goes to the spool file and the
 # database counts as unavailable (a server that stops answering but keeps the connection)
+# (also bounds the run's start: the schema check and creating the run row)
 HIJACKWATCH_DB_WRITE_TIMEOUT = 120.0  # 0 = wait as long as it takes
+# pages kept in memory while neither the database nor a spool file takes them; past it
+# the crawl stops (close reason storage_failed) instead of filling the memory
+HIJACKWATCH_UNSAVED_MAX = 2000
 HIJACKWATCH_NOTIFY_URL = None
 HIJACKWATCH_PROGRESS_INTERVAL = 30.0  # seconds between one-line progress reports
 HIJACKWATCH_QUIET = False  # `crawl -q`: only warnings, progress lines and the summary

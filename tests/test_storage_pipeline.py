@@ -37,7 +37,7 @@ from tests.test_storage import RUN1, RUN2, SITE_A, SITE_B, page_items
 REPO = Path(__file__).resolve().parent.parent
 
 CRAWL_SCRIPT = r"""
-import asyncio, json, os, sys
+import asyncio, json, os, sys, tempfile
 from pathlib import Path
 from scrapy import Request, Spider
 from scrapy.core.engine import ExecutionEngine
@@ -47,6 +47,7 @@ from hijackwatch.items import PageItem
 
 ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.2  # tests only: notice the idle spider sooner
 cfg = json.loads(Path(sys.argv[1]).read_text())
+tempfile.tempdir = cfg.get("tempdir")  # where a spool file goes when its directory fails
 
 class ItemsSpider(Spider):
     name = "storage-test"
@@ -66,12 +67,18 @@ class ItemsSpider(Spider):
             row["findings"] = [Finding(**f) for f in row.get("findings", [])]
             if row.get("body"):
                 row["body"] = row["body"].encode()
-            yield PageItem(**row)
+            if cfg.get("via_responses"):  # as the real spider: items from responses
+                yield Request(f"data:,{i}", self.page, cb_kwargs={"item": PageItem(**row)})
+            else:
+                yield PageItem(**row)
         if cfg.get("hang_url"):  # a server that never answers keeps the crawl busy
             yield Request(cfg["hang_url"], callback=self.ignore, errback=self.ignore)
 
     def ignore(self, _result):
         return None
+
+    def page(self, _response, item):
+        yield item
 
 settings = {
     "ITEM_PIPELINES": {"hijackwatch.pipelines.storage.StoragePipeline": 900},
@@ -81,7 +88,10 @@ process = AsyncCrawlerProcess(settings)
 crawler = process.create_crawler(ItemsSpider)
 process.crawl(crawler)
 process.start()
-stats = {k: v for k, v in crawler.stats.get_stats().items() if k.startswith("hijackwatch/")}
+stats = {
+    k: v for k, v in crawler.stats.get_stats().items()
+    if k.startswith("hijackwatch/") or k == "finish_reason"
+}
 print("STATS " + json.dumps(stats, default=str))
 """
 
@@ -268,7 +278,7 @@ class Proxy:
         self.running = True
         self.flowing = threading.Event()
         self.flowing.set()
-        self.stall_after_commit = False
+        self.stall_after: bytes | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, direct_url: str) -> str:
@@ -276,16 +286,17 @@ class Proxy:
 
         return make_url(direct_url).set(port=self.port).render_as_string(hide_password=False)
 
-    def stall(self, after_commit: bool = False) -> None:
-        """Stop forwarding now, or once a client has sent COMMIT (the server commits,
-        its answer never arrives)."""
-        if after_commit:
-            self.stall_after_commit = True
+    def stall(self, after: bytes | None = None) -> None:
+        """Stop forwarding now, or once a client has sent ``after``: the server gets it,
+        its answer never arrives (``b"COMMIT"``: the server commits, the client never
+        learns; a first query: the server took the connection, then went silent)."""
+        if after:
+            self.stall_after = after
         else:
             self.flowing.clear()
 
     def unstall(self) -> None:
-        self.stall_after_commit = False
+        self.stall_after = None
         self.flowing.set()
 
     def _accept(self) -> None:
@@ -305,7 +316,7 @@ class Proxy:
     def _pipe(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
         try:
             while data := src.recv(65536):
-                if to_server and self.stall_after_commit and b"COMMIT" in data:
+                if to_server and self.stall_after and self.stall_after in data:
                     self.flowing.clear()  # before sending: the answer must not slip through
                     dst.sendall(data)
                     continue
@@ -336,10 +347,13 @@ def _go_away_crawl(
     check_url: str,
     break_db: Any,
     timeout: float = 120,
+    items: list[dict[str, Any]] | None = None,
+    cfg: dict[str, Any] | None = None,
     **settings: Any,
 ) -> tuple:
-    """8 items in batches of 2; the database breaks after the first 4 are stored."""
-    items = RUN1 + RUN2[:3]
+    """``items`` (8 by default) in batches of 2; the database breaks after the first 4
+    are stored. ``cfg``: more for the crawl script."""
+    items = items or RUN1 + RUN2[:3]
     paused, resume = tmp_path / "paused", tmp_path / "resume"
     proc = crawl(
         tmp_path,
@@ -355,6 +369,7 @@ def _go_away_crawl(
         pause_at=4,
         paused_file=str(paused),
         resume_file=str(resume),
+        **(cfg or {}),
     )
     try:
         wait_for(lambda: paused.exists() or proc.poll() is not None)

@@ -100,21 +100,31 @@ def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> 
     return settings
 
 
-def prepare_database(url: str) -> None:
-    """Fail fast, before any request, when results could not be stored."""
-    from hijackwatch.storage import Database, StorageError
+def prepare_database(url: str, timeout: float) -> None:
+    """Fail fast, before any request, when results could not be stored.
 
-    db = Database(url)
+    A server that takes the connection and then stalls fails after ``timeout`` s
+    (HIJACKWATCH_DB_WRITE_TIMEOUT), like one that refuses it: a scheduled run must end.
+    """
+    from hijackwatch.storage import Database, StorageError
+    from hijackwatch.storage.deadline import call_with_deadline
+    from hijackwatch.storage.engine import redact
+    from hijackwatch.storage.errors import one_line
+
+    db = None
     try:
-        db.ensure_schema()
+        db = Database(url)
+        call_with_deadline(db.ensure_schema, timeout, url)
     except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from None
+        raise CommandError(one_line(exc), EXIT_DATABASE) from None
     except Exception as exc:  # driver errors: unreachable server, bad credentials
         raise CommandError(
-            f"cannot use database: {type(exc).__name__}: {exc}", EXIT_DATABASE
+            f"cannot use database {redact(url)}: {type(exc).__name__}: {one_line(exc)}",
+            EXIT_DATABASE,
         ) from None
     finally:
-        db.dispose()
+        if db is not None:
+            db.dispose()
 
 
 def execute(settings: Settings) -> dict[str, Any]:
@@ -182,9 +192,11 @@ def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
     for problem in problems:
         print(f"hijackwatch crawl: {seeds_file}: skipped {problem}", file=sys.stderr)
     db_url = resolve_url(args.db)
-    prepare_database(db_url)
     settings = crawl_settings(args, seeds, db_url)
+    prepare_database(db_url, settings.getfloat("HIJACKWATCH_DB_WRITE_TIMEOUT"))
     stats = execute(settings)
+    if stats.get("hijackwatch/db_error"):  # the run could not be started after all
+        raise CommandError(stats["hijackwatch/db_error"], EXIT_DATABASE)
     print_summary(stats, console)
     status = stats.get("hijackwatch/run_status")
     if not settings.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
@@ -195,7 +207,11 @@ def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_OK if status == "finished" else EXIT_CRAWL_FAILED
     if status not in ("finished", "interrupted") or stats.get("hijackwatch/run_id") is None:
-        print(f"hijackwatch crawl: the crawl did not finish (status {status})", file=sys.stderr)
+        print(
+            f"hijackwatch crawl: the crawl did not finish (status {status}, "
+            f"close reason {stats.get('finish_reason')})",
+            file=sys.stderr,
+        )
         return EXIT_CRAWL_FAILED
     if getattr(args, "fail_on_new", False) and stats.get("hijackwatch/new_hijacked_sites", 0):
         return EXIT_NEW_HIJACKS

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, MutableSequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait as mp_wait
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.utils.datatypes import LocalCache
@@ -78,8 +79,8 @@ class DetectionPipeline:
     still waiting after its pool has started no page for the hard limit plus the grace is
     given up on the same way: a worker hung starting up (its initializer, an import, a
     deadlock in a library's init) never starts one. A thread cannot be killed (nor
-    interrupted): its page, and pages queued behind stuck threads, are kept with an error
-    and the thread is left behind (a daemon: closing and exit do not wait for it).
+    interrupted): its page is kept with an error, the thread is left behind (a daemon:
+    closing and exit do not wait for it) and fresh threads take the pages queued behind it.
     """
 
     # run first in each worker process, after the pipeline's own set-up (a test hangs here)
@@ -116,11 +117,21 @@ class DetectionPipeline:
             return
         workers = _workers(executor)
         executor.shutdown(wait=False, cancel_futures=False)
+        kill = isinstance(executor, ProcessPoolExecutor)
         deadline = time.monotonic() + CLOSE_WAIT
-        for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
-        if stuck := [worker for worker in workers if worker.is_alive()]:
-            kill = isinstance(executor, ProcessPoolExecutor)
+        if kill:
+            # By sentinels, not is_alive(): the pool's manager thread joins its processes
+            # too, and a process it has just reaped can still look alive to us.
+            pending = {worker.sentinel: worker for worker in workers}
+            while pending and (left := deadline - time.monotonic()) > 0:
+                for ended in mp_wait(list(pending), left):
+                    del pending[ended]
+            stuck = list(pending.values())
+        else:
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
+            stuck = [worker for worker in workers if worker.is_alive()]
+        if stuck:
             logger.error(
                 "%d detection worker(s) still busy %g s after the last page: %s",
                 len(stuck),
@@ -192,19 +203,27 @@ class DetectionPipeline:
                 if started
                 else f"no detection worker started a page for {hard + HARD_TIMEOUT_GRACE:.0f} s"
             )
-            if not isinstance(executor, ProcessPoolExecutor):
-                future.cancel()  # a page queued behind stuck threads is dropped
-                logger.error("%s; page kept with an error (a thread cannot be stopped)", stuck)
+            threads = not isinstance(executor, ProcessPoolExecutor)
+            if threads:
+                future.cancel()  # a page queued behind stuck threads is dropped from them
             else:
                 # The kill fails every page of the pool, this one too. Not cancelled first:
                 # CPython 3.11's pool manager dies failing a page cancelled while queued.
                 future.add_done_callback(_dropped)
-                if self.executor is not executor and retry:
-                    # another page found the pool stuck first: this one is among the pages
-                    # the kill broke (the pool just had not told it yet) and retries like them
-                    return await self._run(fn, *args, retry=False)
-                logger.error("%s; killing and restarting the pool", stuck)
-                self._replace(executor, kill=True)
+            if self.executor is not executor and retry and not (threads and started):
+                # another page found the pool stuck first and replaced it: this one retries
+                # in the new pool (a process pool's kill broke it, it just had not said so;
+                # a thread's page never started); a page stuck in a thread is not retried,
+                # where it would hold a fresh thread too
+                return await self._run(fn, *args, retry=False)
+            logger.error(
+                "%s; %s",
+                stuck,
+                "starting fresh threads (a thread cannot be stopped: the stuck one is left behind)"
+                if threads
+                else "killing and restarting the pool",
+            )
+            self._replace(executor, kill=True)
             raise AnalysisTimeout(
                 f"analysis did not finish within {self.timeout:g} s"
                 if started

@@ -4,16 +4,18 @@ Settings: ``HIJACKWATCH_DB_URL`` (else env HIJACKWATCH_DB_URL), ``HIJACKWATCH_BA
 ``HIJACKWATCH_FLUSH_INTERVAL`` (s), ``HIJACKWATCH_NOTIFY_URL``, ``HIJACKWATCH_SEEDS``,
 ``HIJACKWATCH_KEEP_BODIES`` (none|flagged|all), ``HIJACKWATCH_SPOOL_DIR``,
 ``HIJACKWATCH_DB_RETRIES``, ``HIJACKWATCH_DB_RETRY_DELAY`` (s), ``HIJACKWATCH_DB_WRITE_TIMEOUT``
-(s), ``HIJACKWATCH_STORAGE_ENABLED``.
+(s), ``HIJACKWATCH_UNSAVED_MAX``, ``HIJACKWATCH_STORAGE_ENABLED``.
 
-A crash loses at most the unflushed batch (size- and time-bounded). A batch the
-database refuses after retries, or does not take within the write timeout (a server
-that stops answering without dropping the connection), goes to a spool file
-(``db import-spool``), never lost; while the spool cannot be written either, the
-pages stay in memory and are retried at every later flush.
+A crash loses at most the unflushed batch (size- and time-bounded). The run's start,
+each batch and the run's end get the write timeout (a server that stops answering
+without dropping the connection). A batch the database refuses after retries, or does
+not take in time, goes to a spool file (``db import-spool``), never lost; while the
+spool cannot be written either, the pages stay in memory and are retried, batch by
+batch, at every later flush. Past ``HIJACKWATCH_UNSAVED_MAX`` such pages the crawl
+stops (close reason ``storage_failed``) rather than fill the memory.
 Run status from Scrapy's close reason: ``finished`` -> finished; ``shutdown``,
-``cancelled`` and ``closespider_*`` limits -> interrupted; ``closespider_errorcount``
-and any other reason, or a run that could not be recorded -> failed.
+``cancelled`` and ``closespider_*`` limits -> interrupted; ``closespider_errorcount``,
+``storage_failed`` and any other reason, or a run that could not be recorded -> failed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +40,9 @@ from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
 from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
 from hijackwatch.storage.database import WriteAbandoned
+from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
 from hijackwatch.storage.engine import URL_ENV, redact
+from hijackwatch.storage.errors import one_line
 from hijackwatch.storage.records import BODY_POLICIES
 from hijackwatch.storage.spool import Spool, default_spool_dir
 
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_REASONS = ("shutdown", "cancelled")
+STORAGE_FAILED = "storage_failed"  # close reason: nothing takes the pages any more
 
 
 def run_status(reason: str | None) -> str:
@@ -91,6 +96,7 @@ class StoragePipeline:
         retries: int = 3,
         retry_delay: float = 0.5,
         write_timeout: float = 120.0,
+        unsaved_max: int = 2000,
     ) -> None:
         if body_policy not in BODY_POLICIES:
             raise NotConfigured(f"HIJACKWATCH_KEEP_BODIES must be one of {BODY_POLICIES}")
@@ -107,6 +113,7 @@ class StoragePipeline:
         self.retries = max(1, retries)
         self.retry_delay = retry_delay
         self.write_timeout = max(0.0, write_timeout)  # 0: wait as long as the database takes
+        self.unsaved_max = max(0, unsaved_max)
         self.run_id: int | None = None
         self.started_at = datetime.now(UTC)
         self.spool: Spool | None = None
@@ -118,9 +125,13 @@ class StoragePipeline:
         self._save_lock = asyncio.Lock()
         self._db_failed = False  # the last attempt failed: try later batches only once
         self._stuck = 0  # abandoned writes whose thread has not come back yet
-        self._unsaved: list[dict[str, Any]] = []  # neither database nor spool took them
+        # flushed pages no database or spool file has taken yet: those being saved, and
+        # those kept from failed saves (retried at every flush)
+        self._unsaved: list[dict[str, Any]] = []
+        self._stranded = False  # the last save found nowhere for its pages
         self._ticker: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Future[None]] = set()
+        self._stopping: asyncio.Task[None] | None = None  # the crawl's stop, once over the cap
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -140,6 +151,7 @@ class StoragePipeline:
             retries=s.getint("HIJACKWATCH_DB_RETRIES", 3),
             retry_delay=s.getfloat("HIJACKWATCH_DB_RETRY_DELAY", 0.5),
             write_timeout=s.getfloat("HIJACKWATCH_DB_WRITE_TIMEOUT", 120.0),
+            unsaved_max=s.getint("HIJACKWATCH_UNSAVED_MAX", 2000),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -170,16 +182,28 @@ class StoragePipeline:
             options["spider"] = spider.name
         return options
 
-    def _start(self) -> int:
+    def _start(self, give_up: threading.Event) -> int:
         created = self.db.ensure_schema()
         if created:
             logger.info("created hijackwatch schema in %s", redact(self.db.url))
         self.started_at = datetime.now(UTC)
-        return self.db.start_run(self._seeds(), self._options(), started_at=self.started_at)
+        return self.db.start_run(
+            self._seeds(), self._options(), started_at=self.started_at, abandoned=give_up
+        )
 
     async def open_spider(self) -> None:
-        """Refuses to crawl into an out-of-date schema (SchemaOutOfDate propagates)."""
-        self.run_id = await asyncio.to_thread(self._start)
+        """Refuses to crawl into an out-of-date schema (SchemaOutOfDate propagates), and
+        into a database that does not answer in time, like one that refuses connections.
+
+        Why it failed goes to the stats (``hijackwatch/db_error``) for ``hijackwatch crawl``.
+        """
+        try:
+            self.run_id = await self._db_call("starting the run", self._start, attempts=1)
+        except Exception as exc:
+            if isinstance(exc, NoAnswer):  # name the database, as a refused connection does
+                exc = NoAnswer(exc.timeout, self.db.url)
+            self.stats.set_value("hijackwatch/db_error", one_line(exc))
+            raise exc from None
         self.stats.set_value("hijackwatch/run_id", self.run_id)
         self.stats.set_value("hijackwatch/db", redact(self.db.url))
         logger.info("crawl run %s recorded in %s", self.run_id, redact(self.db.url))
@@ -196,7 +220,27 @@ class StoragePipeline:
         self.stats.inc_value("hijackwatch/items_buffered")
         if len(self._buffer) >= self.batch_size or self._flush_due():
             await self.flush()
+        if self._stranded and len(self._unsaved) > self.unsaved_max and self._stopping is None:
+            self._stop_crawl()
         return item
+
+    def _stop_crawl(self) -> None:
+        """Over the cap of pages nothing takes: stop the crawl rather than fill the memory
+        (or hold it, paused, for as long as the database and the disk stay broken)."""
+        logger.error(
+            "%d page(s) of run %s are kept in memory, more than HIJACKWATCH_UNSAVED_MAX (%d): "
+            "neither the database %s nor a spool file in %s takes them; stopping the crawl "
+            "(close reason %s)",
+            len(self._unsaved),
+            self.run_id,
+            self.unsaved_max,
+            redact(self.db.url),
+            self.spool_dir,
+            STORAGE_FAILED,
+        )
+        engine = self.crawler.engine
+        assert engine is not None
+        self._stopping = asyncio.ensure_future(engine.close_spider_async(reason=STORAGE_FAILED))
 
     def _flush_due(self) -> bool:
         return (
@@ -218,15 +262,16 @@ class StoragePipeline:
         self._last_flush = time.monotonic()
         if not (self._buffer or self._unsaved) or self.run_id is None:
             return
-        batch, self._buffer = self._buffer, []
-        save = asyncio.ensure_future(self._save(self.run_id, batch))
+        self._unsaved += self._buffer  # from now on no cancellation can lose them
+        self._buffer = []
+        save = asyncio.ensure_future(self._save(self.run_id))
         self._inflight.add(save)
         save.add_done_callback(self._inflight.discard)
         await asyncio.shield(save)  # a cancelled ticker must not orphan a batch in flight
 
     @property
     def stuck_writes(self) -> int:
-        """Writes given up on after the write timeout whose thread has not returned yet."""
+        """Writes given up on (timeout, cancellation) whose thread has not returned yet."""
         return self._stuck
 
     def _retrying(
@@ -245,7 +290,7 @@ class StoragePipeline:
         delay = self.retry_delay
         for attempt in range(1, attempts + 1):
             if stop.is_set():
-                raise WriteAbandoned(f"{what}: given up after the write timeout")
+                raise WriteAbandoned(f"{what}: given up on")
             try:
                 return func()
             except WriteAbandoned:
@@ -272,48 +317,36 @@ class StoragePipeline:
         give_up: threading.Event,
         late_success: Callable[[], None] | None = None,
     ) -> Any:
-        """``func()`` in a thread, waited for at most the write timeout.
+        """``func()`` in a daemon thread (see deadline.py), waited for at most the write
+        timeout.
 
-        A server that stops answering but keeps the connection (stopped process, a
-        network black hole whose peer still ACKs, a lock wait) blocks the driver
-        forever; TCP keepalives and ``tcp_user_timeout`` cannot see it. Past the
-        deadline the call is abandoned: ``give_up`` is set (the write then rolls back
-        instead of committing, should it ever get there) and DatabaseUnavailable is
-        raised. The thread is a daemon thread, not asyncio.to_thread's pool, because
-        the pool joins its threads at interpreter exit: a stuck one would keep the
-        crawl process alive forever.
+        Past the deadline, or when the waiting task is cancelled (a second Ctrl-C), the
+        call is given up on: ``give_up`` is set (the write then rolls back instead of
+        committing, should it ever get there), and a late commit is reported to
+        ``late_success``; past the deadline NoAnswer is raised.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-
-        def settle(result: Any, error: BaseException | None) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
-        def run() -> None:
-            try:
-                outcome: tuple[Any, BaseException | None] = (func(), None)
-            except BaseException as exc:
-                outcome = (None, exc)
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(settle, *outcome)
-
-        threading.Thread(target=run, name="hijackwatch-db", daemon=True).start()
-        await asyncio.wait({future}, timeout=self.write_timeout or None)
+        future = asyncio.wrap_future(in_daemon_thread(func))
+        try:
+            await asyncio.wait({future}, timeout=self.write_timeout or None)
+        except asyncio.CancelledError:
+            self._give_up(future, what, give_up, late_success)
+            raise
         if future.done():
             return future.result()
+        self._give_up(future, what, give_up, late_success)
+        raise NoAnswer(self.write_timeout)
+
+    def _give_up(
+        self,
+        future: asyncio.Future[Any],
+        what: str,
+        give_up: threading.Event,
+        late_success: Callable[[], None] | None,
+    ) -> None:
         give_up.set()
         self._stuck += 1
         self.stats.inc_value("hijackwatch/abandoned_writes")
         future.add_done_callback(functools.partial(self._came_back, what, late_success))
-        raise DatabaseUnavailable(
-            f"no answer within {self.write_timeout:g}s (HIJACKWATCH_DB_WRITE_TIMEOUT); "
-            "the database is treated as unavailable until that write returns"
-        )
 
     def _came_back(
         self, what: str, late_success: Callable[[], None] | None, future: asyncio.Future[Any]
@@ -322,19 +355,16 @@ class StoragePipeline:
         self._stuck -= 1
         error = None if future.cancelled() else future.exception()
         if error is None:
-            # committed although given up on: its check came just before the deadline
+            # committed although given up on: its check came just before the give-up
             if late_success is not None:
                 late_success()
             logger.warning(
-                "%s, given up on after %gs, went through after all; what it wrote may "
-                "also be in the spool file (import-spool skips pages already stored)",
+                "%s, given up on, went through after all; what it wrote may also be in "
+                "the spool file (import-spool skips pages already stored)",
                 what,
-                self.write_timeout,
             )
         else:  # rolled back (WriteAbandoned) or failed: nothing of it was stored
-            logger.info(
-                "%s, given up on after %gs, has returned: %s", what, self.write_timeout, error
-            )
+            logger.info("%s, given up on, has returned: %s", what, error)
 
     def _get_spool(self) -> Spool:
         if self.spool is None:
@@ -376,9 +406,7 @@ class StoragePipeline:
 
         def stored_after_all() -> None:
             # pages still kept in memory (no spool file took them) must not be written twice
-            ids = {id(record) for record in batch}
-            self._unsaved = [r for r in self._unsaved if id(r) not in ids]
-            self.stats.set_value("hijackwatch/unsaved_pages", len(self._unsaved))
+            self._forget(batch)
             self.stats.inc_value("hijackwatch/pages_written", len(batch))
 
         try:
@@ -397,46 +425,63 @@ class StoragePipeline:
         self.stats.inc_value("hijackwatch/flushes")
         return None
 
-    async def _save(self, run_id: int, batch: list[dict[str, Any]]) -> None:
-        """Database first, then the spool file, else keep the pages for the next flush."""
+    def _forget(self, records: Sequence[dict[str, Any]]) -> None:
+        """Drop stored pages from those kept in memory."""
+        ids = {id(record) for record in records}
+        self._unsaved = [r for r in self._unsaved if id(r) not in ids]
+        self.stats.set_value("hijackwatch/unsaved_pages", len(self._unsaved))
+
+    async def _save(self, run_id: int) -> None:
+        """Database first, then the spool file, else keep the pages for the next flush.
+
+        Oldest first, in batches of the batch size (a backlog is no bigger a transaction
+        than a batch). A page leaves memory only once stored, so a cancelled save loses
+        none.
+        """
         async with self._save_lock:
-            batch, self._unsaved = self._unsaved + batch, []
-            if not batch:
-                return
-            error = await self._write_db(run_id, batch)
-            if error is None:
-                self.stats.set_value("hijackwatch/unsaved_pages", 0)
-                return
-            spool = self._get_spool()
+            error: Exception | None = None
+            self._stranded = False
             try:
-                path = await asyncio.to_thread(spool.write_pages, batch)
-            except Exception as exc:  # OSError, or text no file can hold: keep the pages
-                self._unsaved = batch
-                self.stats.set_value("hijackwatch/unsaved_pages", len(batch))
-                logger.error(
-                    "database %s unavailable (%s) and no spool file could be written (%s; "
-                    "set HIJACKWATCH_SPOOL_DIR to a writable directory): %d page(s) of run %s "
-                    "kept in memory, retried at the next flush",
-                    redact(self.db.url),
-                    error,
-                    exc,
-                    len(batch),
-                    run_id,
-                )
-                return
-            self.stats.set_value("hijackwatch/unsaved_pages", 0)
-            self.stats.inc_value("hijackwatch/spooled_pages", len(batch))
-            self.stats.set_value("hijackwatch/spool_file", str(path))
+                while self._unsaved:
+                    chunk = self._unsaved[: self.batch_size]
+                    if error is None:  # once the database failed here, the rest are spooled
+                        error = await self._write_db(run_id, chunk)
+                    if error is not None and not await self._spool(run_id, chunk, error):
+                        self._stranded = True  # kept for the next flush
+                        break
+                    self._forget(chunk)
+            finally:
+                self.stats.set_value("hijackwatch/unsaved_pages", len(self._unsaved))
+
+    async def _spool(self, run_id: int, chunk: list[dict[str, Any]], error: Exception) -> bool:
+        """Write pages the database did not take to the spool file; False when it failed."""
+        try:
+            path = await asyncio.to_thread(self._get_spool().write_pages, chunk)
+        except Exception as exc:  # OSError, or text no file can hold: keep the pages
             logger.error(
-                "database %s unavailable (%s): %d page(s) of run %s written to spool file "
-                "%s; load them with `hijackwatch db import-spool %s`",
+                "database %s unavailable (%s) and no spool file could be written (%s; "
+                "set HIJACKWATCH_SPOOL_DIR to a writable directory): %d page(s) of run %s "
+                "kept in memory, retried at the next flush",
                 redact(self.db.url),
                 error,
-                len(batch),
+                exc,
+                len(self._unsaved),
                 run_id,
-                path,
-                path,
             )
+            return False
+        self.stats.inc_value("hijackwatch/spooled_pages", len(chunk))
+        self.stats.set_value("hijackwatch/spool_file", str(path))
+        logger.error(
+            "database %s unavailable (%s): %d page(s) of run %s written to spool file "
+            "%s; load them with `hijackwatch db import-spool %s`",
+            redact(self.db.url),
+            error,
+            len(chunk),
+            run_id,
+            path,
+            path,
+        )
+        return True
 
     # -- run end ----------------------------------------------------------------------
 
@@ -486,9 +531,11 @@ class StoragePipeline:
                 path = await asyncio.to_thread(self._get_spool().write, [record])
             except OSError as exc:
                 logger.error(
-                    "could not finish run %s in %s (%s) nor write its end to a spool file "
-                    "(%s): the run stays `running` in the database",
+                    "could not finish run %s (%s, close reason %s) in %s (%s) nor write its "
+                    "end to a spool file (%s): the run stays `running` in the database",
                     run_id,
+                    status,
+                    reason,
                     redact(self.db.url),
                     error,
                     exc,
@@ -496,9 +543,11 @@ class StoragePipeline:
                 return None
             self.stats.set_value("hijackwatch/spool_file", str(path))
             logger.error(
-                "could not finish run %s in %s (%s); its end is in spool file %s: "
-                "run `hijackwatch db import-spool %s` when the database is back",
+                "could not finish run %s (%s, close reason %s) in %s (%s); its end is in "
+                "spool file %s: run `hijackwatch db import-spool %s` when the database is back",
                 run_id,
+                status,
+                reason,
                 redact(self.db.url),
                 error,
                 path,

@@ -58,6 +58,12 @@ class WriteAbandoned(StorageError):
     """The writer gave up on this write (timeout); it rolled back instead of committing."""
 
 
+def _unless_abandoned(abandoned: threading.Event | None, what: str) -> None:
+    """Inside the transaction, just before COMMIT: roll back when the caller gave up."""
+    if abandoned is not None and abandoned.is_set():
+        raise WriteAbandoned(f"{what} given up on; rolled back")
+
+
 PageKey = tuple[str, str, str, datetime]
 
 
@@ -191,10 +197,14 @@ class Database:
         seeds: Sequence[str] = (),
         options: dict[str, Any] | None = None,
         started_at: datetime | None = None,
+        abandoned: threading.Event | None = None,
     ) -> int:
-        """Insert a ``running`` crawl_runs row and return its id."""
+        """Insert a ``running`` crawl_runs row and return its id (``abandoned``: as in
+        write_pages, so a start given up on leaves no run ``running`` forever)."""
         with self.session() as session:
-            return self._new_run(session, seeds, options, started_at).id
+            run_id = self._new_run(session, seeds, options, started_at).id
+            _unless_abandoned(abandoned, "starting the run")
+            return run_id
 
     @staticmethod
     def _new_run(
@@ -248,8 +258,7 @@ class Database:
         try:
             with self.session() as session:
                 written = self._insert_pages(session, run_id, records)
-                if abandoned is not None and abandoned.is_set():
-                    raise WriteAbandoned(f"write of {written} page(s) given up on; rolled back")
+                _unless_abandoned(abandoned, f"write of {written} page(s)")
                 return written
         except (SQLAlchemyError, WriteAbandoned):
             self._site_ids.clear()  # a rolled-back site insert must not stay cached

@@ -13,3 +13,8 @@ class SchemaOutOfDate(StorageError):
 
 class DatabaseUnavailable(StorageError):
     """The database could not be reached or written."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line (driver errors add hints on further lines)."""
+    return " ".join(str(exc).split())
