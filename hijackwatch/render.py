@@ -142,21 +142,28 @@ def chromium_available(path: str = CHROMIUM, user: str | None = None) -> bool:
 
 
 def _launcher_parent_problem(parent: str) -> str | None:
-    """Why root's launcher must not be put in ``parent``: it cannot run there, or
-    another user could swap it before root runs it."""
+    """Why root's launcher must not be put in ``parent`` (a resolved path): it cannot run
+    there, or another user could swap it, or any directory above it, before root runs it."""
     try:
-        st = os.stat(parent)
         flags = os.statvfs(parent).f_flag
     except OSError as exc:
         return exc.strerror or str(exc)
-    if not stat.S_ISDIR(st.st_mode):
-        return "not a directory"
+    path = "/"
+    for part in ["", *parent.strip("/").split("/")]:
+        path = os.path.join(path, part)
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        where = "" if path == parent else f" (its ancestor {path})"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"not a directory{where}"
+        if st.st_uid not in (0, os.geteuid()):
+            return f"owned by uid {st.st_uid}{where}"
+        if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+            return f"writable by other users (and not sticky){where}"
     if flags & os.ST_NOEXEC:
         return "mounted noexec"
-    if st.st_uid not in (0, os.geteuid()):
-        return f"owned by uid {st.st_uid}"
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-        return "writable by other users (and not sticky)"
     if not os.access(parent, os.W_OK | os.X_OK):
         return "not writable"
     return None
@@ -167,12 +174,14 @@ def launcher_parent(explicit: str | None = None) -> str:
     (HIJACKWATCH_RENDER_LAUNCHER_DIR), else the first of the temp directory, /var/tmp and
     ~/.cache/hijackwatch that allows execution (hardened hosts mount /tmp noexec)."""
     if explicit:
-        problem = _launcher_parent_problem(explicit)
+        resolved = os.path.realpath(explicit)  # the checks hold for what is really used
+        problem = _launcher_parent_problem(resolved)
         if problem is None:
-            return os.path.abspath(explicit)
+            return resolved
         raise SandboxError(
             f"{LAUNCHER_DIR_SETTING} {explicit}: {problem}; Chromium's launcher must run "
-            "from there (a directory owned by root, not writable by others, on a "
+            "from there (a directory owned by root and not writable by others, like every "
+            "directory above it, on a "
             "filesystem mounted without noexec)"
         )
     cache = os.path.join(
@@ -183,13 +192,15 @@ def launcher_parent(explicit: str | None = None) -> str:
         if parent == cache:
             with contextlib.suppress(OSError):
                 os.makedirs(cache, mode=0o700, exist_ok=True)
-        problem = _launcher_parent_problem(parent)
+        resolved = os.path.realpath(parent)
+        problem = _launcher_parent_problem(resolved)
         if problem is None:
-            return parent
+            return resolved
         refused.append(f"{parent} ({problem})")
     raise SandboxError(
         f"no directory allows running Chromium's launcher: {', '.join(refused)}; set "
-        f"{LAUNCHER_DIR_SETTING} to a directory owned by root, not writable by others, on a "
+        f"{LAUNCHER_DIR_SETTING} to a directory owned by root and not writable by others, like "
+        "every directory above it, on a "
         "filesystem mounted without noexec"
     )
 

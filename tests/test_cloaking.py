@@ -29,6 +29,7 @@ from hijackwatch.detect.cloaking import (
     external_script_findings,
     title_change,
 )
+from hijackwatch.detect.document import MAX_SCRIPT_SRCS
 from hijackwatch.profiles import BUILTIN_PROFILES
 from tests.conftest import BENIGN_DIR, SEED_PAGE
 
@@ -190,6 +191,21 @@ def test_script_urls() -> None:
     many = [f"/s{i}.js" for i in range(100)]
     assert len(absolute_script_urls(many, "http://a.example/", limit=20)) == 20
     assert analyse("").script_srcs == []
+
+
+def test_script_srcs_are_distinct_and_bounded() -> None:
+    """An analysis travels between processes and is cached: a page of 100,000 script tags
+    keeps a bounded list, and repeating one src cannot push another out of it."""
+    repeated = '<script src="/js/a.js"></script>' * 1000 + '<script src="/js/evil.js"></script>'
+    assert analyse(f"<html><head>{repeated}</head></html>").script_srcs == [
+        "/js/a.js",
+        "/js/evil.js",
+    ]
+    many = "".join(f'<script src="/s{i}.js"></script>' for i in range(100_000))
+    srcs = analyse(f"<html><head>{many}</head><body>x</body></html>").script_srcs
+    assert srcs == [f"/s{i}.js" for i in range(MAX_SCRIPT_SRCS)]
+    long = analyse(f'<script src="/{"a" * 10_000}.js"></script>').script_srcs
+    assert len(long) == 1 and len(long[0]) == 2000
 
 
 def test_another_page_for_crawlers_is_suspicious_even_without_spam() -> None:

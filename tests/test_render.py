@@ -34,6 +34,7 @@ from hijackwatch.render import (
     SandboxError,
     chromium_available,
     chromium_problem,
+    launcher_parent,
     render_findings,
 )
 from tests.conftest import unavailable
@@ -367,6 +368,17 @@ def test_the_launcher_dir_setting(tmp_path: Path, noexec_dir: Path) -> None:
     shared.mkdir()
     shared.chmod(0o777)  # another user could swap root's launcher
     assert "writable by other users" in (Renderer(launcher_dir=str(shared)).preflight() or "")
+    # a directory above it that another user owns: they could rename the chosen one and
+    # put their own launcher in its place, which root would then run
+    home = tmp_path / "home"
+    (home / "launch").mkdir(parents=True, mode=0o755)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    problem = Renderer(launcher_dir=str(home / "launch")).preflight() or ""
+    assert f"owned by uid {nobody.pw_uid} (its ancestor {home})" in problem
+    # a symlink is judged, and used, by where it leads
+    (tmp_path / "link").symlink_to(chosen)
+    assert launcher_parent(str(tmp_path / "link")) == str(chosen)
 
 
 @as_root
@@ -393,8 +405,8 @@ def test_no_directory_allows_the_launcher() -> None:
     assert run.stdout.strip() == (
         "no directory allows running Chromium's launcher: /tmp (mounted noexec), "
         "/var/tmp (mounted noexec), /tmp/cache/hijackwatch (mounted noexec); "
-        f"set {LAUNCHER_DIR_SETTING} to a directory owned by root, not writable by others, "
-        "on a filesystem mounted without noexec"
+        f"set {LAUNCHER_DIR_SETTING} to a directory owned by root and not writable by others, "
+        "like every directory above it, on a filesystem mounted without noexec"
     )
 
 

@@ -24,6 +24,9 @@ from hijackwatch.detect.text import link_domain, normalise, url_domain
 
 MAX_SCRIPTS_CHARS = 1024 * 1024  # inline script text analysed per page
 MAX_LINKS = 5000  # links collected per page
+# Distinct <script src> values kept (the crawl fetches at most 20 per page; an analysis
+# travels between processes and is cached, so a page of 100,000 tags must not bloat it).
+MAX_SCRIPT_SRCS = 200
 
 _PARSER = etree.HTMLParser(
     huge_tree=False, remove_blank_text=False, remove_comments=True, remove_pis=True, no_network=True
@@ -104,7 +107,7 @@ class Document:
     hidden_blocks: list[HiddenBlock] = field(default_factory=list)
     iframes: list[tuple[etree._Element, bool]] = field(default_factory=list)  # (el, hidden)
     scripts: list[str] = field(default_factory=list)
-    script_srcs: list[str] = field(default_factory=list)  # <script src> values as written
+    script_srcs: list[str] = field(default_factory=list)  # distinct <script src>s as written
     ids: dict[str, list[etree._Element]] = field(default_factory=lambda: defaultdict(list))
     misplaced: list[etree._Element] = field(default_factory=list)  # td/option out of place
     _text: str | None = None
@@ -290,6 +293,7 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
     ``id_values``: every id of the page in source order.
     """
     budget = MAX_SCRIPTS_CHARS
+    srcs: dict[str, None] = {}  # distinct, in page order
     title = None
     canonical = ""
     head = HeadFacts([], [])
@@ -299,8 +303,8 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
         if tag == "script":
             # External scripts (src=) are fetched and analysed by the crawl, not here.
             src = el.get("src")
-            if src is not None:
-                doc.script_srcs.append(src)
+            if src is not None and len(srcs) < MAX_SCRIPT_SRCS:
+                srcs.setdefault(src[:2000])
             if budget > 0 and not src:
                 text = el.text  # read once: each read decodes the script again
                 if text:
@@ -320,6 +324,7 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
             href = (el.get("href") or "").strip()
             if href.lower().startswith(("http://", "https://")):
                 canonical = href
+    doc.script_srcs = list(srcs)
     doc.title = title or ""
     # <link rel=canonical>/<base> win over og:url, which _meta sets when nothing else did.
     doc.canonical = canonical or doc.canonical
