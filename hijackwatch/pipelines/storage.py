@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
+from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
@@ -129,6 +130,7 @@ class StoragePipeline:
         # those kept from failed saves (retried at every flush)
         self._unsaved: list[dict[str, Any]] = []
         self._stranded = False  # the last save found nowhere for its pages
+        self._uncertain: set[int] = set()  # ids of unsaved pages a failed write may have stored
         self._ticker: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Future[None]] = set()
         self._stopping: asyncio.Task[None] | None = None  # the crawl's stop, once over the cap
@@ -198,11 +200,22 @@ class StoragePipeline:
         Why it failed goes to the stats (``hijackwatch/db_error``) for ``hijackwatch crawl``.
         """
         try:
-            self.run_id = await self._db_call("starting the run", self._start, attempts=1)
+            self.run_id = await self._db_call(
+                "starting the run", self._start, attempts=1, late_success=self._start_too_late
+            )
         except Exception as exc:
             if isinstance(exc, NoAnswer):  # name the database, as a refused connection does
                 exc = NoAnswer(exc.timeout, self.db.url)
-            self.stats.set_value("hijackwatch/db_error", one_line(exc))
+            if isinstance(exc, SQLAlchemyError):
+                # the driver's own error, without SQLAlchemy's statement and parameters
+                cause = getattr(exc, "orig", None) or exc
+                message = (
+                    f"cannot use database {redact(self.db.url)}: "
+                    f"{type(cause).__name__}: {one_line(cause)}"
+                )
+            else:  # ours: it names the database already
+                message = one_line(exc)
+            self.stats.set_value("hijackwatch/db_error", message)
             raise exc from None
         self.stats.set_value("hijackwatch/run_id", self.run_id)
         self.stats.set_value("hijackwatch/db", redact(self.db.url))
@@ -241,6 +254,14 @@ class StoragePipeline:
         engine = self.crawler.engine
         assert engine is not None
         self._stopping = asyncio.ensure_future(engine.close_spider_async(reason=STORAGE_FAILED))
+
+    def _start_too_late(self, run_id: int) -> None:
+        """A run start given up on committed after all (its answer was lost): the crawl
+        did not run, so the row is settled as failed rather than left ``running``. Only a
+        process that outlives the answer (an embedding program) gets here; the CLI has
+        exited by then, and such a row stays ``running``."""
+        with contextlib.suppress(Exception):
+            self.db.finish_run(run_id, "failed", reason="start given up on")
 
     def _flush_due(self) -> bool:
         return (
@@ -315,7 +336,7 @@ class StoragePipeline:
         func: Callable[[], Any],
         what: str,
         give_up: threading.Event,
-        late_success: Callable[[], None] | None = None,
+        late_success: Callable[[Any], None] | None = None,
     ) -> Any:
         """``func()`` in a daemon thread (see deadline.py), waited for at most the write
         timeout.
@@ -341,7 +362,7 @@ class StoragePipeline:
         future: asyncio.Future[Any],
         what: str,
         give_up: threading.Event,
-        late_success: Callable[[], None] | None,
+        late_success: Callable[[Any], None] | None,
     ) -> None:
         give_up.set()
         self._stuck += 1
@@ -349,7 +370,7 @@ class StoragePipeline:
         future.add_done_callback(functools.partial(self._came_back, what, late_success))
 
     def _came_back(
-        self, what: str, late_success: Callable[[], None] | None, future: asyncio.Future[Any]
+        self, what: str, late_success: Callable[[Any], None] | None, future: asyncio.Future[Any]
     ) -> None:
         """An abandoned call finally returned: the database answers again."""
         self._stuck -= 1
@@ -357,7 +378,7 @@ class StoragePipeline:
         if error is None:
             # committed although given up on: its check came just before the give-up
             if late_success is not None:
-                late_success()
+                late_success(future.result())
             logger.warning(
                 "%s, given up on, went through after all; what it wrote may also be in "
                 "the spool file (import-spool skips pages already stored)",
@@ -384,7 +405,7 @@ class StoragePipeline:
         func: Callable[[threading.Event], Any],
         *,
         attempts: int | None = None,
-        late_success: Callable[[], None] | None = None,
+        late_success: Callable[[Any], None] | None = None,
     ) -> Any:
         """``func(give_up)`` with retries, bounded by the write timeout (see _bounded);
         refused at once while an earlier call given up on has not come back."""
@@ -404,24 +425,39 @@ class StoragePipeline:
         # the batch is in the database and in the spool file both; import-spool skips
         # page records the run already has (site, URL, profile, fetch time).
 
-        def stored_after_all() -> None:
+        def stored_after_all(_written: int) -> None:
             # pages still kept in memory (no spool file took them) must not be written twice
             self._forget(batch)
             self.stats.inc_value("hijackwatch/pages_written", len(batch))
 
+        # A failed attempt may have committed before its answer was lost (a connection
+        # dropped after COMMIT, a write given up on that failed late): a retry, or pages
+        # kept from such a write, skip what the run already has.
+        uncertain = not self._uncertain.isdisjoint(map(id, batch))
+        tries = 0
+
+        def write(give_up: threading.Event) -> int:
+            nonlocal tries
+            tries += 1
+            skip = uncertain or tries > 1
+            return self.db.write_pages(run_id, batch, abandoned=give_up, skip_stored=skip)
+
         try:
-            written = await self._db_call(
+            await self._db_call(
                 f"a database write of {len(batch)} page(s)",
-                lambda give_up: self.db.write_pages(run_id, batch, abandoned=give_up),
+                write,
                 # once the database failed, try each later batch once: it may be back
                 attempts=1 if self._db_failed else self.retries,
                 late_success=stored_after_all,
             )
         except Exception as exc:
             self._db_failed = True
+            self._uncertain.update(map(id, batch))
             return exc
         self._db_failed = False
-        self.stats.inc_value("hijackwatch/pages_written", written)
+        # all of the batch is stored now, some of it perhaps by an attempt whose answer
+        # was lost (write_pages counts only its own rows)
+        self.stats.inc_value("hijackwatch/pages_written", len(batch))
         self.stats.inc_value("hijackwatch/flushes")
         return None
 
@@ -429,6 +465,7 @@ class StoragePipeline:
         """Drop stored pages from those kept in memory."""
         ids = {id(record) for record in records}
         self._unsaved = [r for r in self._unsaved if id(r) not in ids]
+        self._uncertain -= ids
         self.stats.set_value("hijackwatch/unsaved_pages", len(self._unsaved))
 
     async def _save(self, run_id: int) -> None:

@@ -200,7 +200,7 @@ class Database:
         abandoned: threading.Event | None = None,
     ) -> int:
         """Insert a ``running`` crawl_runs row and return its id (``abandoned``: as in
-        write_pages, so a start given up on leaves no run ``running`` forever)."""
+        write_pages, so a start given up on before its COMMIT leaves no run ``running``)."""
         with self.session() as session:
             run_id = self._new_run(session, seeds, options, started_at).id
             _unless_abandoned(abandoned, "starting the run")
@@ -246,18 +246,25 @@ class Database:
         run_id: int,
         records: Sequence[dict[str, Any]],
         abandoned: threading.Event | None = None,
+        *,
+        skip_stored: bool = False,
     ) -> int:
-        """Insert page records (see records.page_record) in one transaction.
+        """Insert page records (see records.page_record) in one transaction; returns how
+        many were inserted.
 
         When ``abandoned`` is set by the time the rows are in, the transaction rolls
         back (WriteAbandoned): the caller has given up waiting and spooled the batch.
+        ``skip_stored``: leave out records the run already has (an earlier attempt at
+        them may have committed although its answer was lost).
         """
         if not records:
             return 0
         self._check_file()
         try:
             with self.session() as session:
-                written = self._insert_pages(session, run_id, records)
+                if skip_stored:
+                    records = self._unstored(session, run_id, records)
+                written = self._insert_pages(session, run_id, records) if records else 0
                 _unless_abandoned(abandoned, f"write of {written} page(s)")
                 return written
         except (SQLAlchemyError, WriteAbandoned):
@@ -421,17 +428,7 @@ class Database:
         self._check_file()
         with self.session() as session:  # all or nothing: a failed import can be repeated
             run, created = self._spool_target_run(session, header)
-            seen = set() if created else self._stored_keys(session, run.id, pages)
-            new: list[dict[str, Any]] = []
-            for rec in pages:
-                key = _page_key(
-                    rec["site"], rec["url"], rec.get("profile"), parse_time(rec.get("fetched_at"))
-                )
-                if key is not None:
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                new.append(rec)
+            new = self._unstored(session, run.id, pages, fresh=created)
             for batch in chunks(new):
                 self._insert_pages(session, run.id, batch)
             outcome = None
@@ -455,6 +452,29 @@ class Database:
         return SpoolImport(
             run_id, len(new), finish is not None, outcome, skipped=len(pages) - len(new)
         )
+
+    def _unstored(
+        self,
+        session: Session,
+        run_id: int,
+        records: Sequence[dict[str, Any]],
+        *,
+        fresh: bool = False,
+    ) -> list[dict[str, Any]]:
+        """``records`` without those the run already has (``fresh``: a new run has none)
+        and without repeats among them."""
+        seen = set() if fresh else self._stored_keys(session, run_id, records)
+        new: list[dict[str, Any]] = []
+        for rec in records:
+            key = _page_key(
+                rec["site"], rec["url"], rec.get("profile"), parse_time(rec.get("fetched_at"))
+            )
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            new.append(rec)
+        return new
 
     @staticmethod
     def _stored_keys(
