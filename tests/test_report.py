@@ -423,7 +423,7 @@ def test_report_cli(scenario_db: Database, tmp_path: Path) -> None:
     missing = run_cli("report", "--db", f"sqlite:///{tmp_path / 'none.db'}")
     assert missing.returncode == 3 and "no database" in missing.stderr
     assert not (tmp_path / "none.db").exists()
-    assert run_cli("report", "--db", url, "--run", "99").returncode == 3
+    assert run_cli("report", "--db", url, "--run", "99").returncode == 2  # no such run
     assert run_cli("report", "--db", url, "--since", "yesterday").returncode == 2
 
 

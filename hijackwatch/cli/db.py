@@ -4,49 +4,44 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.cli import EXIT_DATABASE, EXIT_USAGE, CommandError
 from hijackwatch.storage import DEFAULT_URL, URL_ENV, Database, StorageError
-from hijackwatch.storage.engine import redact, resolve_url
+from hijackwatch.storage.database import MAX_KEEP_DAYS
+from hijackwatch.storage.engine import redact
+from hijackwatch.storage.errors import one_line
 
 DB_HELP = f"database URL (default: env {URL_ENV}, else {DEFAULT_URL})"
 
 
-def _existing_db(url: str | None) -> Database:
-    """Open a database that must already hold a current schema (reading never creates one)."""
-    resolved = resolve_url(url)
-    try:
-        parsed = make_url(resolved)
-    except Exception as exc:
-        raise CommandError(f"bad database URL: {exc}", EXIT_USAGE) from exc
-    if (
-        parsed.get_backend_name() == "sqlite"
-        and parsed.database not in (None, "", ":memory:")
-        and not Path(parsed.database).exists()
-    ):
-        raise CommandError(
-            f"no database at {parsed.database}; run `hijackwatch crawl` first or pass --db",
-            EXIT_DATABASE,
-        )
-    try:
-        db = Database(resolved)
-        db.check_current()
-    except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from exc
-    return db
+def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: out of range is a usage error (exit 2), not a crash later on."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value}")
+        return value
+
+    return parse
 
 
-def _open(url: str | None) -> Database:
+def _open(url: str | None, *, create: bool = False) -> Database:
+    """The database at ``url``. Only ``db upgrade`` (like ``crawl``) may create a SQLite
+    file: anywhere else a new empty file would just hide a mistyped path."""
     try:
-        return Database(url)
-    except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from exc
+        return Database(url, create=create)
+    except StorageError as exc:  # also a URL that cannot work: unparseable, no driver
+        raise CommandError(one_line(exc), EXIT_DATABASE) from None
 
 
 @contextmanager
@@ -55,11 +50,25 @@ def _using(db: Database) -> Iterator[Database]:
     try:
         yield db
     except StorageError as exc:
-        raise CommandError(str(exc), EXIT_DATABASE) from exc
+        raise CommandError(one_line(exc), EXIT_DATABASE) from exc
     except SQLAlchemyError as exc:
-        raise CommandError(f"database error: {exc}", EXIT_DATABASE) from exc
+        raise CommandError(
+            f"database error in {redact(db.url)}: {one_line(exc)}", EXIT_DATABASE
+        ) from exc
     finally:
         db.dispose()
+
+
+def _check_run(db: Database, run_id: int) -> None:
+    """An unknown ``--run`` is bad input (exit 2): say which runs there are."""
+    latest = db.runs(1)
+    if latest and run_id <= latest[0].id and db.run(run_id) is not None:
+        return
+    held = f"the latest run is {latest[0].id}" if latest else "it holds no runs yet"
+    raise CommandError(
+        f"no run {run_id} in {redact(db.url)}; {held} (`hijackwatch db status` lists runs)",
+        EXIT_USAGE,
+    )
 
 
 # -- report -------------------------------------------------------------------------------
@@ -68,7 +77,10 @@ def _using(db: Database) -> Iterator[Database]:
 def cmd_report(args: argparse.Namespace) -> int:
     from hijackwatch.report import build_report, render, render_table
 
-    with _using(_existing_db(args.db)) as db:
+    with _using(_open(args.db)) as db:
+        db.check_current()
+        if args.run is not None:
+            _check_run(db, args.run)
         try:
             report = build_report(
                 db, only=args.only, site=args.site, since=args.since, run_id=args.run
@@ -97,7 +109,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    with _using(_open(args.db)) as db:
+    with _using(_open(args.db, create=True)) as db:
         before = db.current_revision()
         db.upgrade()
         after = db.current_revision()
@@ -113,6 +125,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         current, head = db.current_revision(), db.head_revision()
         print(f"database: {redact(db.url)}")
         print(f"schema:   {current or '(none)'} (this hijackwatch expects {head})")
+        if db.is_newer(current):
+            print("          a newer hijackwatch migrated it: upgrade hijackwatch")
+            return EXIT_DATABASE
         if current != head:
             print("          run `hijackwatch db upgrade` to bring it up to date")
             return EXIT_DATABASE
@@ -127,9 +142,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    if args.keep_days < 0:
-        raise CommandError("--keep-days must be >= 0", EXIT_USAGE)
-    with _using(_existing_db(args.db)) as db:
+    with _using(_open(args.db)) as db:
+        db.check_current()
         result = db.prune(args.keep_days)
     print(
         f"pruned evidence older than {result.cutoff:%Y-%m-%d %H:%M} UTC: "
@@ -171,7 +185,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument(
         "--since", metavar="DATE", help="sites crawled (with --only new: hijacked) since DATE"
     )
-    report.add_argument("--run", type=int, metavar="ID", help="as of this run (default: latest)")
+    report.add_argument(
+        "--run", type=_int_between(1), metavar="ID", help="as of this run (default: latest)"
+    )
     report.add_argument(
         "--only",
         choices=ONLY_CHOICES,
@@ -189,14 +205,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     status = db_sub.add_parser("status", help="schema revision and recent runs")
     status.add_argument("--db", metavar="URL", help=DB_HELP)
-    status.add_argument("--runs", type=int, default=10, metavar="N", help="show N recent runs")
+    status.add_argument(
+        "--runs", type=_int_between(0), default=10, metavar="N", help="show N recent runs"
+    )
     status.set_defaults(func=cmd_status)
 
     prune = db_sub.add_parser(
         "prune", help="delete old page bodies and evidence text; keep verdict history"
     )
     prune.add_argument("--db", metavar="URL", help=DB_HELP)
-    prune.add_argument("--keep-days", type=int, required=True, metavar="N")
+    prune.add_argument(
+        "--keep-days",
+        type=_int_between(0, MAX_KEEP_DAYS),
+        required=True,
+        metavar="N",
+        help=f"keep the last N days (0 to {MAX_KEEP_DAYS})",
+    )
     prune.set_defaults(func=cmd_prune)
 
     spool = db_sub.add_parser(

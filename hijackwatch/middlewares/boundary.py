@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from scrapy.exceptions import IgnoreRequest
+from w3lib.url import canonicalize_url
 
 from hijackwatch.seeds import is_loopback, same_site, site_key
 
@@ -20,13 +21,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HOP_CHARS = 80  # of each URL in a redirect failure's chain (the row's error keeps 500)
+
+
+def _chain(urls: list[str]) -> str:
+    return " -> ".join(u if len(u) <= HOP_CHARS else f"{u[: HOP_CHARS - 3]}..." for u in urls)
 
 
 class SiteBoundaryMiddleware:
     """Stops redirects that leave the site and records where they pointed.
 
     A hijacked site often redirects (some) visitors to a casino: that target is
-    evidence for the page, but the crawler must never go and crawl it. Requests
+    evidence for the page, but the crawler must never go and crawl it. A redirect
+    on the site is followed, but never back to a URL of its own chain (a loop) nor
+    past ``REDIRECT_MAX_TIMES`` hops: both fail the request with the chain in the
+    error, so the spider's errback stores a row for the linked URL. Requests
     tagged ``meta["hw_site"]`` (all page requests) stay within that site;
     ``meta["hw_any_host"]`` marks deliberate fetches elsewhere (external scripts).
 
@@ -38,6 +47,8 @@ class SiteBoundaryMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
         self.loopback_only = crawler.settings.getbool("HIJACKWATCH_LOOPBACK_ONLY")
+        self.follows_redirects = crawler.settings.getbool("REDIRECT_ENABLED")
+        self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -65,6 +76,7 @@ class SiteBoundaryMiddleware:
         target = urljoin(request.url, location.decode("latin-1").strip())
         key = site_key(target)
         if key is not None and same_site(site, key):
+            self._check_hop(request, target)
             return response
         # Hand the 3xx to the spider as a page: RedirectMiddleware honours dont_redirect.
         request.meta["dont_redirect"] = True
@@ -72,3 +84,27 @@ class SiteBoundaryMiddleware:
         self.stats.inc_value("hijackwatch/offsite_redirects")
         logger.debug("off-site redirect %s -> %s recorded, not followed", request.url, target)
         return response
+
+    def _check_hop(self, request: Request, target: str) -> None:
+        """Fail a redirect that loops or runs too long; let any other hop through the
+        dupefilter.
+
+        Scrapy's dupefilter silently drops a hop to a URL already requested (the loop's
+        way back, or a page another link reached first): the linked URL would get no
+        row at all. Hops are therefore not filtered, which makes this check what stops
+        loops.
+        """
+        if not self.follows_redirects or request.meta.get("dont_redirect"):
+            return  # the 3xx itself is the page
+        chain = [*request.meta.get("redirect_urls", ()), request.url]
+        seen = {canonicalize_url(url) for url in chain}
+        if canonicalize_url(target) in seen:
+            self.stats.inc_value("hijackwatch/redirect_loops")
+            raise IgnoreRequest(f"redirect loop: {_chain([*chain, target])}")
+        if self.max_redirects and request.meta.get("redirect_times", 0) >= self.max_redirects:
+            self.stats.inc_value("hijackwatch/redirect_chains_too_long")
+            raise IgnoreRequest(
+                f"too many redirects (over {self.max_redirects}): {_chain([*chain, target])}"
+            )
+        # RedirectMiddleware copies dont_filter from this request to the next hop's
+        request.dont_filter = True

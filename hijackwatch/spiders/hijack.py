@@ -318,12 +318,16 @@ class HijackSpider(scrapy.Spider):
         seed: Seed = request.meta["hw_seed"]
         reason = failure.getErrorMessage() or failure.type.__name__
         error = f"{failure.type.__name__}: {reason}"[:500]
-        logger.info("fetch failed %s: %s", request.url, error)
+        # after redirects the row is the linked URL's (as for a page that loads), and
+        # final_url the hop the fetch failed at
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        logger.info("fetch failed %s: %s", url, error)
         self.crawler.stats.inc_value("hijackwatch/fetch_errors")
         yield PageItem(
-            url=request.url,
+            url=url,
             site=seed.key,
             profile=request.meta.get("hw_profile", BASELINE),
+            final_url=request.url if request.url != url else None,
             depth=request.meta.get("hw_depth", 0),
             fetched_at=datetime.now(UTC),
             error=error,

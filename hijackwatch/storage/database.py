@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicError
 from sqlalchemy import delete, exists, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 UPGRADE_HINT = "hijackwatch db upgrade"
+MAX_KEEP_DAYS = 36_500  # a century; far beyond it, the cutoff date leaves datetime's range
 
 
 @dataclass
@@ -80,15 +82,20 @@ class Database:
     worker thread.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
+        """``create=False``: refuse a SQLite file that does not exist yet, so reading or
+        maintaining a mistyped path reports it instead of leaving an empty database there."""
         self.url = resolve_url(url)
-        try:
-            self.engine = build_engine(self.url)
-        except (SQLAlchemyError, ValueError) as exc:
-            raise StorageError(f"bad database URL {redact(self.url)}: {exc}") from exc
+        self.engine = build_engine(self.url)  # StorageError for a URL that cannot work
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._site_ids: dict[str, int] = {}
         self.sqlite_path = sqlite_file(self.url)
+        if not create and self.sqlite_path is not None and not self.sqlite_path.exists():
+            self.engine.dispose()
+            raise DatabaseUnavailable(
+                f"no database at {self.sqlite_path}; check the path (only `hijackwatch crawl` "
+                "and `hijackwatch db upgrade` start a new one)"
+            )
 
     def _check_file(self) -> None:
         """An open SQLite connection keeps writing into a deleted or moved file; refuse."""
@@ -147,6 +154,7 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or migrate the schema (Alembic, run on this engine)."""
+        self._refuse_newer(self.current_revision())
         cfg = self.alembic_config()
         try:
             with self.engine.begin() as conn:
@@ -154,6 +162,23 @@ class Database:
                 command.upgrade(cfg, revision)
         except OperationalError as exc:
             raise DatabaseUnavailable(f"cannot upgrade {redact(self.url)}: {exc.orig}") from exc
+        except AlembicError as exc:  # e.g. a revision written meanwhile by a newer version
+            raise SchemaOutOfDate(f"cannot upgrade {redact(self.url)}: {exc}") from exc
+
+    def is_newer(self, revision: str | None) -> bool:
+        """True for a revision our migrations do not know: a newer hijackwatch wrote it."""
+        script = ScriptDirectory.from_config(self.alembic_config())
+        return revision is not None and revision not in {
+            r.revision for r in script.walk_revisions()
+        }
+
+    def _refuse_newer(self, current: str | None) -> None:
+        """Neither reading nor migrating a newer schema can be right."""
+        if self.is_newer(current):
+            raise SchemaOutOfDate(
+                f"database {redact(self.url)} is at schema revision {current}, newer than this "
+                f"hijackwatch (expects {self.head_revision()}); upgrade hijackwatch"
+            )
 
     def check_current(self) -> None:
         """Raise SchemaOutOfDate unless the schema is exactly the one this code expects."""
@@ -165,13 +190,7 @@ class Database:
                 f"database {redact(self.url)} has no hijackwatch schema; "
                 f"run `{UPGRADE_HINT} --db URL` first"
             )
-        script = ScriptDirectory.from_config(self.alembic_config())
-        known = {rev.revision for rev in script.walk_revisions()}
-        if current not in known:
-            raise SchemaOutOfDate(
-                f"database {redact(self.url)} is at schema revision {current}, newer than this "
-                f"hijackwatch (expects {head}); upgrade hijackwatch"
-            )
+        self._refuse_newer(current)
         raise SchemaOutOfDate(
             f"database {redact(self.url)} schema is out of date (at {current}, need {head}); "
             f"run `{UPGRADE_HINT} --db URL`"
@@ -369,12 +388,16 @@ class Database:
         with self.session() as session:
             return list(session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))
 
+    def run(self, run_id: int) -> CrawlRun | None:
+        with self.session() as session:
+            return session.get(CrawlRun, run_id)
+
     # -- retention --------------------------------------------------------------------
 
     def prune(self, keep_days: int, now: datetime | None = None) -> PruneResult:
         """Drop page bodies and finding evidence older than ``keep_days``; verdicts stay."""
-        if keep_days < 0:
-            raise ValueError("keep_days must be >= 0")
+        if not 0 <= keep_days <= MAX_KEEP_DAYS:
+            raise ValueError(f"keep_days must be between 0 and {MAX_KEEP_DAYS}")
         cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
         old_pages = select(Page.id).where(Page.fetched_at < cutoff)
         with self.session() as session:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from hijackwatch.storage.errors import StorageError, one_line
 
 DEFAULT_URL = "sqlite:///hijackwatch.db"
 URL_ENV = "HIJACKWATCH_DB_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SHIPPED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
 PG_CONNECT_DEFAULTS: dict[str, Any] = {
     "connect_timeout": 10,
     "keepalives": 1,
@@ -38,8 +43,8 @@ def redact(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    except Exception:  # unparseable, yet it may still hold a password: user:secret@host
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -63,8 +68,40 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def build_engine(url: str) -> Engine:
-    """An engine with WAL/foreign keys on SQLite and liveness checks on servers."""
-    parsed = make_url(url)
+    """An engine with WAL/foreign keys on SQLite and liveness checks on servers.
+
+    Every command opens its database here, so a URL that cannot work (unparseable,
+    unknown database, driver not installed) is refused here, as a StorageError
+    naming the URL and the way out, instead of a driver traceback.
+    """
+    try:
+        parsed = make_url(url)
+        return _create(url, parsed)
+    except ImportError as exc:
+        raise StorageError(
+            f"cannot use database {redact(url)}: {_missing_driver(parsed, exc)}"
+        ) from None
+    except NoSuchModuleError:
+        raise StorageError(
+            f"cannot use database {redact(url)}: unknown database type {parsed.drivername!r}; "
+            f"use {SHIPPED_URLS}"
+        ) from None
+    except (ArgumentError, ValueError) as exc:
+        raise StorageError(
+            f"bad database URL {redact(url)}: {one_line(exc)}; use {SHIPPED_URLS}"
+        ) from None
+
+
+def _missing_driver(parsed: URL, exc: ImportError) -> str:
+    module = getattr(exc, "name", None) or parsed.get_driver_name()
+    if not isinstance(exc, ModuleNotFoundError):  # installed, but it does not load
+        return f"driver {module} cannot be loaded ({one_line(exc)})"
+    if parsed.get_backend_name() == "postgresql":
+        return f"driver {module} is not installed; use postgresql+psycopg:// (psycopg 3)"
+    return f"driver {module} is not installed; hijackwatch supports {SHIPPED_URLS}"
+
+
+def _create(url: str, parsed: URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}

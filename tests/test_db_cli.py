@@ -1,0 +1,151 @@
+"""``hijackwatch report`` and ``hijackwatch db``: every failure is one line and an exit code.
+
+Cron wrappers read exit 1 as "new hijacks", so a database problem must never end in a
+traceback (exit 1): 3 when the database cannot be used, 2 for bad usage or input.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hijackwatch.cli import EXIT_DATABASE, EXIT_OK, EXIT_USAGE, main
+from hijackwatch.storage import Database, StorageError
+from hijackwatch.storage.database import MAX_KEEP_DAYS
+from hijackwatch.storage.engine import redact
+from tests.test_storage import write_two_runs
+
+SECRET = "s3cret"
+FUTURE_REVISION = "0002_from_a_newer_hijackwatch"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command in-process; returns (exit code, stdout, stderr)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def commands(url: str, tmp_path: Path) -> list[list[str]]:
+    """Every command that opens the database, aimed at ``url``."""
+    spool = tmp_path / "run.spool.jsonl"
+    spool.write_text('{"type": "run", "run_id": 1}\n', encoding="utf-8")
+    return [
+        ["report", "--db", url],
+        ["db", "status", "--db", url],
+        ["db", "upgrade", "--db", url],
+        ["db", "prune", "--keep-days", "30", "--db", url],
+        ["db", "import-spool", str(spool), "--db", url],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            f"postgresql+psycopg2://postgres:{SECRET}@127.0.0.1/qa",
+            "driver psycopg2 is not installed; use postgresql+psycopg://",
+        ),
+        (f"mysql://u:{SECRET}@127.0.0.1/x", "driver MySQLdb is not installed"),
+        ("sqlite+pysqlcipher:///x.db", "driver pysqlcipher3 is not installed"),
+        ("oracle2://u@127.0.0.1/x", "unknown database type 'oracle2'"),
+        ("not a database url", "bad database URL not a database url"),
+        (f"postgresql+psycopg://u:{SECRET}@127.0.0.1:port/x", "bad database URL"),
+    ],
+)
+def test_a_url_that_cannot_work_is_one_line_and_exit_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, expected: str
+) -> None:
+    for argv in commands(url, tmp_path):
+        code, out, err = cli(capsys, *argv)
+        assert code == EXIT_DATABASE, (argv, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert expected in err and SECRET not in err + out, err
+        if SECRET in url:
+            assert ":***@" in err  # the URL is named, its password masked
+    with pytest.raises(StorageError, match=re.escape(expected)):
+        Database(url)
+
+
+def test_redact_masks_the_password_of_an_unparseable_url() -> None:
+    assert redact(f"postgresql://u:{SECRET}@h:port/x") == "postgresql://u:***@h:port/x"
+    assert redact("postgresql://u@h/x") == "postgresql://u@h/x"
+
+
+def test_mistyped_sqlite_path_is_refused_not_created(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "typo.db"
+    url = f"sqlite:///{path}"
+    for argv in commands(url, tmp_path):
+        if argv[:2] == ["db", "upgrade"]:
+            continue
+        code, _, err = cli(capsys, *argv)
+        assert code == EXIT_DATABASE and f"no database at {path}" in err, (argv, err)
+        assert not path.exists(), argv
+    with pytest.raises(StorageError, match="no database at"):
+        Database(url, create=False)
+    assert not path.exists()
+    code, out, _ = cli(capsys, "db", "upgrade", "--db", url)  # the way to start one
+    assert code == EXIT_OK and "(empty) -> " in out and path.exists()
+    assert cli(capsys, "db", "status", "--db", url)[0] == EXIT_OK
+
+
+def test_prune_keep_days_beyond_a_century_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    db = Database(sqlite_url)
+    write_two_runs(db)
+    for days in ("1000000", str(MAX_KEEP_DAYS + 1), "-1", "ten"):
+        code, _, err = cli(capsys, "db", "prune", "--db", sqlite_url, "--keep-days", days)
+        assert code == EXIT_USAGE and "--keep-days" in err and "Traceback" not in err, err
+    with pytest.raises(ValueError, match=str(MAX_KEEP_DAYS)):
+        db.prune(1_000_000)
+    kept = db.prune(MAX_KEEP_DAYS)  # the largest allowed value works
+    assert kept.bodies_deleted == 0 and kept.cutoff.year < 2000
+    db.dispose()
+    code, out, _ = cli(capsys, "db", "prune", "--db", sqlite_url, "--keep-days", "0")
+    assert code == EXIT_OK and "1 page bodies deleted" in out
+
+
+def test_a_schema_from_a_newer_hijackwatch_is_refused_by_every_command(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    db = Database(db_url)
+    write_two_runs(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": FUTURE_REVISION})
+    for argv in (["db", "upgrade"], ["report"], ["db", "prune", "--keep-days", "1"]):
+        code, _, err = cli(capsys, *argv, "--db", db_url)
+        assert code == EXIT_DATABASE, (argv, err)
+        assert f"at schema revision {FUTURE_REVISION}, newer than this hijackwatch" in err
+        assert err.strip().endswith("upgrade hijackwatch") and "Traceback" not in err, err
+    code, out, _ = cli(capsys, "db", "status", "--db", db_url)
+    assert code == EXIT_DATABASE and "upgrade hijackwatch" in out and "db upgrade" not in out
+    assert db.current_revision() == FUTURE_REVISION  # left as it was
+    db.dispose()
+
+
+def test_report_for_a_run_that_does_not_exist_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    db = Database(db_url)
+    db.upgrade()
+    code, _, err = cli(capsys, "report", "--db", db_url, "--run", "1")
+    assert code == EXIT_USAGE and "no run 1 in" in err and "no runs yet" in err, err
+    write_two_runs(db)
+    db.dispose()
+    for run in ("99", "3", str(2**70)):  # 2**70: beyond any integer column
+        code, _, err = cli(capsys, "report", "--db", db_url, "--run", run)
+        assert code == EXIT_USAGE and f"no run {run} in" in err, err
+        assert "the latest run is 2" in err and "Traceback" not in err, err
+    for run in ("0", "-1", "two"):
+        assert cli(capsys, "report", "--db", db_url, "--run", run)[0] == EXIT_USAGE
+    code, out, err = cli(capsys, "report", "--db", db_url, "--run", "1", "--format", "json")
+    assert code == EXIT_OK and '"run_id": 1' in out, err
