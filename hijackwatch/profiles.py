@@ -10,20 +10,24 @@ views compared. ``browser`` is the baseline every other profile is compared with
 ones (``referer`` may use ``{host}`` and ``{query}``; a profile with a referer
 reveals referer cloaking, one without reveals user-agent cloaking).
 ``scan_url_views(url)`` is what ``hijackwatch scan`` uses: urllib, bounded in size
-and time, no Scrapy.
+and time (a deadline per fetch, however slowly the bytes arrive), no Scrapy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import queue
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from hijackwatch.detect import Analysis, analyse, score_findings
@@ -62,6 +66,17 @@ GOOGLE_SEARCH = "https://www.google.com/search?q={query}"
 
 SCRIPT_MAX_BYTES = 512 * 1024
 PAGE_MAX_BYTES = 5 * 1024 * 1024
+DECODED_MAX_BYTES = 10 * 1024 * 1024  # after Content-Encoding, as the crawl's DOWNLOAD_MAXSIZE
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+try:  # in requirements; without it br is neither asked for nor decoded
+    import brotli
+except ImportError:  # pragma: no cover
+    brotli = None
+ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,27 +204,163 @@ Fetch = Callable[[str, Profile], View]
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # every hop is decided (and recorded) by fetch_view
+        return None  # every hop is decided (and recorded) by fetch_url
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
 # what a hostile server can make a fetch raise: http.client's protocol errors (a bad
 # status line, an endless header, a short body) are not OSErrors and urllib passes them on
 FETCH_ERRORS = (OSError, ValueError, urllib.error.URLError, http.client.HTTPException)
 
 
-def _read_bounded(response: Any, max_bytes: int, deadline: float) -> bytes:
+class _Watchdog:
+    """Shuts a fetch's connections down when its deadline passes.
+
+    A server trickling bytes (headers, TLS records or body) satisfies every recv, so
+    socket timeouts never fire; a shut-down socket makes the blocked read return at
+    once. It shuts down a dup of each socket: that fd is ours, so a late timer can
+    never hit an fd number the closed connection handed on to another fetch.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._closed = False
+        self.fired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True  # Ctrl-C must not wait for it
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            if not self.fired and not self._closed:
+                self._socks.append(sock.dup())
+                return sock
+        sock.close()
+        raise TimeoutError("timed out")
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self.fired = True
+            for sock in self._socks:
+                with contextlib.suppress(OSError):  # already gone
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._closed = True
+            for sock in self._socks:
+                sock.close()
+            self._socks.clear()
+
+
+class _WatchedConnection:
+    """Mixin for http.client connections: each socket is handed to the fetch's watchdog."""
+
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the raw TCP socket: shutting it down also ends a TLS handshake in progress
+        self._create_connection = lambda *a, **kw: watchdog.watch(  # type: ignore[attr-defined]
+            socket.create_connection(*a, **kw)
+        )
+
+
+class _HTTPConnection(_WatchedConnection, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, http.client.HTTPSConnection):
+    pass
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPConnection, req, watchdog=self.watchdog)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(
+            _HTTPSConnection,
+            req,
+            context=self._context,  # type: ignore[attr-defined]
+            watchdog=self.watchdog,
+        )
+
+
+def _read_bounded(response: Any, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while size <= max_bytes:
-        if time.monotonic() > deadline:
-            raise TimeoutError("read took too long")
         chunk = response.read(min(65536, max_bytes + 1 - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)[:max_bytes]
+
+
+def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
+    out = bytearray()
+    while data:
+        stream = zlib.decompressobj(wbits)
+        out += stream.decompress(data, limit + 1 - len(out))
+        while stream.unconsumed_tail and not stream.eof and len(out) <= limit:
+            out += stream.decompress(stream.unconsumed_tail, limit + 1 - len(out))
+        if len(out) > limit:
+            break
+        data = stream.unused_data  # gzip: the next member, if any
+        if not data.startswith(b"\x1f\x8b"):
+            break
+    return bytes(out)
+
+
+def _brotli_decode(data: bytes, limit: int) -> bytes:
+    stream = brotli.Decompressor()
+    out = bytearray(stream.process(data, output_buffer_limit=limit + 1))
+    while len(out) <= limit and not stream.is_finished():
+        chunk = stream.process(b"", output_buffer_limit=limit + 1 - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def decode_content(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """``body`` with its Content-Encoding undone, at most ``limit`` bytes after each step.
+
+    A truncated stream keeps what it decoded (the body may have been cut at its size
+    bound); a bigger result (a compression bomb) is an error, as in the crawl.
+    """
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    for coding in reversed([c for c in codings if c and c != "identity"]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                body = _zlib_decode(body, 16 + zlib.MAX_WBITS, limit)
+            elif coding == "deflate":
+                try:
+                    body = _zlib_decode(body, zlib.MAX_WBITS, limit)
+                except zlib.error:  # raw deflate, as some servers send it
+                    body = _zlib_decode(body, -zlib.MAX_WBITS, limit)
+            elif coding == "br" and brotli is not None:
+                body = _brotli_decode(body, limit)
+            else:
+                raise ValueError(f"unsupported Content-Encoding {coding[:50]!r}")
+        except (zlib.error, getattr(brotli, "error", zlib.error)) as exc:
+            raise ValueError(f"cannot decode Content-Encoding {coding}: {exc}") from exc
+        if len(body) > limit:
+            raise ValueError(f"Content-Encoding {coding}: more than {limit} bytes decoded")
+    return body
 
 
 def fetch_url(
@@ -223,10 +374,40 @@ def fetch_url(
 ) -> tuple[int, str, bytes, str | None]:
     """(status, final URL, body, charset) of a GET; redirects followed while ``follow(from, to)``.
 
-    The whole fetch, redirects included, is bounded by ``timeout`` and the body by
-    ``max_bytes``; a redirect not followed is returned as is (its Location is the final URL).
+    The whole fetch, redirects included, is bounded by ``timeout`` however slowly the
+    server sends (TimeoutError), the body by ``max_bytes`` as sent and by
+    ``DECODED_MAX_BYTES`` after its Content-Encoding is undone; a redirect not followed
+    is returned as is (its Location is the final URL).
     """
     deadline = time.monotonic() + timeout
+    watchdog = _Watchdog(deadline)
+    opener = urllib.request.build_opener(
+        _NoRedirect, _HTTPHandler(watchdog), _HTTPSHandler(watchdog)
+    )
+    headers = {"Accept-Encoding": ACCEPT_ENCODING, **headers}
+    try:
+        result = _fetch(opener, url, headers, deadline, max_bytes, max_redirects, follow)
+    except FETCH_ERRORS as exc:
+        watchdog.close()
+        if watchdog.fired or time.monotonic() > deadline:
+            raise TimeoutError(f"timed out: no complete answer within {timeout:g} s") from exc
+        raise
+    finally:
+        watchdog.close()
+    if watchdog.fired:  # the shut-down socket ended the body early
+        raise TimeoutError(f"timed out: no complete answer within {timeout:g} s")
+    return result
+
+
+def _fetch(
+    opener: urllib.request.OpenerDirector,
+    url: str,
+    headers: Mapping[str, str],
+    deadline: float,
+    max_bytes: int,
+    max_redirects: int,
+    follow: Callable[[str, str], bool] | None,
+) -> tuple[int, str, bytes, str | None]:
     current = url
     for _ in range(max_redirects + 1):
         if urlsplit(current).scheme not in ("http", "https"):
@@ -234,17 +415,20 @@ def fetch_url(
         if loopback_only() and not is_loopback(current):
             raise ValueError(f"{LOOPBACK_ENV} is set: not fetching {current[:200]}")
         request = urllib.request.Request(current, headers=dict(headers))
-        remaining = max(0.5, deadline - time.monotonic())
+        remaining = max(0.01, deadline - time.monotonic())
         try:
-            response = _OPENER.open(request, timeout=remaining)
+            response = opener.open(request, timeout=remaining)
         except urllib.error.HTTPError as err:  # 3xx (no redirect handler), 4xx, 5xx
             response = err
         with response:
             status = int(response.status or response.code)
             location = response.headers.get("Location")
             charset = response.headers.get_content_charset()
-            body = _read_bounded(response, max_bytes, deadline)
-        if status in (301, 302, 303, 307, 308) and location:
+            body = _read_bounded(response, max_bytes)
+            if body:
+                encoding = response.headers.get("Content-Encoding")
+                body = decode_content(body, encoding, DECODED_MAX_BYTES)[:max_bytes]
+        if status in REDIRECT_STATUSES and location:
             target = urljoin(current, location.strip())
             if follow is not None and follow(current, target):
                 current = target
@@ -271,22 +455,69 @@ def fetch_view(
     return View(profile, url, final, status, body, charset)
 
 
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
+    """``[fn(item) ...]`` on at most ``workers`` daemon threads, in order.
+
+    Not a ThreadPoolExecutor: its threads are joined at exit, so Ctrl-C would wait for
+    every fetch in flight. The caller waits interruptibly; an exception is re-raised.
+    """
+    todo = list(enumerate(items))
+    if not todo:
+        return []
+    tasks: queue.SimpleQueue[tuple[int, T]] = queue.SimpleQueue()
+    for task in todo:
+        tasks.put(task)
+    done: queue.SimpleQueue[tuple[int, Any, BaseException | None]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while True:
+            try:
+                index, item = tasks.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((index, fn(item), None))
+            except BaseException as exc:  # handed to the caller
+                done.put((index, None, exc))
+
+    for _ in range(min(workers, len(todo))):
+        threading.Thread(target=work, name="hijackwatch-fetch", daemon=True).start()
+    results: list[Any] = [None] * len(todo)
+    for _ in todo:
+        index, value, exc = done.get()
+        if exc is not None:
+            raise exc
+        results[index] = value
+    return results
+
+
 def fetch_views(
     url: str, profiles: list[Profile] | None = None, fetch: Fetch | None = None
 ) -> list[View]:
     """Every profile's view of ``url``, fetched in parallel, in profile order."""
     profiles = profiles or parse_profiles()
     fetch = fetch or fetch_view
-    with ThreadPoolExecutor(max_workers=min(8, len(profiles))) as pool:
-        return list(pool.map(lambda p: fetch(url, p), profiles))
+    return parallel_map(lambda p: fetch(url, p), profiles, 8)
+
+
+def unanalysed_is_error(analysis: Analysis) -> Analysis:
+    """An analysis that read nothing (binary, compressed or empty body) gets verdict ``error``.
+
+    ``analyse`` calls such input clean (no findings); shown as clean, a page nobody
+    looked at would pass for a checked one.
+    """
+    if analysis.error is not None:
+        analysis.verdict, analysis.score = "error", 0.0
+    return analysis
 
 
 def _analysis(view: View) -> Analysis:
     if view.error is not None or view.body is None:
         return Analysis(verdict="error", score=0.0, error=view.error or "no body")
-    if not view.body.strip():  # a bare redirect: nothing to analyse, the hop is the evidence
-        return Analysis(verdict="clean", score=0.0)
-    return analyse(view.body, view.final_url or view.url, encoding=view.encoding)
+    if not view.body.strip() and view.status in REDIRECT_STATUSES:
+        return Analysis(verdict="clean", score=0.0)  # a bare redirect: the hop is the evidence
+    analysis = analyse(view.body, view.final_url or view.url, encoding=view.encoding)
+    return unanalysed_is_error(analysis)
 
 
 def _script_findings(
@@ -314,8 +545,7 @@ def _script_findings(
         source = body.decode(codec_name(charset) or "utf-8", "replace")
         return external_script_findings(source, script_url)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        found = dict(zip(wanted, pool.map(load, wanted), strict=True))
+    found = dict(zip(wanted, parallel_map(load, wanted, 4), strict=True))
     for urls, analysis in zip(per_view, analyses, strict=True):
         for script_url in urls:
             analysis.findings.extend(found.get(script_url, []))
@@ -365,8 +595,19 @@ def scan_url_views(
 
 
 def with_profiles(profiles: list[Profile], names: Iterable[str]) -> list[Profile]:
-    """The subset of ``profiles`` named (browser kept), e.g. for a ``--profile`` option."""
-    keep = {n.strip().lower() for n in names}
+    """The subset of ``profiles`` named (browser kept), e.g. for a ``--profile`` option.
+
+    Raises ValueError naming an unknown name: dropping a misspelt ``googelbot`` would
+    scan as the browser only and miss the cloaking it was asked to look for.
+    """
+    keep = {n.strip().lower() for n in names} - {""}
+    known = [p.name for p in profiles]
+    unknown = sorted(keep - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown profile {', '.join(repr(n[:64]) for n in unknown)} "
+            f"(known: {', '.join(known)})"
+        )
     return [p for p in profiles if p.is_baseline or p.name in keep]
 
 
@@ -379,8 +620,10 @@ __all__ = [
     "fetch_url",
     "fetch_view",
     "fetch_views",
+    "parallel_map",
     "parse_profiles",
     "rescore",
     "scan_url_views",
+    "unanalysed_is_error",
     "with_profiles",
 ]

@@ -123,9 +123,9 @@ def test_escape_sequences_from_the_server_never_reach_the_terminal(
 def test_binary_file_reports_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     blob = tmp_path / "image.html"
     blob.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(500))
-    assert main(["scan", "--json", str(blob)]) == 0
+    assert main(["scan", "--json", str(blob)]) == 2  # not analysed: not "done, clean"
     record = json.loads(capsys.readouterr().out)
-    assert record["verdict"] == "clean" and "PNG" in record["error"]
+    assert record["verdict"] == "error" and "PNG" in record["error"]
 
 
 def test_scan_urls_from_local_server(server: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,9 @@
-"""``hijackwatch scan`` (analyse files or URLs) and ``hijackwatch eval`` (labelled corpus)."""
+"""``hijackwatch scan`` (analyse files or URLs) and ``hijackwatch eval`` (labelled corpus).
+
+scan exits 0 when every target was analysed (whatever the verdicts), 2 when a target
+could not be: missing file, failed fetch, unknown profile, or a page that could not be
+analysed (binary, compressed, empty: shown with verdict ``error``), never 0 as if clean.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,22 @@ from rich.markup import escape
 
 from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.profiles import (
+    Profile,
+    parse_profiles,
+    scan_url_views,
+    unanalysed_is_error,
+    with_profiles,
+)
 from hijackwatch.report.build import VERDICT_RANK
 from hijackwatch.report.text import clean
 
-_VERDICT_STYLE = {"hijacked": "bold red", "suspicious": "yellow", "clean": "green"}
+_VERDICT_STYLE = {
+    "hijacked": "bold red",
+    "suspicious": "yellow",
+    "clean": "green",
+    "error": "magenta",
+}
 
 
 @dataclass(slots=True)
@@ -38,10 +55,18 @@ class ScanResult:
 
     @property
     def worst(self) -> Analysis:
-        return max(
+        """The worst view; a view that could not be analysed outranks clean ones.
+
+        Clean views beside an unanalysed one do not make the target clean: that view
+        (a crawler's, say) may be the one showing the spam.
+        """
+        worst = max(
             (v.analysis for v in self.views),
             key=lambda a: (VERDICT_RANK.get(a.verdict, 0), a.score),
         )
+        if worst.verdict == "clean":
+            worst = next((v.analysis for v in self.views if v.analysis.error), worst)
+        return worst
 
     def findings(self) -> list[dict[str, str]]:
         out = []
@@ -54,13 +79,8 @@ class ScanResult:
         return out
 
 
-def _scan_url(target: str, profiles: list[str] | None) -> ScanResult:
-    from hijackwatch.profiles import parse_profiles, scan_url_views, with_profiles
-
-    chosen = parse_profiles()
-    if profiles is not None:
-        chosen = with_profiles(chosen, profiles)
-    views = scan_url_views(target, chosen)
+def _scan_url(target: str, profiles: list[Profile], timeout: float) -> ScanResult:
+    views = scan_url_views(target, profiles, timeout=timeout)
     base = views[0][1]
     if base.error and all(view.error for _, view, _ in views):
         raise CommandError(f"{target}: fetch failed: {base.error}")
@@ -73,9 +93,11 @@ def _scan_url(target: str, profiles: list[str] | None) -> ScanResult:
     )
 
 
-def _scan_one(target: str, profiles: list[str] | None = None) -> ScanResult:
+def _scan_one(
+    target: str, profiles: list[Profile] | None = None, timeout: float = 15.0
+) -> ScanResult:
     if target.startswith(("http://", "https://")):
-        return _scan_url(target, profiles)
+        return _scan_url(target, profiles or parse_profiles(), timeout)
     path = Path(target)
     if not path.is_file():
         raise CommandError(f"{target}: no such file")
@@ -83,7 +105,7 @@ def _scan_one(target: str, profiles: list[str] | None = None) -> ScanResult:
         body = path.read_bytes()
     except OSError as exc:
         raise CommandError(f"{target}: cannot read: {exc.strerror}") from exc
-    return ScanResult(target, [ViewResult(None, analyse(body))])
+    return ScanResult(target, [ViewResult(None, unanalysed_is_error(analyse(body)))])
 
 
 def _safe(value: object) -> str:
@@ -122,17 +144,34 @@ def _print_human(console: Console, result: ScanResult) -> None:
             )
 
 
+def _timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"want seconds between 0 and 3600, got {value!r}")
+    return seconds
+
+
 def run_scan(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True)
-    profiles = args.profile.split(",") if args.profile else None
+    profiles = parse_profiles()
+    if args.profile:
+        try:
+            profiles = with_profiles(profiles, args.profile.split(","))
+        except ValueError as exc:
+            raise CommandError(f"--profile: {clean(exc)}") from exc
     code = EXIT_OK
     for target in args.targets:
         try:
-            result = _scan_one(target, profiles)
+            result = _scan_one(target, profiles, args.timeout)
         except (CommandError, ValueError) as exc:
             print(f"hijackwatch scan: {clean(exc)}", file=sys.stderr)
             code = EXIT_USAGE
             continue
+        if result.worst.verdict == "error":
+            code = EXIT_USAGE
         if args.json:
             worst = result.worst
             record: dict[str, object] = {
@@ -187,6 +226,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="URLs only: comma-separated visitor profiles besides the browser "
         "(default: all of googlebot, googlebot-mobile, baiduspider, search-baidu, "
         "search-google-mobile)",
+    )
+    scan.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=15.0,
+        metavar="SECONDS",
+        help="URLs only: the most each fetch may take, however slowly the server "
+        "sends (default: 15)",
     )
     scan.set_defaults(func=run_scan)
 
