@@ -383,18 +383,23 @@ def test_the_launcher_dir_setting(tmp_path: Path, noexec_dir: Path) -> None:
 
 @as_root
 @needs_chromium
-def test_no_directory_allows_the_launcher() -> None:
-    """/tmp, /var/tmp and the cache dir all noexec (in a private mount namespace): one error
-    that lists them and names the setting."""
+def test_no_directory_allows_the_launcher(tmp_path: Path) -> None:
+    """The temp dir, /var/tmp and the cache dir all noexec (in a private mount namespace):
+    one error that lists them and names the setting. (The temp dir is a fresh mount, not
+    /tmp itself, which may hold this checkout and its Python.)"""
+    if any(Path(p).resolve().is_relative_to("/var/tmp") for p in (sys.executable, __file__)):
+        pytest.skip("this checkout or its Python lives under /var/tmp, which the test hides")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     code = "from hijackwatch.render import Renderer; print(Renderer().preflight())"
     script = (
-        "for d in /tmp /var/tmp; do mount -t tmpfs -o noexec,mode=1777 hw $d || exit 90; done;"
+        'for d in "$2" /var/tmp; do mount -t tmpfs -o noexec,mode=1777 hw "$d" || exit 90; done;'
         ' exec "$0" -c "$1"'
     )
     namespace = ["unshare", "--mount", "--propagation", "private"]
     run = subprocess.run(
-        [*namespace, "/bin/sh", "-c", script, sys.executable, code],
-        env={**os.environ, "TMPDIR": "/tmp", "XDG_CACHE_HOME": "/tmp/cache"},
+        [*namespace, "/bin/sh", "-c", script, sys.executable, code, str(temp)],
+        env={**os.environ, "TMPDIR": str(temp), "XDG_CACHE_HOME": f"{temp}/cache"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -403,8 +408,8 @@ def test_no_directory_allows_the_launcher() -> None:
         pytest.skip(f"cannot mount in a private mount namespace here: {run.stderr.strip()}")
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == (
-        "no directory allows running Chromium's launcher: /tmp (mounted noexec), "
-        "/var/tmp (mounted noexec), /tmp/cache/hijackwatch (mounted noexec); "
+        f"no directory allows running Chromium's launcher: {temp} (mounted noexec), "
+        f"/var/tmp (mounted noexec), {temp}/cache/hijackwatch (mounted noexec); "
         f"set {LAUNCHER_DIR_SETTING} to a directory owned by root and not writable by others, "
         "like every directory above it, on a filesystem mounted without noexec"
     )
