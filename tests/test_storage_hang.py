@@ -13,17 +13,21 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from hijackwatch.items import PageItem
 from hijackwatch.pipelines.storage import StoragePipeline
 from hijackwatch.storage import Database, page_record
 from hijackwatch.storage.spool import Spool
 from tests.test_storage import RUN1, RUN2, page_items
 from tests.test_storage_pipeline import (
     REPO,
+    Proxy,
     _check_spool_import,
     _go_away_crawl,
     assert_each_page_once,
@@ -140,35 +144,19 @@ def test_a_late_commit_of_pages_kept_in_memory_is_not_written_again(
 ) -> None:
     """Given up on, no spool file possible, then committed after all (its answer held):
     the pages kept in memory for the next flush are dropped, not stored twice."""
-    proxy = pg_proxy(pg_url)
-    pipe = direct_pipeline(
-        proxy.url(pg_url), tmp_path, write_timeout=2, spool_dir=no_spool_anywhere / "spool"
-    )
+    proxy, pipe = no_spool_pipe(pg_url, tmp_path, no_spool_anywhere)
     items = page_items(RUN1 + RUN2[:1])  # 6 items, batches of 2
 
     async def run() -> None:
-        await pipe.open_spider()
-        for item in items[:2]:
-            await pipe.process_item(item)
-        proxy.stall(after=b"COMMIT")  # the server commits the next batch; no answer
-        for item in items[2:4]:
-            await pipe.process_item(item)
-        assert pipe.stuck_writes == 1 and stat(pipe, "unsaved_pages") == 2
+        await commit_unanswered(proxy, pipe, items)
         proxy.unstall()  # the answer arrives: the write went through after all
-        deadline = time.monotonic() + 30
-        while pipe.stuck_writes and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await returned(pipe)
         assert stat(pipe, "unsaved_pages") == 0
         for item in items[4:]:
             await pipe.process_item(item)
         await pipe.close_spider()
 
-    try:
-        asyncio.run(run())
-    finally:
-        proxy.unstall()
-        pipe.db.dispose()
-        proxy.stop()
+    run_through(proxy, pipe, run())
     assert scalar(pg_url, "SELECT COUNT(*) FROM pages") == len(items)
     assert_each_page_once(pg_url, len(items))
     assert stat(pipe, "pages_written") == len(items)
@@ -180,6 +168,39 @@ async def returned(pipe: StoragePipeline) -> None:
     while pipe.stuck_writes:
         assert time.monotonic() < deadline, "the abandoned write never returned"
         await asyncio.sleep(0.05)
+
+
+def no_spool_pipe(
+    pg_url: str, tmp_path: Path, no_spool_anywhere: Path
+) -> tuple[Proxy, StoragePipeline]:
+    """A pipeline on PostgreSQL behind a proxy, a 2 s write deadline and no spool file."""
+    proxy = pg_proxy(pg_url)
+    pipe = direct_pipeline(
+        proxy.url(pg_url), tmp_path, write_timeout=2, spool_dir=no_spool_anywhere / "spool"
+    )
+    return proxy, pipe
+
+
+async def commit_unanswered(proxy: Proxy, pipe: StoragePipeline, items: list[PageItem]) -> None:
+    """Two batches in (of 2); the server commits the second but its answer is held: the
+    write is given up on and its pages are kept in memory."""
+    await pipe.open_spider()
+    for item in items[:2]:
+        await pipe.process_item(item)
+    proxy.stall(after=b"COMMIT")
+    for item in items[2:4]:
+        await pipe.process_item(item)
+    assert pipe.stuck_writes == 1 and stat(pipe, "unsaved_pages") == 2
+
+
+def run_through(proxy: Proxy, pipe: StoragePipeline, crawl: Coroutine[Any, Any, None]) -> None:
+    """Run ``crawl``, then free the proxy and the pipeline's connections whatever happened."""
+    try:
+        asyncio.run(crawl)
+    finally:
+        proxy.unstall()
+        pipe.db.dispose()
+        proxy.stop()
 
 
 # -- the run's start ------------------------------------------------------------------
@@ -276,10 +297,7 @@ def test_kept_pages_are_retried_in_batches(
     tmp_path: Path, pg_url: str, no_spool_anywhere: Path
 ) -> None:
     """A backlog kept in memory goes back in transactions of the batch size, not one."""
-    proxy = pg_proxy(pg_url)
-    pipe = direct_pipeline(
-        proxy.url(pg_url), tmp_path, write_timeout=2, spool_dir=no_spool_anywhere / "spool"
-    )
+    proxy, pipe = no_spool_pipe(pg_url, tmp_path, no_spool_anywhere)
     items = page_items(RUN1 + RUN2[:3])  # 8 items, batches of 2
 
     async def run() -> None:

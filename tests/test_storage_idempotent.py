@@ -21,30 +21,37 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from tests.test_storage import RUN1, RUN2, page_items
-from tests.test_storage_pipeline import REPO, Proxy, direct_pipeline, pg_proxy, scalar, stat
+from tests.test_storage_hang import commit_unanswered, no_spool_pipe, returned, run_through
+from tests.test_storage_pipeline import REPO, Proxy, direct_pipeline, scalar, stat
 
 DISTINCT_FETCHES = (
     "SELECT COUNT(*) FROM (SELECT DISTINCT site_id, url, profile, fetched_at FROM pages) d"
 )
 
 
-class DropAfterCommit(Proxy):
-    """Passes COMMIT to the server once armed, then drops the link before its answer."""
+class CutAt(Proxy):
+    """Drops the link when the client sends ``marker`` (once armed): after passing it on
+    and letting the server act on it (``deliver``), or before; ``refuse``: and takes no
+    new connections."""
 
-    armed = False
+    def __init__(self, port: int, marker: bytes, *, deliver: bool, refuse: bool) -> None:
+        super().__init__(port)
+        self.marker, self.deliver, self.refuse = marker, deliver, refuse
+        self.armed = True
 
     def _pipe(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
         try:
             while data := src.recv(65536):
-                if to_server and self.armed and b"COMMIT" in data:
+                if to_server and self.armed and self.marker in data:
                     self.armed = False
-                    self.flowing.clear()  # the answer is held...
-                    dst.sendall(data)
-                    time.sleep(0.3)  # ...while the server commits, then goes with the link
-                    for sock in (src, dst):
+                    self.flowing.clear()  # no answer gets through...
+                    if self.deliver:
+                        dst.sendall(data)
+                        time.sleep(0.3)  # ...while the server acts on it
+                    if self.refuse:
+                        self.running = False
                         with contextlib.suppress(OSError):
-                            sock.shutdown(socket.SHUT_RDWR)
-                    self.flowing.set()
+                            self.listener.close()
                     break
                 self.flowing.wait()
                 dst.sendall(data)
@@ -54,12 +61,14 @@ class DropAfterCommit(Proxy):
             for sock in (src, dst):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+            self.flowing.set()
 
 
 def test_a_retry_after_a_commit_whose_answer_was_lost_stores_nothing_twice(
     tmp_path: Path, pg_url: str
 ) -> None:
-    proxy = DropAfterCommit(make_url(pg_url).port or 5432)
+    proxy = CutAt(make_url(pg_url).port or 5432, b"COMMIT", deliver=True, refuse=False)
+    proxy.armed = False
     pipe = direct_pipeline(proxy.url(pg_url), tmp_path, write_timeout=30)
     items = page_items(RUN1[:4])  # batches of 2
 
@@ -85,20 +94,11 @@ def test_a_retry_after_a_commit_whose_answer_was_lost_stores_nothing_twice(
 def test_pages_kept_from_a_write_given_up_on_that_failed_late_are_stored_once(
     tmp_path: Path, pg_url: str, no_spool_anywhere: Path
 ) -> None:
-    proxy = pg_proxy(pg_url)
-    pipe = direct_pipeline(
-        proxy.url(pg_url), tmp_path, write_timeout=2, spool_dir=no_spool_anywhere / "spool"
-    )
+    proxy, pipe = no_spool_pipe(pg_url, tmp_path, no_spool_anywhere)
     items = page_items(RUN1 + RUN2[:1])  # 6 items, batches of 2
 
     async def run() -> None:
-        await pipe.open_spider()
-        for item in items[:2]:
-            await pipe.process_item(item)
-        proxy.stall(after=b"COMMIT")  # the server commits the next batch; no answer
-        for item in items[2:4]:
-            await pipe.process_item(item)
-        assert pipe.stuck_writes == 1 and stat(pipe, "unsaved_pages") == 2  # no spool
+        await commit_unanswered(proxy, pipe, items)
         held = list(proxy.sockets)  # then the connection breaks (server restart, NAT reset)
         proxy.sockets.clear()
         proxy.stall_after = None
@@ -106,50 +106,23 @@ def test_pages_kept_from_a_write_given_up_on_that_failed_late_are_stored_once(
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         proxy.flowing.set()
-        deadline = time.monotonic() + 30
-        while pipe.stuck_writes and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert not pipe.stuck_writes  # came back with an error, not a late success
+        await returned(pipe)  # with an error, not a late success
         for item in items[4:]:
             await pipe.process_item(item)
         await pipe.close_spider()
 
-    try:
-        asyncio.run(run())
-    finally:
-        proxy.unstall()
-        pipe.db.dispose()
-        proxy.stop()
+    run_through(proxy, pipe, run())
     assert scalar(pg_url, "SELECT COUNT(*) FROM pages") == len(items)
     assert scalar(pg_url, DISTINCT_FETCHES) == len(items)
     assert stat(pipe, "pages_written") == len(items) and not stat(pipe, "unsaved_pages")
-
-
-class DropAtRunStart(Proxy):
-    """Drops the connection when the run's row is inserted, and takes no new ones."""
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                if to_server and b"INSERT INTO crawl_runs" in data:
-                    self.running = False
-                    with contextlib.suppress(OSError):
-                        self.listener.close()
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
 
 def test_a_run_start_that_breaks_is_one_line_naming_the_database(
     tmp_path: Path, pg_url: str
 ) -> None:
     """Not SQLAlchemy's message with the whole INSERT and its parameters (seeds, options)."""
-    proxy = DropAtRunStart(make_url(pg_url).port or 5432)
+    port = make_url(pg_url).port or 5432
+    proxy = CutAt(port, b"INSERT INTO crawl_runs", deliver=False, refuse=True)
     url = make_url(proxy.url(pg_url)).set(password="s3cret-pw")
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("127.0.0.2:9\n")
