@@ -135,3 +135,162 @@ def test_two_runs_tell_new_still_and_cleaned(
     # --only new: only the run-2 newcomer
     new_only = run_cli("report", "--db", db_url, "--format", "json", "--only", "new")
     assert key["county-gov"] in new_only.stdout and key["kampus-id"] not in new_only.stdout
+
+
+# -- "cleaned" must mean the hijacked page was seen again and is clean ------------------
+
+SPAM_TITLE = "澳门金沙官网_威尼斯人娱乐城_真人百家乐在线_博彩"
+DENIED = (
+    b"<html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1></body></html>"
+)
+
+
+def _page(title: str, body: str) -> bytes:
+    return (
+        f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>"
+    ).encode()
+
+
+class TownHall:
+    """A one-site web whose news page gets hijacked, then hides, is unlinked, is cleaned.
+
+    ``block`` answers every URL (robots.txt included) with that status and "Access
+    denied"; ``news`` is ``hijacked``, ``clean`` or ``gone`` (404); ``linked`` says
+    whether the homepage still links the news page.
+    """
+
+    def __init__(self) -> None:
+        self.block: int | None = None
+        self.news = "hijacked"
+        self.linked = True
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                status, body = outer.answer(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.key = f"127.0.0.1:{self.server.server_address[1]}"
+        self.news_url = f"http://{self.key}/news.html"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str) -> tuple[int, bytes]:
+        if self.block:
+            return self.block, DENIED
+        if path == "/":
+            link = "<a href='/news.html'>news</a>" if self.linked else ""
+            text = "<p>Town hall of the river valley. Opening hours and services.</p>"
+            return 200, _page("Town hall", text + link + "<a href='/about.html'>about</a>")
+        if path == "/about.html":
+            return 200, _page("About", "<p>The town hall is open from nine to five.</p>")
+        if path == "/news.html" and self.news == "hijacked":
+            spam = "".join(
+                f"<a href='http://bc{i}.example/'>真人百家乐 娱乐城 澳门</a>" for i in range(30)
+            )
+            return 200, _page(
+                SPAM_TITLE, f"<p>Town news.</p><div style='display:none'>{spam}</div>"
+            )
+        if path == "/news.html" and self.news == "clean":
+            return 200, _page("Town news", "<p>The bridge reopens on Monday after repairs.</p>")
+        return 404, _page("Not found", "<p>No such page.</p>")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def town() -> Iterator[TownHall]:
+    web = TownHall()
+    yield web
+    web.close()
+
+
+def incident_rows(db_url: str) -> list[tuple[str | None, int | None, int | None]]:
+    """(url, opened_run_id, closed_run_id) of every incident, site scope first."""
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT url, opened_run_id, closed_run_id FROM incidents ORDER BY scope DESC, id")
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def crawl_town(town: TownHall, db_url: str, tmp_path: Path, receiver: Receiver, *extra: str) -> str:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"http://{town.key}/\n", encoding="utf-8")
+    result = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        db_url,
+        "--notify",
+        receiver.url,
+        *FAST,
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+        *extra,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout + result.stderr
+
+
+HIDDEN = {
+    "403": ({"block": 403}, ()),  # "Access denied" for every URL
+    "503": ({"block": 503}, ()),  # the server is down
+    "max-pages": ({"news": "clean"}, ("--max-pages", "1")),  # the crawl stops short
+    "unlinked": ({"news": "clean", "linked": False}, ()),  # clean, but nothing links it
+}
+
+
+@pytest.mark.parametrize("hidden", list(HIDDEN))
+def test_hijacked_page_not_seen_again_is_not_cleaned(
+    hidden: str, db_url: str, tmp_path: Path, receiver: Receiver, town: TownHall
+) -> None:
+    """A run that could not see the hijacked page again closes nothing, sends nothing."""
+    crawl_town(town, db_url, tmp_path, receiver)
+    opened = [(None, 1, None), (town.news_url, 1, None)]
+    assert incident_rows(db_url) == opened
+    assert len(receiver.calls) == 1 and receiver.calls[0]["new_hijacked_sites"] == [town.key]
+
+    changes, options = HIDDEN[hidden]
+    for name, value in changes.items():
+        setattr(town, name, value)
+    crawl_town(town, db_url, tmp_path, receiver, *options)
+    assert incident_rows(db_url) == opened
+    assert len(receiver.calls) == 1  # no "cleaned" webhook
+    if hidden != "unlinked":
+        return
+    town.linked = True  # run 3: fetched again, answered 200, clean
+    crawl_town(town, db_url, tmp_path, receiver)
+    assert incident_rows(db_url) == [(None, 1, 3), (town.news_url, 1, 3)]
+    assert len(receiver.calls) == 2
+    assert receiver.calls[-1]["cleaned_sites"] == [town.key]
+    assert receiver.calls[-1]["cleaned_pages"] == [town.news_url]
+
+
+def test_deleted_hijacked_page_is_cleaned_when_the_site_answers(
+    db_url: str, tmp_path: Path, receiver: Receiver, town: TownHall
+) -> None:
+    """A 404 for the hijacked URL means the parasite page was deleted: cleaned, but only
+    when the same run saw the site answer 2xx (a site answering 404 everywhere is not)."""
+    crawl_town(town, db_url, tmp_path, receiver)
+    town.block = 404  # run 2: every URL, homepage included, answers 404
+    crawl_town(town, db_url, tmp_path, receiver)
+    assert incident_rows(db_url) == [(None, 1, None), (town.news_url, 1, None)]
+    assert len(receiver.calls) == 1
+
+    town.block = None
+    town.news = "gone"  # run 3: the homepage still links it; the page answers 404
+    crawl_town(town, db_url, tmp_path, receiver)
+    assert incident_rows(db_url) == [(None, 1, 3), (town.news_url, 1, 3)]
+    assert len(receiver.calls) == 2 and receiver.calls[-1]["cleaned_sites"] == [town.key]

@@ -1,14 +1,23 @@
 """Incident bookkeeping at run end: newly hijacked, still hijacked, cleaned.
 
-Rules (docs/schema.md repeats them):
+"Cleaned" must mean the run saw the hijacked pages again and found them clean, never
+that the site blocked the crawler or the crawl did not reach them. Rules (docs/schema.md
+repeats them):
+
 - a page (URL) is hijacked in a run if any profile's fetch of it is ``hijacked``;
   a site is hijacked if any of its pages is;
-- a page incident closes when a later run fetches the URL (under any profile, without a
-  fetch error) and no profile sees it hijacked;
-- a site incident closes only in a *finished* run that crawled the site, fetched at least
-  one page of it and found none hijacked; an interrupted or failed run may open or extend
-  incidents but never declares a site clean (it may have missed the hijacked pages).
-  Closing a site incident closes its remaining page incidents.
+- a site is *seen* in a run when at least one of its fetches answered 2xx and was
+  analysed (verdict not ``error``): a 403/5xx homepage or "Access denied" everywhere is not;
+- a page incident closes when a later run fetches the URL and no profile sees it
+  hijacked, provided every profile's fetch of it answered 2xx and was analysed, or
+  answered 404/410 (the parasite page was deleted), with at least one 2xx or the site
+  seen; a URL the run did not fetch, or got an error, 403, 5xx or off-site redirect
+  for under any profile, stays open (cloaking hides from crawlers: a clean browser
+  view says nothing of what googlebot gets);
+- a site incident closes only in a *finished* run that saw the site, found none of its
+  pages hijacked and left none of its page incidents open; an interrupted or failed run
+  may open or extend incidents but never declares a site clean (it may have missed the
+  hijacked pages).
 Settling is idempotent for the newest run, so ``import-spool`` can settle again.
 """
 
@@ -73,18 +82,35 @@ class RunOutcome:
         }
 
 
-def _page_states(session: Session, run_id: int) -> dict[int, dict[str, tuple[bool, bool]]]:
-    """site_id -> url -> (hijacked under any profile, fetched OK under any profile)."""
+GONE_STATUSES = (404, 410)  # the page was deleted: a cleanup, when the site answers too
+
+
+@dataclass(frozen=True)
+class UrlState:
+    """What one run learnt about one URL, over every profile's fetch of it."""
+
+    hijacked: bool  # some profile saw it hijacked
+    ok: bool  # some profile got a 2xx answer that was analysed
+    gone: bool  # some profile got an analysed 404/410
+    unanswered: bool  # some profile got neither (an error, 403, 5xx, off-site 3xx)
+
+
+def _page_states(session: Session, run_id: int) -> dict[int, dict[str, UrlState]]:
+    """site_id -> url -> UrlState; a URL the run did not fetch is absent."""
+    usable = Page.verdict != "error"  # fetched and analysed; a fetch error has no status
     hijacked = func.max(case((Page.verdict == "hijacked", 1), else_=0))
-    fetched = func.max(case((Page.verdict != "error", 1), else_=0))
+    ok = func.max(case((usable & Page.status.between(200, 299), 1), else_=0))
+    gone = func.max(case((usable & Page.status.in_(GONE_STATUSES), 1), else_=0))
+    answered = usable & (Page.status.between(200, 299) | Page.status.in_(GONE_STATUSES))
+    unanswered = func.max(case((answered, 0), else_=1))  # a NULL status counts too
     rows = session.execute(
-        select(Page.site_id, Page.url, hijacked, fetched)
+        select(Page.site_id, Page.url, hijacked, ok, gone, unanswered)
         .where(Page.run_id == run_id)
         .group_by(Page.site_id, Page.url)
     )
-    states: dict[int, dict[str, tuple[bool, bool]]] = {}
-    for site_id, url, is_hijacked, ok in rows:
-        states.setdefault(site_id, {})[url] = (bool(is_hijacked), bool(ok))
+    states: dict[int, dict[str, UrlState]] = {}
+    for site_id, url, *flags in rows:
+        states.setdefault(site_id, {})[url] = UrlState(*map(bool, flags))
     return states
 
 
@@ -134,17 +160,28 @@ def settle_run(session: Session, run: CrawlRun) -> None:
         (i.site_id, i.url or ""): i for i in incidents if i.scope == "page"
     }
     for site_id, urls in states.items():
-        hijacked = sorted(u for u, (h, _ok) in urls.items() if h)
+        # a 403/5xx or "Access denied" everywhere is the site hiding, not the site clean
+        seen = any(state.ok for state in urls.values())
+        hijacked = sorted(u for u, state in urls.items() if state.hijacked)
         for url in hijacked:
             incident = page_open.get((site_id, url))
             if incident is None:
                 session.add(_open(site_id, url, run, at, 1))
             else:
                 incident.last_seen_run_id, incident.last_seen_at = run.id, at
-        for url, (is_hijacked, ok) in urls.items():
-            incident = page_open.get((site_id, url))
-            if incident is not None and ok and not is_hijacked:
+        still_open = False
+        for (sid, url), incident in page_open.items():
+            if sid != site_id:
+                continue
+            state = urls.get(url)  # None: not fetched this run, nothing learnt
+            if (
+                state is not None
+                and not (state.hijacked or state.unanswered)
+                and (state.ok or (state.gone and seen))
+            ):
                 _close(incident, run, at)
+            else:
+                still_open = True
         site_incident = site_open.get(site_id)
         if hijacked:
             if site_incident is None:
@@ -153,15 +190,8 @@ def settle_run(session: Session, run: CrawlRun) -> None:
                 site_incident.last_seen_run_id, site_incident.last_seen_at = run.id, at
                 site_incident.pages = len(hijacked)
                 site_incident.max_pages = max(site_incident.max_pages, len(hijacked))
-        elif (
-            site_incident is not None
-            and run.status == "finished"
-            and any(ok for _h, ok in urls.values())
-        ):
+        elif site_incident is not None and run.status == "finished" and seen and not still_open:
             _close(site_incident, run, at)
-            for (sid, _url), incident in page_open.items():
-                if sid == site_id and incident.closed_at is None:
-                    _close(incident, run, at)
     session.flush()
 
 
