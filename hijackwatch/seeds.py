@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from w3lib.url import safe_url_string
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+# Scrapy's URLLENGTH_LIMIT default: a longer start URL is dropped by UrlLengthMiddleware
+# without a word, so the seeds file reports it instead
+URL_LENGTH_LIMIT = 2083
+
+# longest first: the UTF-32 LE mark begins with the UTF-16 LE one
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class SeedsFileError(Exception):
-    """The seeds file as a whole cannot be used (missing, unreadable, empty)."""
+    """The seeds file as a whole cannot be used (missing, unreadable, not text, no entries).
+
+    ``problems``: its malformed lines, when it has lines but none usable.
+    """
+
+    def __init__(self, message: str, problems: Sequence[SeedProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +134,16 @@ def _valid_host(host: str) -> bool:
     return len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
 
 
-def parse_seed(text: str, line: int = 0) -> Seed:
-    """Turn one seeds-file entry into a Seed; raise ValueError with the reason."""
+def parse_seed(text: str, line: int = 0, max_length: int = URL_LENGTH_LIMIT) -> Seed:
+    """Turn one seeds-file entry into a Seed; raise ValueError with the reason.
+
+    ``max_length``: the crawl's URLLENGTH_LIMIT (0: none); longer start URLs are refused.
+    """
     raw = text.strip()
     if not raw:
         raise ValueError("empty entry")
+    if "\ufffd" in raw:
+        raise ValueError("bytes that are not UTF-8 text (save the seeds file as UTF-8)")
     if any(ch.isspace() for ch in raw):
         raise ValueError("an entry is one domain or URL, without spaces")
     url = raw if "://" in raw else f"http://{raw}"
@@ -139,12 +168,20 @@ def parse_seed(text: str, line: int = 0) -> Seed:
     start = f"{parts.scheme}://{netloc}{path}"
     if parts.query:
         start += f"?{parts.query}"
+    length = len(safe_url_string(start))  # as the request will carry it, percent-encoded
+    if max_length > 0 and length > max_length:
+        raise ValueError(
+            f"URL of {length} characters, longer than URLLENGTH_LIMIT ({max_length}): "
+            "the crawl would drop it"
+        )
     key = site_key(start)
     assert key is not None
     return Seed(url=start, key=key, host=host, line=line)
 
 
-def parse_seeds(lines: list[str] | str) -> tuple[list[Seed], list[SeedProblem]]:
+def parse_seeds(
+    lines: list[str] | str, max_length: int = URL_LENGTH_LIMIT
+) -> tuple[list[Seed], list[SeedProblem]]:
     """Parse seed lines; malformed ones are reported by line number, not fatal."""
     if isinstance(lines, str):
         lines = lines.splitlines()
@@ -156,19 +193,49 @@ def parse_seeds(lines: list[str] | str) -> tuple[list[Seed], list[SeedProblem]]:
         if not entry:
             continue
         try:
-            seed = parse_seed(entry, number)
+            seed = parse_seed(entry, number, max_length)
         except ValueError as exc:
-            problems.append(SeedProblem(number, entry, str(exc)))
+            problems.append(SeedProblem(number, _shown(entry), str(exc)))
             continue
         if seed.key in seen:
-            problems.append(SeedProblem(number, entry, "duplicate of an earlier entry"))
+            problems.append(SeedProblem(number, _shown(entry), "duplicate of an earlier entry"))
             continue
         seen.add(seed.key)
         seeds.append(seed)
     return seeds, problems
 
 
-def read_seeds_file(path: str | Path) -> tuple[list[Seed], list[SeedProblem]]:
+def _shown(entry: str, limit: int = 120) -> str:
+    """An entry as quoted in a message: a 5000-character URL is cut short."""
+    return entry if len(entry) <= limit else f"{entry[:limit]}... ({len(entry)} characters)"
+
+
+def decode_seeds(data: bytes, path: Path) -> str:
+    """Text of a seeds file: by its byte-order mark (Notepad saves UTF-16), else UTF-8.
+
+    Bytes that are not UTF-8 become U+FFFD, and their line is reported as malformed;
+    NUL bytes without a mark mean the file is not text (or UTF-16 without a mark).
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SeedsFileError(
+                    f"seeds file {path} starts with a {encoding.upper()} byte-order mark "
+                    f"but is not {encoding.upper()} text ({exc.reason} at byte {exc.start})"
+                ) from None
+    if b"\x00" in data:
+        raise SeedsFileError(
+            f"seeds file {path} is not a text file (it contains NUL bytes); "
+            "save it as plain text, UTF-8"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
+def read_seeds_file(
+    path: str | Path, max_length: int = URL_LENGTH_LIMIT
+) -> tuple[list[Seed], list[SeedProblem]]:
     """Read and parse a seeds file; SeedsFileError when it cannot be read at all."""
     p = Path(path)
     try:
@@ -179,9 +246,12 @@ def read_seeds_file(path: str | Path) -> tuple[list[Seed], list[SeedProblem]]:
         raise SeedsFileError(f"seeds file is a directory: {p}") from None
     except OSError as exc:
         raise SeedsFileError(f"cannot read seeds file {p}: {exc.strerror}") from None
-    text = data.decode("utf-8-sig", errors="replace")
-    seeds, problems = parse_seeds(text)
+    seeds, problems = parse_seeds(decode_seeds(data, p), max_length)
     if not seeds:
-        detail = f" ({len(problems)} malformed lines)" if problems else ""
-        raise SeedsFileError(f"no usable entries in seeds file {p}{detail}")
+        detail = ""
+        if problems:
+            listed = "; ".join(str(problem) for problem in problems[:5])
+            more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+            detail = f" ({len(problems)} malformed lines: {listed}{more})"
+        raise SeedsFileError(f"no usable entries in seeds file {p}{detail}", problems)
     return seeds, problems

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from hijackwatch.seeds import SeedsFileError, parse_seeds, read_seeds_file, same_site, site_key
+from hijackwatch.seeds import (
+    URL_LENGTH_LIMIT,
+    SeedsFileError,
+    parse_seeds,
+    read_seeds_file,
+    same_site,
+    site_key,
+)
 
 SEEDS = """\
 # campus and government sites
@@ -69,10 +76,68 @@ def test_read_seeds_file_errors(tmp_path: Path) -> None:
     empty.write_text("# nothing here\n\n")
     with pytest.raises(SeedsFileError, match="no usable entries"):
         read_seeds_file(empty)
-    binary = tmp_path / "binary.txt"
-    binary.write_bytes(b"\xff\xfe\x00garbage\x00\nexample.org\n")
-    seeds, problems = read_seeds_file(binary)
-    assert [s.key for s in seeds] == ["example.org"] and len(problems) == 1
+    junk = tmp_path / "junk.txt"  # bytes that are not UTF-8 on one line: that line only
+    junk.write_bytes(b"\x80\x81garbage\nexample.org\n")
+    seeds, problems = read_seeds_file(junk)
+    assert [s.key for s in seeds] == ["example.org"]
+    assert [(p.line, "UTF-8" in p.reason) for p in problems] == [(1, True)]
+    binary = tmp_path / "binary.txt"  # NUL bytes and no byte-order mark: not text
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\nexample.org\n")
+    with pytest.raises(SeedsFileError, match="not a text file"):
+        read_seeds_file(binary)
+    odd = tmp_path / "odd.txt"  # a UTF-16 mark, then an odd number of bytes
+    odd.write_bytes(b"\xff\xfeh\x00i")
+    with pytest.raises(SeedsFileError, match="UTF-16"):
+        read_seeds_file(odd)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_seeds_file_is_decoded_by_its_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    """Notepad saves "Unicode" as UTF-16 LE with a mark, and CRLF line ends."""
+    text = "http://127.0.0.28:8008/\r\n例子.中国\r\nbad host\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    path = tmp_path / "seeds.txt"
+    path.write_bytes(data)
+    seeds, problems = read_seeds_file(path)
+    assert [s.url for s in seeds] == ["http://127.0.0.28:8008/", "http://xn--fsqu00a.xn--fiqs8s/"]
+    assert [(p.line, p.text) for p in problems] == [(3, "bad host")]
+
+
+def test_every_line_bad_lists_each_line_with_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "seeds.txt"
+    path.write_text("# header\nwww.example.gov/portal page\nhttps//example.edu.cn\n")
+    with pytest.raises(SeedsFileError) as caught:
+        read_seeds_file(path)
+    problems = caught.value.problems
+    assert [(p.line, p.text) for p in problems] == [
+        (2, "www.example.gov/portal page"),
+        (3, "https//example.edu.cn"),
+    ]
+    assert "without spaces" in problems[0].reason
+    message = str(caught.value)
+    assert "line 2: an entry is one domain" in message and "line 3:" in message
+
+
+def test_seed_url_longer_than_the_url_length_limit_is_a_malformed_line() -> None:
+    """Scrapy's UrlLengthMiddleware drops longer start URLs without a word."""
+    base = "http://127.0.0.30:8010/?q="
+    fits = base + "a" * (URL_LENGTH_LIMIT - len(base))
+    too_long = fits.replace("127.0.0.30", "127.0.0.31") + "a"  # another site
+    seeds, problems = parse_seeds(f"{fits}\n\n{too_long}\n")
+    assert [s.url for s in seeds] == [fits]
+    assert [p.line for p in problems] == [3]
+    assert f"{URL_LENGTH_LIMIT + 1} characters" in problems[0].reason
+    assert "URLLENGTH_LIMIT" in problems[0].reason
+    assert len(problems[0].text) < 200  # quoted shortened, not 2000 characters of it
+    # measured as the request carries it, percent-encoded: 页 is 9 characters
+    path = "/" + "页" * (URL_LENGTH_LIMIT // 9)
+    seeds, problems = parse_seeds(f"127.0.0.30:8010{path}\n")
+    assert not seeds and "URLLENGTH_LIMIT" in problems[0].reason
+    # the crawl's own limit: larger, or 0 (no limit, as in Scrapy)
+    assert parse_seeds(too_long, max_length=5000)[0]
+    assert parse_seeds(too_long, max_length=0)[0]
 
 
 def test_unicode_links_match_their_punycode_site() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -22,10 +24,16 @@ from hijackwatch.cli import (
     EXIT_USAGE,
     CommandError,
 )
-from hijackwatch.seeds import Seed, SeedsFileError, read_seeds_file
+from hijackwatch.seeds import URL_LENGTH_LIMIT, Seed, SeedsFileError, read_seeds_file
 
 if TYPE_CHECKING:
+    from types import FrameType
+
+    from scrapy.crawler import Crawler
     from scrapy.settings import Settings
+
+# close reason recorded for a run stopped by a second Ctrl-C (Scrapy's first is "shutdown")
+FORCED_REASON = "shutdown_forced"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,14 +82,15 @@ def _crawl_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
 
-def crawl_settings(args: argparse.Namespace, seeds: list[Seed], db_url: str) -> Settings:
+def crawl_settings(args: argparse.Namespace, db_url: str) -> Settings:
+    """The crawl's settings; the seeds go in HIJACKWATCH_SEED_LIST once read (their
+    check depends on URLLENGTH_LIMIT)."""
     from scrapy.settings import Settings
 
     settings = Settings()
     settings.setmodule("hijackwatch.settings", priority="project")
     overrides: dict[str, Any] = {
         "HIJACKWATCH_DB_URL": db_url,
-        "HIJACKWATCH_SEED_LIST": [seed.url for seed in seeds],
         "LOG_LEVEL": "INFO",
         "HIJACKWATCH_QUIET": bool(args.quiet),
     }
@@ -127,6 +136,67 @@ def prepare_database(url: str, timeout: float) -> None:
             db.dispose()
 
 
+def read_seeds(path: str, settings: Settings) -> list[Seed]:
+    """The seeds file's usable entries; each malformed line is reported with its number."""
+    try:
+        seeds, problems = read_seeds_file(
+            path, settings.getint("URLLENGTH_LIMIT", URL_LENGTH_LIMIT)
+        )
+    except SeedsFileError as exc:
+        if not exc.problems:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        seeds, problems = [], exc.problems
+    for problem in problems:
+        print(f"hijackwatch crawl: {path}: skipped {problem}", file=sys.stderr)
+    if not seeds:
+        raise CommandError(
+            f"no usable entries in seeds file {path} ({len(problems)} malformed lines, "
+            "listed above)",
+            EXIT_USAGE,
+        )
+    return seeds
+
+
+class StopNotices:
+    """Say what a stop signal does: the CLI hides Scrapy's own INFO line ("shutting down
+    gracefully, send again to force"), and a graceful stop can take a download timeout.
+
+    Wraps the handlers Scrapy installs, after Scrapy installs them; prints from the
+    reactor thread, not the signal handler (the interrupted code may be writing to the
+    same stream).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        self.received = 0
+
+    def install(self) -> None:
+        for signum in self.SIGNALS:
+            handler = signal.getsignal(signum)
+            if callable(handler) and not isinstance(handler, functools.partial):
+                signal.signal(signum, functools.partial(self._received, handler))
+
+    def _received(self, handler: Any, signum: int, frame: FrameType | None) -> None:
+        from twisted.internet import reactor
+
+        self.received += 1
+        handler(signum, frame)  # Scrapy's: stops the crawl, installs the next handler
+        reactor.callFromThread(self._tell, self.received)  # type: ignore[attr-defined]
+        self.install()
+
+    def _tell(self, count: int) -> None:
+        if count == 1:
+            message = (
+                f"stopping: finishing pages in flight (up to {self.wait:g} s); "
+                "Ctrl-C again to stop now"
+            )
+        else:
+            message = "stopping now: pages in flight are dropped, the run is interrupted"
+        print(f"hijackwatch crawl: {message}", file=sys.stderr, flush=True)
+
+
 def execute(settings: Settings) -> dict[str, Any]:
     """Run the hijack spider to completion in this process; return its final stats."""
     from scrapy.crawler import AsyncCrawlerProcess
@@ -146,32 +216,66 @@ def execute(settings: Settings) -> dict[str, Any]:
         logging.getLogger("hijackwatch.extensions.progress").setLevel(logging.INFO)
     crawler = process.create_crawler(HijackSpider)
     process.crawl(crawler)
+    from twisted.internet import reactor  # installed by AsyncCrawlerProcess by now
+
+    notices = StopNotices(settings.getfloat("DOWNLOAD_TIMEOUT"))
+    # Scrapy installs its handlers at reactor startup; ours wrap them just after
+    reactor.callWhenRunning(reactor.callLater, 0, notices.install)  # type: ignore[attr-defined]
     process.start()
     try:
-        return dict(crawler.stats.get_stats())
+        stats = crawler.stats.get_stats()
     except RuntimeError:  # the crawl died before it started (its error was logged)
         return {}
+    if stats.get("hijackwatch/run_id") is not None and "hijackwatch/run_status" not in stats:
+        settle_forced_stop(crawler)  # a second Ctrl-C stopped the loop before the run's end
+    return dict(crawler.stats.get_stats())
+
+
+def settle_forced_stop(crawler: Crawler) -> None:
+    """Record the run as ``interrupted`` with the pages the storage pipeline still holds."""
+    from hijackwatch.pipelines.storage import StoragePipeline
+
+    engine = crawler.engine
+    itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
+    for component in getattr(itemproc, "middlewares", ()):
+        if isinstance(component, StoragePipeline):
+            component.salvage(FORCED_REASON)
+            return
 
 
 def print_summary(stats: dict[str, Any], console: Console) -> None:
     totals: dict[str, dict[str, int]] = stats.get("hijackwatch/site_totals") or {}
-    table = Table(title="crawl summary", title_justify="left")
-    for column in ("site", "pages", "hijacked", "suspicious", "clean", "errors"):
-        table.add_column(column, justify="left" if column == "site" else "right")
-    for site in sorted(totals, key=lambda s: (-totals[s].get("hijacked", 0), s)):
+    table = Table(
+        title="crawl summary",
+        title_justify="left",
+        caption="pages: distinct URLs; hijacked, suspicious: pages so under any visitor "
+        "profile; fetches: one per page and profile; errors: failed fetches",
+        caption_justify="left",
+    )
+    table.add_column("site", overflow="fold")  # never cut short: it names the site
+    for column in ("pages", "hijacked", "suspicious", "fetches", "errors"):
+        table.add_column(column, justify="right")
+    for site in sorted(totals, key=lambda s: (-totals[s].get("hijacked_pages", 0), s)):
         counts = totals[site]
-        style = "bold red" if counts.get("hijacked") else None
+        style = "bold red" if counts.get("hijacked_pages") else None
         table.add_row(
             escape(site),
+            str(counts.get("pages", 0)),
+            str(counts.get("hijacked_pages", 0)),
+            str(counts.get("suspicious_pages", 0)),
             str(counts.get("fetches", 0)),
-            str(counts.get("hijacked", 0)),
-            str(counts.get("suspicious", 0)),
-            str(counts.get("clean", 0)),
             str(counts.get("error", 0)),
             style=style,
         )
     console.print(table)
     run_id = stats.get("hijackwatch/run_id")
+    if stats.get("hijackwatch/run_status") == "unrecorded":
+        where = "its end is in the spool file" if stats.get("hijackwatch/spool_file") else ""
+        console.print(
+            f"run {run_id}: not settled in the database; {where or 'see the errors above'}",
+            highlight=False,
+        )
+        return
     console.print(
         f"run {run_id}: {stats.get('hijackwatch/run_status', '?')}, "
         f"{stats.get('hijackwatch/hijacked_sites', 0)} hijacked sites "
@@ -185,14 +289,10 @@ def print_summary(stats: dict[str, Any], console: Console) -> None:
 def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
     from hijackwatch.storage import resolve_url
 
-    try:
-        seeds, problems = read_seeds_file(seeds_file)
-    except SeedsFileError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    for problem in problems:
-        print(f"hijackwatch crawl: {seeds_file}: skipped {problem}", file=sys.stderr)
     db_url = resolve_url(args.db)
-    settings = crawl_settings(args, seeds, db_url)
+    settings = crawl_settings(args, db_url)
+    seeds = read_seeds(seeds_file, settings)
+    settings.set("HIJACKWATCH_SEED_LIST", [seed.url for seed in seeds], priority="cmdline")
     prepare_database(db_url, settings.getfloat("HIJACKWATCH_DB_WRITE_TIMEOUT"))
     stats = execute(settings)
     if stats.get("hijackwatch/db_error"):  # the run could not be started after all
@@ -206,6 +306,8 @@ def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
             f"hijackwatch crawl: storage is off, nothing was recorded ({status})", file=sys.stderr
         )
         return EXIT_OK if status == "finished" else EXIT_CRAWL_FAILED
+    if not_stored(stats):
+        return EXIT_DATABASE
     if status not in ("finished", "interrupted") or stats.get("hijackwatch/run_id") is None:
         print(
             f"hijackwatch crawl: the crawl did not finish (status {status}, "
@@ -216,6 +318,34 @@ def crawl(seeds_file: str, args: argparse.Namespace, console: Console) -> int:
     if getattr(args, "fail_on_new", False) and stats.get("hijackwatch/new_hijacked_sites", 0):
         return EXIT_NEW_HIJACKS
     return EXIT_OK
+
+
+def not_stored(stats: dict[str, Any]) -> bool:
+    """Say where results the database did not take are; True when there are any.
+
+    A spool file not imported yet (it is renamed once imported) holds pages or the run's
+    end; pages no spool file could take are lost (the pipeline logged them).
+    """
+    spool = stats.get("hijackwatch/spool_file")
+    pending = spool is not None and Path(spool).exists()
+    lost = stats.get("hijackwatch/lost_pages", 0)
+    if pending:
+        what = f"{stats.get('hijackwatch/spooled_pages', 0)} page(s)"
+        if stats.get("hijackwatch/run_status") == "unrecorded":
+            what += " and the run's end"
+        print(
+            f"hijackwatch crawl: the database did not take all results: {what} are in "
+            f"spool file {spool}; load them with `hijackwatch db import-spool {spool}` "
+            "once the database answers",
+            file=sys.stderr,
+        )
+    if lost:
+        print(
+            f"hijackwatch crawl: {lost} page(s) were lost: neither the database nor a spool "
+            "file took them",
+            file=sys.stderr,
+        )
+    return pending or bool(lost)
 
 
 def run_crawl(args: argparse.Namespace) -> int:

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# a page is as bad as the worst view of it, as incidents.py counts stored pages
+_RANK = {"hijacked": 2, "suspicious": 1}
+_PAGE_COUNT = {1: "suspicious_pages", 2: "hijacked_pages"}
+
 
 class ProgressExtension:
     """Long portfolio crawls run unattended: show sites done, pages and hijacks so far.
@@ -28,6 +32,11 @@ class ProgressExtension:
     A site counts as done when none of its requests is pending any more.
     ``HIJACKWATCH_PROGRESS_INTERVAL = 0`` switches the periodic line off; the
     per-site totals (stat ``hijackwatch/site_totals``) are kept regardless.
+
+    Each page is fetched once per visitor profile, so the totals count both, as the
+    run's stored counts do: ``pages`` (distinct URLs), ``hijacked_pages`` and
+    ``suspicious_pages`` (by the worst verdict any profile saw), and ``fetches`` with
+    per-verdict fetch counts (``hijacked``, ``suspicious``, ``clean``, ``error``).
     """
 
     def __init__(self, crawler: Crawler, interval: float) -> None:
@@ -36,6 +45,8 @@ class ProgressExtension:
         self.pending: Counter[str] = Counter()
         self.started: set[str] = set()
         self.totals: dict[str, Counter[str]] = defaultdict(Counter)
+        # site -> URL -> worst verdict rank any profile saw (bounded by the page limit)
+        self.worst: dict[str, dict[str, int]] = defaultdict(dict)
         self.task: AsyncioLoopingCall | Any = None
 
     @classmethod
@@ -66,20 +77,32 @@ class ProgressExtension:
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, PageItem):
             counts = self.totals[item.site]
+            verdict = verdict_of(item)  # as stored: the summary must match the database
             counts["fetches"] += 1
-            counts[verdict_of(item)] += 1  # as stored: the summary must match the database
+            counts[verdict] += 1
+            pages = self.worst[item.site]
+            rank = _RANK.get(verdict, 0)
+            if item.url not in pages:
+                counts["pages"] += 1
+                pages[item.url] = 0
+            if rank > pages[item.url]:
+                if pages[item.url]:
+                    counts[_PAGE_COUNT[pages[item.url]]] -= 1
+                counts[_PAGE_COUNT[rank]] += 1
+                pages[item.url] = rank
 
     def sites_done(self) -> int:
         return sum(1 for site in self.started if self.pending[site] == 0)
 
     def line(self) -> str:
+        pages = sum(c["pages"] for c in self.totals.values())
         fetches = sum(c["fetches"] for c in self.totals.values())
-        hijacked = sum(c["hijacked"] for c in self.totals.values())
-        sites_hit = sum(1 for c in self.totals.values() if c["hijacked"])
+        hijacked = sum(c["hijacked_pages"] for c in self.totals.values())
+        sites_hit = sum(1 for c in self.totals.values() if c["hijacked_pages"])
         total = self.crawler.stats.get_value("hijackwatch/sites_total", len(self.started))
         return (
-            f"progress: sites {self.sites_done()}/{total} done, {fetches} pages, "
-            f"{hijacked} hijacked pages on {sites_hit} sites"
+            f"progress: sites {self.sites_done()}/{total} done, {pages} pages "
+            f"({fetches} fetches), {hijacked} hijacked pages on {sites_hit} sites"
         )
 
     def log(self) -> None:

@@ -41,7 +41,7 @@ from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
 from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
 from hijackwatch.storage.database import WriteAbandoned
-from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
+from hijackwatch.storage.deadline import NoAnswer, call_with_deadline, in_daemon_thread
 from hijackwatch.storage.engine import URL_ENV, redact
 from hijackwatch.storage.errors import one_line
 from hijackwatch.storage.records import BODY_POLICIES
@@ -608,3 +608,69 @@ class StoragePipeline:
         if sent is not None:
             self.stats.set_value("hijackwatch/alert_sent", sent)
         await asyncio.to_thread(self.db.dispose)
+
+    # -- forced stop ------------------------------------------------------------------
+
+    def salvage(self, reason: str) -> RunOutcome | None:
+        """After a forced stop (a second Ctrl-C stops the event loop: close_spider and
+        spider_closed never ran), settle the run as ``interrupted`` with the pages still
+        in memory. Synchronous, since no loop is left.
+
+        Pages and the run's end go to a spool file first, which is then imported within
+        the write timeout: import-spool skips pages a write still in flight stored after
+        all, and a database that does not take them leaves the file for import-spool.
+        """
+        if self.run_id is None:
+            return None
+        self.stats.set_value("hijackwatch/run_status", "unrecorded")
+        records, self._unsaved, self._buffer = self._unsaved + self._buffer, [], []
+        had_spool = self.spool is not None and self.spool.path is not None
+        finish = {
+            "type": "finish",
+            "run_id": self.run_id,
+            "status": "interrupted",
+            "reason": reason,
+            "finished_at": datetime.now(UTC).isoformat(),
+        }
+        entries = [{"type": "page", "page": record} for record in records] + [finish]
+        try:
+            path = self._get_spool().write(entries)
+        except (OSError, UnicodeEncodeError) as exc:
+            self.stats.set_value("hijackwatch/lost_pages", len(records))
+            logger.critical(
+                "run %s stays `running` in %s and %d page(s) are LOST: no spool file could "
+                "be written in %s nor in the temp directory (%s)",
+                self.run_id,
+                redact(self.db.url),
+                len(records),
+                self.spool_dir,
+                exc,
+            )
+            return None
+        try:
+            imported = call_with_deadline(
+                lambda: self.db.import_spool(path), self.write_timeout, self.db.url
+            )
+        except Exception as exc:
+            self.stats.inc_value("hijackwatch/spooled_pages", len(records))
+            self.stats.set_value("hijackwatch/spool_file", str(path))
+            logger.error(
+                "database %s unavailable (%s): %d page(s) and the end of run %s are in spool "
+                "file %s; load them with `hijackwatch db import-spool %s`",
+                redact(self.db.url),
+                one_line(exc),
+                len(records),
+                self.run_id,
+                path,
+                path,
+            )
+            return None
+        self.stats.inc_value("hijackwatch/pages_written", imported.pages)
+        if not had_spool:  # written for this import only: nothing in it is left to load
+            path.with_name(path.name + ".imported").unlink(missing_ok=True)
+        self.outcome = imported.outcome
+        if self.outcome is not None:
+            for key, value in self.outcome.stats().items():
+                self.stats.set_value(key, value)
+            self.stats.set_value("hijackwatch/run_status", self.outcome.status)
+        return self.outcome

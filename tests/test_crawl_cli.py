@@ -1,0 +1,307 @@
+"""``hijackwatch crawl`` as an operator runs it: stopping it, a stalled database, bad seeds,
+and the summary's counts. A real CLI process, real HTTP servers, a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES = ["/", "/a.html", "/b.html", "/c.html"]
+FAST = ["-s", "HIJACKWATCH_LOOPBACK_ONLY=1", "-s", "RETRY_ENABLED=0", "-s", "LOG_LEVEL=INFO"]
+
+
+class Site:
+    """A small site on 127.0.0.x; ``/hang`` (linked from the homepage) never answers."""
+
+    def __init__(self, host: str = "127.0.0.61") -> None:
+        release = self.release = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path == "/hang":
+                    release.wait(120)  # bounded: the test ends it at teardown
+                    return
+                if self.path not in PAGES:
+                    self.send_error(404)
+                    return
+                links = "".join(f"<a href='{p}'>{p}</a> " for p in [*PAGES, "/hang"])
+                body = (
+                    f"<html><head><title>Library {self.path}</title></head><body>"
+                    f"<p>Opening hours of the municipal library, nine to five.</p>{links}"
+                    "</body></html>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    s = Site()
+    yield s
+    s.close()
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hijackwatch", *args]
+
+
+def env() -> dict[str, str]:
+    e = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    e.pop("HIJACKWATCH_DB_URL", None)
+    return e
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli(*args), cwd=REPO, env=env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+class Lines:
+    """A child's stderr, read in a thread so that the test can wait for a line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
+
+    @property
+    def text(self) -> str:
+        self.thread.join(10)
+        return "".join(self.lines)
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except sqlite3.OperationalError:  # the schema is being created
+            pass
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
+    site: Site, tmp_path: Path
+) -> None:
+    db = tmp_path / "hw.db"
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "\n")
+    proc = subprocess.Popen(
+        cli(
+            "crawl",
+            str(seeds),
+            "--db",
+            f"sqlite:///{db}",
+            *FAST,
+            "-s",
+            "DOWNLOAD_TIMEOUT=90",  # the graceful stop would wait for /hang that long
+            "-s",
+            "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
+            "-s",
+            "HIJACKWATCH_BATCH_SIZE=1000",
+            "-s",
+            "HIJACKWATCH_PROFILE_MODE=off",
+            "-s",
+            "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+        ),
+        cwd=REPO,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    err = Lines(proc.stderr)  # type: ignore[arg-type]
+    try:
+        err.wait_for(rf"{len(PAGES)} pages")  # every page but /hang is in
+        assert query(db, "SELECT COUNT(*) FROM pages") == [(0,)]  # buffered, not written
+        proc.send_signal(signal.SIGINT)
+        err.wait_for(r"stopping: finishing pages in flight \(up to 90 s\); Ctrl-C again")
+        time.sleep(0.5)
+        assert proc.poll() is None  # still waiting for /hang
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stdout = proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 0, err.text + stdout
+    assert "did not finish" not in err.text
+    assert query(db, "SELECT status, reason FROM crawl_runs") == [
+        ("interrupted", "shutdown_forced")
+    ]
+    stored = {url for (url,) in query(db, "SELECT url FROM pages")}
+    assert stored == {site.url.rstrip("/") + p for p in PAGES}
+    assert "run 1: interrupted" in stdout
+    assert not list(tmp_path.glob("hijackwatch-spool-*"))  # imported and removed
+
+
+def test_stalled_database_results_in_the_spool_file_exit_3(site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    spool_dir = tmp_path / "spool"
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "\n")
+    proc = subprocess.Popen(
+        cli(
+            "crawl",
+            str(seeds),
+            "--db",
+            f"sqlite:///{db}",
+            *FAST,
+            "-s",
+            "DOWNLOAD_TIMEOUT=4",  # /hang times out: the crawl ends by itself
+            "-s",
+            "HIJACKWATCH_DB_WRITE_TIMEOUT=2",
+            "-s",
+            f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+            "-s",
+            "HIJACKWATCH_FLUSH_INTERVAL=0",
+            "-s",
+            "HIJACKWATCH_PROFILE_MODE=off",
+        ),
+        cwd=REPO,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    locker = None
+    try:
+        wait_until(lambda: db.exists() and query(db, "SELECT COUNT(*) FROM crawl_runs") == [(1,)])
+        locker = sqlite3.connect(db, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # held until the crawl has ended
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if locker is not None:
+            locker.execute("ROLLBACK")
+            locker.close()
+    assert proc.returncode == 3, stderr
+    spools = list(spool_dir.glob("hijackwatch-spool-run1-*.jsonl"))
+    assert len(spools) == 1
+    assert f"are in spool file {spools[0]}" in stderr
+    assert f"hijackwatch db import-spool {spools[0]}" in stderr
+    assert "did not finish" not in stderr
+    assert "unrecorded" not in stdout
+    assert "run 1: not settled in the database; its end is in the spool file" in stdout
+    # and they are there: importing them settles the run
+    imported = run_cli("db", "import-spool", str(spools[0]), "--db", f"sqlite:///{db}")
+    assert imported.returncode == 0, imported.stderr
+    assert query(db, "SELECT status FROM crawl_runs") == [("finished",)]
+    assert query(db, "SELECT COUNT(DISTINCT url) FROM pages")[0][0] >= len(PAGES)
+
+
+def test_summary_counts_distinct_pages_and_fetches_apart(site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "\n")
+    done = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "DOWNLOAD_TIMEOUT=2",
+        "-s",
+        "HIJACKWATCH_PROGRESS_INTERVAL=0",
+    )
+    assert done.returncode == 0, done.stderr
+    ((pages, fetches),) = query(db, "SELECT COUNT(DISTINCT url), COUNT(*) FROM pages")
+    assert fetches > pages  # every visitor profile fetched each page
+    header = next(line for line in done.stdout.splitlines() if "site" in line)
+    assert re.search(r"pages.*fetches.*errors", header), done.stdout
+    row = next(line for line in done.stdout.splitlines() if "127.0.0.61" in line)
+    numbers = [int(n) for n in re.findall(r"│\s*(\d+)\s*(?=│)", row)]
+    assert numbers[0] == pages and numbers[3] == fetches, done.stdout
+
+
+def test_every_seed_line_bad_each_reported_with_its_line_number(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    long_url = "http://127.0.0.30:8010/?q=" + "a" * 2100
+    seeds.write_text(f"# sites\nwww.example.gov/portal page\n{long_url}\nhttps//example.edu.cn\n")
+    done = run_cli("crawl", str(seeds), "--db", f"sqlite:///{tmp_path / 'hw.db'}")
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert [re.search(r"skipped line (\d+)", line)[1] for line in lines[:3]] == ["2", "3", "4"]  # type: ignore[index]
+    assert "URLLENGTH_LIMIT" in lines[1] and len(lines[1]) < 400
+    assert "3 malformed lines, listed above" in lines[3]
+    assert not (tmp_path / "hw.db").exists()  # refused before anything else
+
+
+def test_utf16_seeds_file_is_crawled(site: Site, tmp_path: Path) -> None:
+    """A seeds file saved by Notepad as "Unicode": UTF-16 LE with a byte-order mark."""
+    db = tmp_path / "hw.db"
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_bytes(f"# 站点\r\n{site.url}\r\n".encode("utf-16"))
+    done = run_cli(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "DOWNLOAD_TIMEOUT=2",
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "skipped" not in done.stderr
+    assert query(db, "SELECT COUNT(DISTINCT url) FROM pages")[0][0] == len(PAGES) + 1
