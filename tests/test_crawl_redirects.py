@@ -26,7 +26,8 @@ CHAIN = 25  # /chain1 -> ... -> /chain26, far past REDIRECT_MAX_TIMES
 BOT_WORDS = ("bot", "spider")  # /cloak-loop loops only for crawlers
 HOME = b"""<html><head><title>Library news</title></head><body><p>Opening hours and events
 of the college library.</p><a href="/loopA">a</a> <a href="/chain1">c</a>
-<a href="/cloak-loop">n</a> <a href="/moved">m</a> <a href="/page.html">p</a></body></html>"""
+<a href="/cloak-loop">n</a> <a href="/moved">m</a> <a href="/page.html">p</a>
+<a href="/search?b=2&amp;a=1">s</a></body></html>"""
 PAGE = b"""<html><head><title>Events</title></head><body><p>Reading group on Tuesday
 evenings in the main hall.</p></body></html>"""
 
@@ -49,7 +50,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._redirect("/cloak-loop")
         if path == "/moved":  # to a page the site also links: the hop's URL is already seen
             return self._redirect("/page.html", 301)
-        if path in ("/", "/page.html", "/cloak-loop", "/chain26"):
+        if path == "/search?b=2&a=1":  # the same arguments in another order: a new URL
+            return self._redirect("/search?a=1&b=2", 301)
+        if path in ("/", "/page.html", "/cloak-loop", "/chain26", "/search?a=1&b=2"):
             body = HOME if path == "/" else PAGE
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -115,7 +118,24 @@ class Crawl:
 
 
 def test_every_row_is_a_linked_url_never_a_hop(crawl: Crawl) -> None:
-    assert set(crawl.rows) == {"/", "/loopA", "/chain1", "/cloak-loop", "/moved", "/page.html"}
+    assert set(crawl.rows) == {
+        "/",
+        "/loopA",
+        "/chain1",
+        "/cloak-loop",
+        "/moved",
+        "/page.html",
+        "/search?b=2&a=1",
+    }
+
+
+def test_a_redirect_that_reorders_the_query_is_no_loop(crawl: Crawl) -> None:
+    """canonicalize_url sorts query arguments; the server (and a browser) does not."""
+    rows = crawl.rows["/search?b=2&a=1"]
+    assert len(rows) == len(DEFAULT_PROFILES)
+    for row in rows:
+        assert (row.status, row.error) == (200, None), row
+        assert row.final_url == f"{crawl.base}/search?a=1&b=2"
 
 
 def test_a_redirect_loop_is_an_error_row_of_the_linked_url(crawl: Crawl) -> None:

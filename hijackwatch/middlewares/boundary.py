@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urldefrag, urljoin
 
 from scrapy.exceptions import IgnoreRequest
-from w3lib.url import canonicalize_url
+from w3lib.url import safe_url_string
 
 from hijackwatch.seeds import is_loopback, same_site, site_key
 
@@ -26,6 +26,13 @@ HOP_CHARS = 80  # of each URL in a redirect failure's chain (the row's error kee
 
 def _chain(urls: list[str]) -> str:
     return " -> ".join(u if len(u) <= HOP_CHARS else f"{u[: HOP_CHARS - 3]}..." for u in urls)
+
+
+def _same_page(url: str) -> str:
+    """What makes two hops one page: the URL as requested, without its fragment (never
+    sent). Not canonicalize_url: a redirect that only reorders the query is a new URL
+    to the server, and browsers follow it."""
+    return safe_url_string(urldefrag(url)[0])
 
 
 class SiteBoundaryMiddleware:
@@ -97,8 +104,8 @@ class SiteBoundaryMiddleware:
         if not self.follows_redirects or request.meta.get("dont_redirect"):
             return  # the 3xx itself is the page
         chain = [*request.meta.get("redirect_urls", ()), request.url]
-        seen = {canonicalize_url(url) for url in chain}
-        if canonicalize_url(target) in seen:
+        seen = {_same_page(url) for url in chain}
+        if _same_page(target) in seen:
             self.stats.inc_value("hijackwatch/redirect_loops")
             raise IgnoreRequest(f"redirect loop: {_chain([*chain, target])}")
         if self.max_redirects and request.meta.get("redirect_times", 0) >= self.max_redirects:
