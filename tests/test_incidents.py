@@ -19,6 +19,8 @@ from tests.test_storage import RUN1_AT, incidents, write_run
 SITE = "town.example.gov"
 HOME = f"http://{SITE}/"
 NEWS = f"http://{SITE}/news.html"
+LOGIN = f"http://{SITE}/login?next=/"
+HTTPS_HOME, HTTPS_NEWS = f"https://{SITE}/", f"https://{SITE}/news.html"
 
 
 def row(url: str, status: int | None, verdict: str = "clean", **extra: Any) -> dict[str, Any]:
@@ -56,6 +58,20 @@ CASES = {
     ),
     "page 200 clean for every profile fetched": (
         [row(HOME, 200), row(NEWS, 200), row(NEWS, 200, profile="googlebot")],
+        CLOSED,
+    ),
+    # a login or bot-challenge wall: every URL lands on one page, the hijacked one unseen
+    "every URL redirected to a login page": (
+        [row(HOME, 200, final_url=LOGIN), row(NEWS, 200, final_url=LOGIN)],
+        OPEN,
+    ),
+    "site moved to https, page clean there": (
+        [row(HOME, 200, final_url=HTTPS_HOME), row(NEWS, 200, final_url=HTTPS_NEWS)],
+        CLOSED,
+    ),
+    # the parasite page was deleted and its URL now sends visitors home: a cleanup
+    "page redirected to the homepage, which answers": (
+        [row(HOME, 200), row(NEWS, 200, final_url=HOME)],
         CLOSED,
     ),
     "page 404 for one profile, 200 clean for another": (

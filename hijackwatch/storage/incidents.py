@@ -6,14 +6,17 @@ repeats them):
 
 - a page (URL) is hijacked in a run if any profile's fetch of it is ``hijacked``;
   a site is hijacked if any of its pages is;
-- a site is *seen* in a run when at least one of its fetches answered 2xx and was
-  analysed (verdict not ``error``): a 403/5xx homepage or "Access denied" everywhere is not;
+- a site is *seen* in a run when at least one of its pages answered 2xx and was
+  analysed (verdict not ``error``): a 403/5xx homepage or "Access denied" everywhere is
+  not, nor a login or challenge wall every URL redirects to;
 - a page incident closes when a later run fetches the URL and no profile sees it
   hijacked, provided every profile's fetch of it answered 2xx and was analysed, or
   answered 404/410 (the parasite page was deleted), with at least one 2xx or the site
-  seen; a URL the run did not fetch, or got an error, 403, 5xx or off-site redirect
-  for under any profile, stays open (cloaking hides from crawlers: a clean browser
-  view says nothing of what googlebot gets);
+  seen. A 2xx reached through a redirect to another page of the site (a login wall,
+  the homepage) counts like a 404, not as the page seen clean; one to the same page
+  (http -> https) counts as the page. A URL the run did not fetch, or got an error,
+  403, 5xx or off-site redirect for under any profile, stays open (cloaking hides from
+  crawlers: a clean browser view says nothing of what googlebot gets);
 - a site incident closes only in a *finished* run that saw the site, found none of its
   pages hijacked and left none of its page incidents open; an interrupted or failed run
   may open or extend incidents but never declares a site clean (it may have missed the
@@ -27,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -90,28 +94,97 @@ class UrlState:
     """What one run learnt about one URL, over every profile's fetch of it."""
 
     hijacked: bool  # some profile saw it hijacked
-    ok: bool  # some profile got a 2xx answer that was analysed
-    gone: bool  # some profile got an analysed 404/410
+    ok: bool  # some profile got a 2xx answer at this page that was analysed
+    gone: bool  # some profile got an analysed 404/410, or a 2xx only on another page
     unanswered: bool  # some profile got neither (an error, 403, 5xx, off-site 3xx)
 
 
-def _page_states(session: Session, run_id: int) -> dict[int, dict[str, UrlState]]:
-    """site_id -> url -> UrlState; a URL the run did not fetch is absent."""
+# Rows of redirected 2xx fetches read per site to tell whether the site answers at all
+# (a site moved to https redirects every URL to the same page elsewhere).
+SEEN_SAMPLE = 50
+
+
+def _page_states(
+    session: Session, run_id: int, incident_urls: set[tuple[int, str]]
+) -> dict[int, dict[str, UrlState]]:
+    """site_id -> url -> UrlState; a URL the run did not fetch is absent.
+
+    A 2xx reached through a same-site redirect counts for the page only when it landed
+    on the same page (http -> https, a trailing slash): a site that sends every URL to
+    a login or challenge page has not shown the hijacked page. That is decided for the
+    URLs of open page incidents and, for a site with no direct 2xx, on a sample.
+    """
     usable = Page.verdict != "error"  # fetched and analysed; a fetch error has no status
+    success = usable & Page.status.between(200, 299)
+    moved = Page.final_url.is_not(None) & (Page.final_url != Page.url)
     hijacked = func.max(case((Page.verdict == "hijacked", 1), else_=0))
-    ok = func.max(case((usable & Page.status.between(200, 299), 1), else_=0))
+    ok = func.max(case((success & ~moved, 1), else_=0))
+    ok_moved = func.max(case((success & moved, 1), else_=0))
     gone = func.max(case((usable & Page.status.in_(GONE_STATUSES), 1), else_=0))
     answered = usable & (Page.status.between(200, 299) | Page.status.in_(GONE_STATUSES))
     unanswered = func.max(case((answered, 0), else_=1))  # a NULL status counts too
     rows = session.execute(
-        select(Page.site_id, Page.url, hijacked, ok, gone, unanswered)
+        select(Page.site_id, Page.url, hijacked, ok, ok_moved, gone, unanswered)
         .where(Page.run_id == run_id)
         .group_by(Page.site_id, Page.url)
     )
+    flags: dict[int, dict[str, list[bool]]] = {}
+    for site_id, url, *values in rows:
+        flags.setdefault(site_id, {})[url] = list(map(bool, values))
+    # (site, url) whose only 2xx came after a redirect, and that matter here
+    wanted: list[tuple[int, str]] = []
+    for site_id, urls in flags.items():
+        direct = any(f[1] for f in urls.values())
+        moved_only = [url for url, f in urls.items() if f[2] and not f[1]]
+        wanted += [(site_id, u) for u in moved_only if (site_id, u) in incident_urls]
+        if not direct:
+            wanted += [(site_id, u) for u in moved_only[:SEEN_SAMPLE]]
+    same = _landed_on_same_page(session, run_id, wanted)
     states: dict[int, dict[str, UrlState]] = {}
-    for site_id, url, *flags in rows:
-        states.setdefault(site_id, {})[url] = UrlState(*map(bool, flags))
+    for site_id, urls in flags.items():
+        for url, (is_hijacked, is_ok, is_moved, is_gone, is_unanswered) in urls.items():
+            landed = is_moved and (site_id, url) in same
+            states.setdefault(site_id, {})[url] = UrlState(
+                hijacked=is_hijacked,
+                ok=is_ok or landed,
+                gone=is_gone or (is_moved and not landed),
+                unanswered=is_unanswered,
+            )
     return states
+
+
+def _landed_on_same_page(
+    session: Session, run_id: int, wanted: list[tuple[int, str]]
+) -> set[tuple[int, str]]:
+    """Those of ``wanted`` whose redirected 2xx fetches all ended on the same page (path
+    and query as linked; scheme and host may change within the site)."""
+    if not wanted:
+        return set()
+    finals: dict[tuple[int, str], set[str]] = {}
+    urls = sorted({url for _site, url in set(wanted)})
+    for chunk in chunks(urls):
+        rows = session.execute(
+            select(Page.site_id, Page.url, Page.final_url).where(
+                Page.run_id == run_id,
+                Page.url.in_(chunk),
+                Page.verdict != "error",
+                Page.status.between(200, 299),
+                Page.final_url.is_not(None),
+            )
+        )
+        for site_id, url, final in rows:
+            finals.setdefault((site_id, url), set()).add(final)
+    return {
+        key
+        for key in set(wanted)
+        if all(_page_of(final) == _page_of(key[1]) for final in finals.get(key, ()))
+    }
+
+
+def _page_of(url: str) -> tuple[str, str]:
+    """Path (no trailing slash) and query: what a same-site redirect must keep."""
+    parts = urlsplit(url)
+    return parts.path.rstrip("/"), parts.query
 
 
 def chunks(values: Sequence[T], size: int = IN_LIST_MAX) -> Iterator[Sequence[T]]:
@@ -153,8 +226,11 @@ def _close(incident: Incident, run: CrawlRun, at: datetime) -> None:
 def settle_run(session: Session, run: CrawlRun) -> None:
     """Open, extend and close incidents for every site the run crawled."""
     at = run.started_at
-    states = _page_states(session, run.id)
-    incidents = _open_incidents(session, list(states))
+    site_ids = list(session.scalars(select(Page.site_id).where(Page.run_id == run.id).distinct()))
+    incidents = _open_incidents(session, site_ids)
+    states = _page_states(
+        session, run.id, {(i.site_id, i.url) for i in incidents if i.scope == "page" and i.url}
+    )
     site_open = {i.site_id: i for i in incidents if i.scope == "site"}
     page_open: dict[tuple[int, str], Incident] = {
         (i.site_id, i.url or ""): i for i in incidents if i.scope == "page"
