@@ -310,9 +310,16 @@ def _read_bounded(response: Any, max_bytes: int) -> bytes:
     return b"".join(chunks)[:max_bytes]
 
 
+# gzip members decoded per body: real servers send one; a body of 250,000 empty members
+# would cost quadratic copying of what follows each one
+MAX_GZIP_MEMBERS = 64
+
+
 def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
     out = bytearray()
-    while data:
+    for _member in range(MAX_GZIP_MEMBERS):
+        if not data:
+            break
         stream = zlib.decompressobj(wbits)
         out += stream.decompress(data, limit + 1 - len(out))
         while stream.unconsumed_tail and not stream.eof and len(out) <= limit:
@@ -322,6 +329,9 @@ def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
         data = stream.unused_data  # gzip: the next member, if any
         if not data.startswith(b"\x1f\x8b"):
             break
+    else:
+        if data:
+            raise zlib.error(f"more than {MAX_GZIP_MEMBERS} gzip members")
     return bytes(out)
 
 
@@ -600,8 +610,11 @@ def with_profiles(profiles: list[Profile], names: Iterable[str]) -> list[Profile
     Raises ValueError naming an unknown name: dropping a misspelt ``googelbot`` would
     scan as the browser only and miss the cloaking it was asked to look for.
     """
+    names = list(names)
     keep = {n.strip().lower() for n in names} - {""}
     known = [p.name for p in profiles]
+    if names and not keep:  # "--profile ," would quietly mean the browser only
+        raise ValueError(f"no profile named (known: {', '.join(known)})")
     unknown = sorted(keep - set(known))
     if unknown:
         raise ValueError(

@@ -73,9 +73,28 @@ def test_a_url_that_cannot_work_is_one_line_and_exit_3(
         Database(url)
 
 
-def test_redact_masks_the_password_of_an_unparseable_url() -> None:
-    assert redact(f"postgresql://u:{SECRET}@h:port/x") == "postgresql://u:***@h:port/x"
+def test_redact_never_shows_a_password() -> None:
+    for url in (
+        f"postgresql://u:{SECRET}@h:port/x",  # unparseable (the port)
+        f"postgresql+psycopg//u:{SECRET}@h/x",  # no "://"
+        f"postgresql://u:p@{SECRET}@h:5432/x",  # "@" in the password: parsed as the host
+        f"postgresql://u@h/x?password={SECRET}",  # libpq reads it from the query too
+        f"postgresql://u@h/x?sslpassword={SECRET}&sslmode=require",
+    ):
+        assert SECRET not in redact(url), url
+    assert redact(f"postgresql://u:{SECRET}@h/x?sslmode=require") == (
+        "postgresql://u:***@h/x?sslmode=require"
+    )
     assert redact("postgresql://u@h/x") == "postgresql://u@h/x"
+
+
+def test_a_mistyped_sqlite_uri_is_refused_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageError, match="no database at"):
+        Database("sqlite:///file:typo.db?uri=true", create=False)
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_mistyped_sqlite_path_is_refused_not_created(

@@ -21,7 +21,13 @@ import brotli
 import pytest
 
 from hijackwatch.cli import main
-from hijackwatch.profiles import BUILTIN_PROFILES, DECODED_MAX_BYTES, fetch_url, fetch_view
+from hijackwatch.profiles import (
+    BUILTIN_PROFILES,
+    DECODED_MAX_BYTES,
+    MAX_GZIP_MEMBERS,
+    fetch_url,
+    fetch_view,
+)
 from tests.conftest import BENIGN_DIR, SEED_PAGE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +94,8 @@ def server() -> Iterator[str]:
         ),
         "/br.html": ({"Content-Encoding": "br"}, brotli.compress(SEED_PAGE.read_bytes())),
         "/bomb.html": ({"Content-Encoding": "gzip"}, BOMB),
+        # 200,000 empty members after the page: decoding each copied all that followed
+        "/members.html": ({"Content-Encoding": "gzip"}, GZIP_SEED + gzip.compress(b"") * 200_000),
         "/not-gzip.html": ({"Content-Encoding": "gzip"}, b"<title>casino</title>"),
         "/double-gzip.html": ({}, GZIP_SEED),  # gzip data served as a plain HTML body
         "/binary.html": ({}, b"\x7fELF\x02\x01\x01" + bytes(600)),
@@ -208,6 +216,20 @@ def test_a_gzip_bomb_stays_bounded(server: str) -> None:
     view = fetch_view(server + "/bomb.html", BUILTIN_PROFILES["browser"], timeout=5)
     assert view.error and f"more than {DECODED_MAX_BYTES} bytes decoded" in view.error
     assert view.body is None and time.monotonic() - started < 3
+
+
+def test_countless_gzip_members_are_refused_quickly(server: str) -> None:
+    started = time.monotonic()
+    view = fetch_view(server + "/members.html", BUILTIN_PROFILES["browser"], timeout=30)
+    assert view.error and f"more than {MAX_GZIP_MEMBERS} gzip members" in view.error
+    assert time.monotonic() - started < 5
+
+
+def test_a_profile_option_naming_none_is_a_usage_error(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, records, err = scan(capsys, "--profile", ",", server + "/gzip.html")
+    assert code == 2 and records == [] and "no profile named" in err
 
 
 def test_a_bad_gzip_stream_is_a_view_error(server: str) -> None:

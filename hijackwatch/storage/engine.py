@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -39,12 +40,30 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
+# query arguments libpq and the drivers read a secret from
+SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "passfile", "sslkey"})
+# for a URL SQLAlchemy cannot parse: "scheme://user:" kept, the rest up to the last "@"
+# of the authority masked (a password may hold "@"); the query's secrets too
+_USERINFO_SECRET = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:?/*[^:/?#@]*:)[^/?#]*@")
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_QUERY_KEYS)) + r")=)[^&#]*")
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password (in the user part or the query), for messages."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # unparseable, yet it may still hold a password: user:secret@host
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+        parsed = make_url(url)
+    except Exception:  # unparseable, yet it may hold a password
+        return _mask(url)
+    if "@" in (parsed.host or ""):  # a password holding "@" was split there
+        return _mask(url)
+    if not SECRET_QUERY_KEYS.isdisjoint(k.lower() for k in parsed.query):
+        query = {k: "xxx" if k.lower() in SECRET_QUERY_KEYS else v for k, v in parsed.query.items()}
+        parsed = parsed.set(query=query)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _mask(url: str) -> str:
+    return _QUERY_SECRET.sub(r"\1xxx", _USERINFO_SECRET.sub(r"\1***@", url))
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -52,9 +71,13 @@ def sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    if str(parsed.database).startswith("file:"):
-        return None
-    return Path(parsed.database).resolve()
+    database = str(parsed.database)
+    if database.startswith("file:"):  # a URI (?uri=true): its path, unless in memory
+        parts = urlsplit(database)
+        if not parts.path or "mode=memory" in parts.query or parts.path == ":memory:":
+            return None
+        return Path(unquote(parts.path)).resolve()
+    return Path(database).resolve()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
