@@ -21,6 +21,10 @@ HIJACKWATCH_MAX_PAGES = 200  # per site, every profile's fetch of a page counts 
 HIJACKWATCH_MAX_DEPTH = 5
 HIJACKWATCH_MAX_SITEMAPS = 20  # sitemap files read per site (indexes included)
 HIJACKWATCH_SITEMAP_MAX_BYTES = 20 * 1024 * 1024  # after decompression
+# open page incidents of a site requested again every run, least recently seen first
+# (an unlinked parasite page is otherwise never fetched again, so never closes); counted
+# in HIJACKWATCH_MAX_PAGES; 0 = off
+HIJACKWATCH_RECHECK_MAX = 200
 HIJACKWATCH_BATCH_SIZE = 200
 HIJACKWATCH_FLUSH_INTERVAL = 5.0
 # s a batch write (retries included) may take before it goes to the spool file and the

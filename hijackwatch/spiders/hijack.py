@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -19,10 +21,17 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.items import PageItem
+from hijackwatch.pipelines.storage import db_url_setting
 from hijackwatch.profiles import BASELINE
 from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
+from hijackwatch.storage import Database
+from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
+from hijackwatch.storage.engine import redact
+from hijackwatch.storage.errors import one_line
+from hijackwatch.storage.incidents import chunks
 
 if TYPE_CHECKING:
     from typing import Self
@@ -94,13 +103,26 @@ def _cleaned(base: str, href: str) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 
+def read_open_incidents(
+    db_url: str, site_keys: Sequence[str], per_site: int
+) -> dict[str, list[str]]:
+    """:meth:`Database.open_incident_urls` on a connection of its own (blocking)."""
+    db = Database(db_url, create=False)  # the storage pipeline has created it by now
+    try:
+        return db.open_incident_urls(site_keys, per_site)
+    finally:
+        db.dispose()
+
+
 class HijackSpider(scrapy.Spider):
     """Crawls every seed site: homepage, same-site links, robots.txt and sitemap URLs.
 
     Hijackers list their parasite pages in sitemaps, so sitemap URLs are fetched
     first; each site stops at ``HIJACKWATCH_MAX_PAGES`` pages and
     ``HIJACKWATCH_MAX_DEPTH`` link hops. Other sites are never crawled: their
-    domains are only recorded (by detection) as outbound links.
+    domains are only recorded (by detection) as outbound links. The URLs of a site's
+    open page incidents (``HIJACKWATCH_RECHECK_MAX``) are requested again as well:
+    an unlinked parasite page may still be live, and only a fetch can tell.
     """
 
     name = "hijack"
@@ -113,6 +135,9 @@ class HijackSpider(scrapy.Spider):
         self.max_depth = 5
         self.max_sitemaps = 20
         self.sitemap_max_bytes = 20 * 1024 * 1024
+        self.recheck_max = 200  # open page incidents requested again per site
+        self.recheck_db: str | None = None  # the crawl's database; None: storage is off
+        self.db_timeout = 120.0
         self.scheduled: Counter[str] = Counter()  # page requests per site
         self.sitemaps_read: Counter[str] = Counter()
         self.seen: set[str] = set()
@@ -126,6 +151,12 @@ class HijackSpider(scrapy.Spider):
         spider.max_depth = settings.getint("HIJACKWATCH_MAX_DEPTH", 5)
         spider.max_sitemaps = settings.getint("HIJACKWATCH_MAX_SITEMAPS", 20)
         spider.sitemap_max_bytes = settings.getint("HIJACKWATCH_SITEMAP_MAX_BYTES", 20 << 20)
+        # at most half of a site's page budget, so that the crawl still finds new pages
+        recheck = max(0, settings.getint("HIJACKWATCH_RECHECK_MAX", 200))
+        spider.recheck_max = min(recheck, max(1, spider.max_pages // 2)) if recheck else 0
+        spider.db_timeout = settings.getfloat("HIJACKWATCH_DB_WRITE_TIMEOUT", 120.0)
+        if settings.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
+            spider.recheck_db = db_url_setting(settings)  # where StoragePipeline writes
         spider.seeds = spider._load_seeds(settings.getlist("HIJACKWATCH_SEED_LIST"))
         return spider
 
@@ -162,21 +193,64 @@ class HijackSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         self.crawler.stats.set_value("hijackwatch/sites_total", len(self.seeds))
-        for seed in self.seeds:
-            request = self.page_request(seed, seed.url, 0, priority=100)
+        if self.recheck_db is None:
+            logger.debug("storage is off: open incidents are not rechecked")
+        for batch in chunks(self.seeds):
+            rechecks = await self.open_incident_urls([seed.key for seed in batch])
+            for seed in batch:
+                request = self.page_request(seed, seed.url, 0, priority=100)
+                if request is not None:
+                    yield request
+                for request in self.recheck_requests(seed, rechecks.get(seed.key, ())):
+                    yield request
+                root = f"{urlsplit(seed.url).scheme}://{urlsplit(seed.url).netloc}"
+                # optional files: no retries, failures are noted at debug level (aux_failed)
+                meta = {"hw_site": seed.key, "hw_seed": seed, "dont_retry": True}
+                yield Request(
+                    f"{root}/robots.txt",
+                    callback=self.parse_robots,
+                    errback=self.aux_failed,
+                    meta=meta,
+                    priority=90,
+                )
+                yield self.sitemap_request(seed, f"{root}/sitemap.xml")
+
+    async def open_incident_urls(self, site_keys: list[str]) -> dict[str, list[str]]:
+        """The open page incidents of these sites in the crawl's database, {} when it
+        cannot tell: the crawl runs without them (the storage pipeline reports database
+        trouble itself), after one warning."""
+        db_url = self.recheck_db
+        if db_url is None or self.recheck_max <= 0:
+            return {}
+        read = functools.partial(read_open_incidents, db_url, site_keys, self.recheck_max)
+        future = asyncio.wrap_future(in_daemon_thread(read))  # see deadline.py: no pool
+        await asyncio.wait({future}, timeout=self.db_timeout or None)
+        try:
+            if not future.done():
+                future.cancel()  # the thread goes on alone; its answer is dropped
+                raise NoAnswer(self.db_timeout, db_url)
+            return future.result()
+        except Exception as exc:
+            self.recheck_db = None  # one warning, not one per batch of seeds
+            if isinstance(exc, SQLAlchemyError):  # the driver's error, without the SQL
+                cause = getattr(exc, "orig", None) or exc
+                reason = f"cannot read {redact(db_url)}: {type(cause).__name__}: {one_line(cause)}"
+            else:  # ours: it names the database already
+                reason = one_line(exc)
+            logger.warning("open incidents not rechecked: %s", reason)
+            return {}
+
+    def recheck_requests(self, seed: Seed, urls: Iterable[str]) -> Iterator[Request]:
+        """Requests for the open page incidents of ``seed``'s site, like pages it links."""
+        for stored in urls:
+            url = _clean_link(stored, stored)
+            key = site_key(url) if url else None
+            if url is None or key is None or not same_site(seed.key, key):
+                continue  # the seed has changed since (its port, say): stay within the site
+            request = self.page_request(seed, url, 1, priority=50)
             if request is not None:
+                self.crawler.stats.inc_value("hijackwatch/rechecked_urls")
                 yield request
-            root = f"{urlsplit(seed.url).scheme}://{urlsplit(seed.url).netloc}"
-            # optional files: no retries, failures are noted at debug level (aux_failed)
-            meta = {"hw_site": seed.key, "hw_seed": seed, "dont_retry": True}
-            yield Request(
-                f"{root}/robots.txt",
-                callback=self.parse_robots,
-                errback=self.aux_failed,
-                meta=meta,
-                priority=90,
-            )
-            yield self.sitemap_request(seed, f"{root}/sitemap.xml")
 
     def sitemap_request(self, seed: Seed, url: str) -> Request:
         self.sitemaps_read[seed.key] += 1

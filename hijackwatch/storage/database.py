@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError as AlembicError
-from sqlalchemy import delete, exists, insert, inspect, select, update
+from sqlalchemy import delete, exists, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +30,15 @@ from hijackwatch.storage.incidents import (
     outcome_of,
     settle_run,
 )
-from hijackwatch.storage.models import CrawlRun, FindingRow, Page, PageBody, Site, utcnow
+from hijackwatch.storage.models import (
+    CrawlRun,
+    FindingRow,
+    Incident,
+    Page,
+    PageBody,
+    Site,
+    utcnow,
+)
 from hijackwatch.storage.records import as_utc, compressed_body, parse_time
 
 log = logging.getLogger(__name__)
@@ -391,6 +399,40 @@ class Database:
     def run(self, run_id: int) -> CrawlRun | None:
         with self.session() as session:
             return session.get(CrawlRun, run_id)
+
+    def open_incident_urls(
+        self, site_keys: Sequence[str], per_site: int | None = None
+    ) -> dict[str, list[str]]:
+        """site key -> URLs of its open page incidents, at most ``per_site`` of them.
+
+        The crawl requests them again: a hijacked page nothing links any more is never
+        reached otherwise, so its incident could never close. Least recently seen
+        hijacked first, so that under the bound successive runs take turns (a page
+        seen still hijacked moves to the back).
+        """
+        rank = func.row_number().over(
+            partition_by=Incident.site_id, order_by=(Incident.last_seen_at, Incident.id)
+        )
+        found: dict[str, list[str]] = {}
+        with self.session() as session:
+            for chunk in chunks(sorted(set(site_keys))):
+                ranked = (
+                    select(Site.key, Incident.url, rank.label("rank"))
+                    .join(Site, Site.id == Incident.site_id)
+                    .where(
+                        Site.key.in_(chunk),
+                        Incident.scope == "page",
+                        Incident.closed_at.is_(None),
+                        Incident.url.is_not(None),
+                    )
+                    .subquery()
+                )
+                query = select(ranked.c.key, ranked.c.url).order_by(ranked.c.key, ranked.c.rank)
+                if per_site is not None:
+                    query = query.where(ranked.c.rank <= per_site)
+                for key, url in session.execute(query):
+                    found.setdefault(key, []).append(url)
+        return found
 
     # -- retention --------------------------------------------------------------------
 
