@@ -82,6 +82,12 @@ def env() -> dict[str, str]:
     return e
 
 
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cli(*args), cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cli(*args), cwd=REPO, env=env(), capture_output=True, text=True, timeout=timeout
@@ -135,45 +141,43 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
+def force_stop(proc: subprocess.Popen[str], err: Lines, wait: float = 90) -> None:
+    """Ctrl-C twice, as an operator forces a stop: the second once the first is taken."""
+    proc.send_signal(signal.SIGINT)
+    err.wait_for(rf"stopping: finishing pages in flight \(up to {wait:g} s\); Ctrl-C again")
+    time.sleep(0.5)
+    assert proc.poll() is None  # still waiting for /hang
+    proc.send_signal(signal.SIGINT)
+
+
 def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     site: Site, tmp_path: Path
 ) -> None:
     db = tmp_path / "hw.db"
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(site.url + "\n")
-    proc = subprocess.Popen(
-        cli(
-            "crawl",
-            str(seeds),
-            "--db",
-            f"sqlite:///{db}",
-            *FAST,
-            "-s",
-            "DOWNLOAD_TIMEOUT=90",  # the graceful stop would wait for /hang that long
-            "-s",
-            "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
-            "-s",
-            "HIJACKWATCH_BATCH_SIZE=1000",
-            "-s",
-            "HIJACKWATCH_PROFILE_MODE=off",
-            "-s",
-            "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
-        ),
-        cwd=REPO,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = spawn(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "DOWNLOAD_TIMEOUT=90",  # the graceful stop would wait for /hang that long
+        "-s",
+        "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
+        "-s",
+        "HIJACKWATCH_BATCH_SIZE=1000",
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+        "-s",
+        "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
     )
     err = Lines(proc.stderr)  # type: ignore[arg-type]
     try:
         err.wait_for(rf"{len(PAGES)} pages")  # every page but /hang is in
         assert query(db, "SELECT COUNT(*) FROM pages") == [(0,)]  # buffered, not written
-        proc.send_signal(signal.SIGINT)
-        err.wait_for(r"stopping: finishing pages in flight \(up to 90 s\); Ctrl-C again")
-        time.sleep(0.5)
-        assert proc.poll() is None  # still waiting for /hang
-        proc.send_signal(signal.SIGINT)
+        force_stop(proc, err)
         proc.wait(60)
     finally:
         if proc.poll() is None:
@@ -191,34 +195,162 @@ def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     assert not list(tmp_path.glob("hijackwatch-spool-*"))  # imported and removed
 
 
+def test_forced_stop_during_a_write_held_by_a_postgresql_lock_stores_no_page_twice(
+    site: Site, tmp_path: Path, pg_url: str
+) -> None:
+    """The write in flight at the forced stop waits for a table lock; the salvage must not
+    import its pages while it may still COMMIT them (nothing cancelled it). A second crawl
+    of a known site, as a scheduled one is."""
+    from sqlalchemy import create_engine, text
+
+    spool_dir = tmp_path / "spool"
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "\n")
+    first = run_cli(
+        "crawl", str(seeds), "--db", pg_url, *FAST, "-s", "DOWNLOAD_TIMEOUT=2",
+        "-s", "HIJACKWATCH_PROFILE_MODE=off",
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as locker:
+            locker.execute(text("LOCK TABLE pages IN EXCLUSIVE MODE"))
+            proc = spawn(
+                "crawl",
+                str(seeds),
+                "--db",
+                pg_url,
+                *FAST,
+                "-s",
+                "DOWNLOAD_TIMEOUT=90",
+                "-s",
+                "HIJACKWATCH_FLUSH_INTERVAL=1",
+                "-s",
+                "HIJACKWATCH_DB_WRITE_TIMEOUT=30",  # long enough for the lock
+                "-s",
+                f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+                "-s",
+                "HIJACKWATCH_PROFILE_MODE=off",
+            )
+            err = Lines(proc.stderr)  # type: ignore[arg-type]
+            try:
+                waiting = text(
+                    "SELECT COUNT(*) FROM pg_locks WHERE relation = 'pages'::regclass "
+                    "AND NOT granted"
+                )
+                wait_until(lambda: locker.scalar(waiting) > 0)  # a batch waits for the lock
+                force_stop(proc, err)
+                time.sleep(3)  # the batch still waits, given up on or not
+                locker.rollback()  # the lock goes: the batch goes on to its COMMIT
+                stdout, _ = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        with engine.connect() as conn:
+            ((count, distinct),) = conn.execute(
+                text("SELECT COUNT(*), COUNT(DISTINCT (url, profile, fetched_at)) FROM pages")
+            ).all()
+            runs = conn.execute(text("SELECT status, reason FROM crawl_runs WHERE id = 2")).all()
+            urls = set(conn.scalars(text("SELECT url FROM pages WHERE run_id = 2")))
+    finally:
+        engine.dispose()
+    assert count == distinct, f"{count - distinct} page(s) stored twice\n{err.text}"
+    if proc.returncode == 0:
+        assert runs == [("interrupted", "shutdown_forced")], err.text
+        assert urls == {site.url.rstrip("/") + p for p in PAGES}
+        assert "run 2: interrupted" in stdout
+    else:  # the database was not back in time: all is in the spool file
+        assert proc.returncode == 3, err.text
+        (spool,) = spool_dir.glob("hijackwatch-spool-run2-*.jsonl")
+        assert f"hijackwatch db import-spool {spool}" in err.text
+
+
+def test_ctrl_c_during_a_stuck_salvage_leaves_the_spool_file_exit_3(
+    site: Site, tmp_path: Path
+) -> None:
+    """After a forced stop the database does not answer: a third Ctrl-C ends the wait
+    (Scrapy ignores it, and the write timeout is a minute) and names the spool file."""
+    db = tmp_path / "hw.db"
+    spool_dir = tmp_path / "spool"
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "\n")
+    proc = spawn(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "DOWNLOAD_TIMEOUT=90",
+        "-s",
+        "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
+        "-s",
+        "HIJACKWATCH_BATCH_SIZE=1000",
+        "-s",
+        "HIJACKWATCH_DB_WRITE_TIMEOUT=60",
+        "-s",
+        f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
+        "-s",
+        "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+    )
+    err = Lines(proc.stderr)  # type: ignore[arg-type]
+    locker = None
+    try:
+        err.wait_for(rf"{len(PAGES)} pages")
+        locker = sqlite3.connect(db, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # the salvage's import waits for it
+        force_stop(proc, err)
+        err.wait_for(
+            rf"saving {len(PAGES)} page\(s\) and the run's end \(up to 10 s\); "
+            "Ctrl-C again to leave them in a spool file",
+            timeout=10,
+        )
+        time.sleep(0.5)
+        assert proc.poll() is None  # the import waits for the lock
+        proc.send_signal(signal.SIGINT)
+        proc.wait(4)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if locker is not None:
+            locker.execute("ROLLBACK")
+            locker.close()
+    assert proc.returncode == 3, err.text
+    (spool,) = spool_dir.glob("hijackwatch-spool-run1-*.jsonl")
+    assert f"hijackwatch db import-spool {spool}" in err.text
+    imported = run_cli("db", "import-spool", str(spool), "--db", f"sqlite:///{db}")
+    assert imported.returncode == 0, imported.stderr
+    assert query(db, "SELECT status, reason FROM crawl_runs") == [
+        ("interrupted", "shutdown_forced")
+    ]
+    assert query(db, "SELECT COUNT(*) FROM pages") == [(len(PAGES),)]
+
+
 def test_stalled_database_results_in_the_spool_file_exit_3(site: Site, tmp_path: Path) -> None:
     db = tmp_path / "hw.db"
     spool_dir = tmp_path / "spool"
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(site.url + "\n")
-    proc = subprocess.Popen(
-        cli(
-            "crawl",
-            str(seeds),
-            "--db",
-            f"sqlite:///{db}",
-            *FAST,
-            "-s",
-            "DOWNLOAD_TIMEOUT=4",  # /hang times out: the crawl ends by itself
-            "-s",
-            "HIJACKWATCH_DB_WRITE_TIMEOUT=2",
-            "-s",
-            f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
-            "-s",
-            "HIJACKWATCH_FLUSH_INTERVAL=0",
-            "-s",
-            "HIJACKWATCH_PROFILE_MODE=off",
-        ),
-        cwd=REPO,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = spawn(
+        "crawl",
+        str(seeds),
+        "--db",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "DOWNLOAD_TIMEOUT=4",  # /hang times out: the crawl ends by itself
+        "-s",
+        "HIJACKWATCH_DB_WRITE_TIMEOUT=2",
+        "-s",
+        f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+        "-s",
+        "HIJACKWATCH_FLUSH_INTERVAL=0",
+        "-s",
+        "HIJACKWATCH_PROFILE_MODE=off",
     )
     locker = None
     try:

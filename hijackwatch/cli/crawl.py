@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -232,15 +233,34 @@ def execute(settings: Settings) -> dict[str, Any]:
 
 
 def settle_forced_stop(crawler: Crawler) -> None:
-    """Record the run as ``interrupted`` with the pages the storage pipeline still holds."""
+    """Record the run as ``interrupted`` with the pages the storage pipeline still holds.
+
+    Scrapy ignores further stop signals after the second (SIG_IGN); while the salvage
+    waits for the database, one more abandons it, leaving the spool file (exit 3).
+    """
     from hijackwatch.pipelines.storage import StoragePipeline
 
     engine = crawler.engine
     itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
-    for component in getattr(itemproc, "middlewares", ()):
-        if isinstance(component, StoragePipeline):
-            component.salvage(FORCED_REASON)
-            return
+    storage = next(
+        (c for c in getattr(itemproc, "middlewares", ()) if isinstance(c, StoragePipeline)), None
+    )
+    if storage is None:
+        return
+    abandon = threading.Event()  # the salvage polls it: a handler may only set a flag
+    for signum in StopNotices.SIGNALS:
+        signal.signal(signum, lambda _signum, _frame: abandon.set())
+    print(
+        f"hijackwatch crawl: saving {storage.held_pages} page(s) and the run's end "
+        f"(up to {storage.salvage_wait:g} s); Ctrl-C again to leave them in a spool file",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        storage.salvage(FORCED_REASON, abandon)
+    finally:  # from here on a stop signal stops the process as usual
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def print_summary(stats: dict[str, Any], console: Console) -> None:

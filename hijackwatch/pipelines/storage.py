@@ -21,6 +21,7 @@ Run status from Scrapy's close reason: ``finished`` -> finished; ``shutdown``,
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -41,7 +42,7 @@ from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
 from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
 from hijackwatch.storage.database import WriteAbandoned
-from hijackwatch.storage.deadline import NoAnswer, call_with_deadline, in_daemon_thread
+from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
 from hijackwatch.storage.engine import URL_ENV, redact
 from hijackwatch.storage.errors import one_line
 from hijackwatch.storage.records import BODY_POLICIES
@@ -58,6 +59,9 @@ logger = logging.getLogger(__name__)
 
 INTERRUPTED_REASONS = ("shutdown", "cancelled")
 STORAGE_FAILED = "storage_failed"  # close reason: nothing takes the pages any more
+# s a forced stop waits, at most, for the database (writes in flight, then the import):
+# the operator has just said "stop now", and the write timeout may be minutes
+SALVAGE_WAIT = 10.0
 
 
 def run_status(reason: str | None) -> str:
@@ -133,6 +137,9 @@ class StoragePipeline:
         self._uncertain: set[int] = set()  # ids of unsaved pages a failed write may have stored
         self._ticker: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Future[None]] = set()
+        # database calls whose thread has not returned, by their give-up event: a forced
+        # stop gives up on them and waits for them before it imports anything
+        self._threads: dict[threading.Event, concurrent.futures.Future[Any]] = {}
         self._stopping: asyncio.Task[None] | None = None  # the crawl's stop, once over the cap
 
     @classmethod
@@ -346,7 +353,10 @@ class StoragePipeline:
         committing, should it ever get there), and a late commit is reported to
         ``late_success``; past the deadline NoAnswer is raised.
         """
-        future = asyncio.wrap_future(in_daemon_thread(func))
+        thread = in_daemon_thread(func)
+        self._threads[give_up] = thread
+        thread.add_done_callback(lambda _thread: self._threads.pop(give_up, None))
+        future = asyncio.wrap_future(thread)
         try:
             await asyncio.wait({future}, timeout=self.write_timeout or None)
         except asyncio.CancelledError:
@@ -611,18 +621,36 @@ class StoragePipeline:
 
     # -- forced stop ------------------------------------------------------------------
 
-    def salvage(self, reason: str) -> RunOutcome | None:
+    @property
+    def held_pages(self) -> int:
+        """Pages no database or spool file has taken yet (buffered or being saved)."""
+        return len(self._unsaved) + len(self._buffer)
+
+    @property
+    def salvage_wait(self) -> float:
+        """How long, at most, a forced stop's salvage waits for the database."""
+        return min(self.write_timeout or SALVAGE_WAIT, SALVAGE_WAIT)
+
+    def salvage(self, reason: str, abandon: threading.Event | None = None) -> RunOutcome | None:
         """After a forced stop (a second Ctrl-C stops the event loop: close_spider and
         spider_closed never ran), settle the run as ``interrupted`` with the pages still
         in memory. Synchronous, since no loop is left.
 
-        Pages and the run's end go to a spool file first, which is then imported within
-        the write timeout: import-spool skips pages a write still in flight stored after
-        all, and a database that does not take them leaves the file for import-spool.
+        Pages and the run's end go to a spool file first, then the writes still in flight
+        are given up on (nothing cancelled them: the loop just stopped) and waited for: a
+        write that COMMITs after the import's duplicate check would store its pages
+        twice. Only once they have all returned is the file imported (import-spool skips
+        the pages one of them committed after all). All within ``salvage_wait``; past it,
+        or once ``abandon`` is set (a signal handler may set it), the file is left for
+        ``db import-spool``.
         """
         if self.run_id is None:
             return None
         self.stats.set_value("hijackwatch/run_status", "unrecorded")
+        deadline = time.monotonic() + self.salvage_wait
+        in_flight = list(self._threads.items())
+        for give_up, _thread in in_flight:
+            give_up.set()  # a write not yet at its COMMIT rolls back
         records, self._unsaved, self._buffer = self._unsaved + self._buffer, [], []
         had_spool = self.spool is not None and self.spool.path is not None
         finish = {
@@ -647,24 +675,29 @@ class StoragePipeline:
                 exc,
             )
             return None
-        try:
-            imported = call_with_deadline(
-                lambda: self.db.import_spool(path), self.write_timeout, self.db.url
-            )
-        except Exception as exc:
+        threads = [thread for _give_up, thread in in_flight]
+        error = self._unsettled(threads, deadline, abandon, f"{len(threads)} write(s) in flight")
+        importing = None
+        if error is None:
+            importing = in_daemon_thread(functools.partial(self.db.import_spool, path))
+            error = self._unsettled([importing], deadline, abandon, "the import")
+        if error is None and importing is not None and importing.exception() is not None:
+            error = one_line(importing.exception())
+        if error is not None or importing is None:
             self.stats.inc_value("hijackwatch/spooled_pages", len(records))
             self.stats.set_value("hijackwatch/spool_file", str(path))
             logger.error(
-                "database %s unavailable (%s): %d page(s) and the end of run %s are in spool "
+                "run %s not settled in %s (%s): %d page(s) and the run's end are in spool "
                 "file %s; load them with `hijackwatch db import-spool %s`",
-                redact(self.db.url),
-                one_line(exc),
-                len(records),
                 self.run_id,
+                redact(self.db.url),
+                error,
+                len(records),
                 path,
                 path,
             )
             return None
+        imported = importing.result()
         self.stats.inc_value("hijackwatch/pages_written", imported.pages)
         if not had_spool:  # written for this import only: nothing in it is left to load
             path.with_name(path.name + ".imported").unlink(missing_ok=True)
@@ -674,3 +707,24 @@ class StoragePipeline:
                 self.stats.set_value(key, value)
             self.stats.set_value("hijackwatch/run_status", self.outcome.status)
         return self.outcome
+
+    def _unsettled(
+        self,
+        threads: list[concurrent.futures.Future[Any]],
+        deadline: float,
+        abandon: threading.Event | None,
+        what: str,
+    ) -> str | None:
+        """Wait for ``threads`` until ``deadline``; None once all returned, else why not.
+
+        Polls ``abandon`` (a signal handler's flag, which no blocking wait would notice).
+        """
+        while True:
+            if abandon is not None and abandon.is_set():
+                return "abandoned by a signal"
+            left = deadline - time.monotonic()
+            _done, pending = concurrent.futures.wait(threads, timeout=max(0.0, min(left, 0.1)))
+            if not pending:
+                return None
+            if left <= 0:
+                return f"{what} not back within {self.salvage_wait:g}s of the forced stop"
