@@ -72,6 +72,16 @@ def site() -> Iterator[Site]:
     s.close()
 
 
+def settings(*pairs: str) -> list[str]:
+    """``-s NAME=VALUE`` options for the crawl command."""
+    return [arg for pair in pairs for arg in ("-s", pair)]
+
+
+def crawl_args(seeds: Path, db_url: str, *pairs: str) -> list[str]:
+    """``crawl SEEDS --db URL`` with the fast test settings and ``-s`` for each pair."""
+    return ["crawl", str(seeds), "--db", db_url, *FAST, *settings(*pairs)]
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "hijackwatch", *args]
 
@@ -157,21 +167,15 @@ def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(site.url + "\n")
     proc = spawn(
-        "crawl",
-        str(seeds),
-        "--db",
-        f"sqlite:///{db}",
-        *FAST,
-        "-s",
-        "DOWNLOAD_TIMEOUT=90",  # the graceful stop would wait for /hang that long
-        "-s",
-        "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
-        "-s",
-        "HIJACKWATCH_BATCH_SIZE=1000",
-        "-s",
-        "HIJACKWATCH_PROFILE_MODE=off",
-        "-s",
-        "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+        *crawl_args(
+            seeds,
+            f"sqlite:///{db}",
+            "DOWNLOAD_TIMEOUT=90",  # the graceful stop would wait for /hang that long
+            "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
+            "HIJACKWATCH_BATCH_SIZE=1000",
+            "HIJACKWATCH_PROFILE_MODE=off",
+            "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+        ),
     )
     err = Lines(proc.stderr)  # type: ignore[arg-type]
     try:
@@ -216,21 +220,15 @@ def test_forced_stop_during_a_write_held_by_a_postgresql_lock_stores_no_page_twi
         with engine.connect() as locker:
             locker.execute(text("LOCK TABLE pages IN EXCLUSIVE MODE"))
             proc = spawn(
-                "crawl",
-                str(seeds),
-                "--db",
-                pg_url,
-                *FAST,
-                "-s",
-                "DOWNLOAD_TIMEOUT=90",
-                "-s",
-                "HIJACKWATCH_FLUSH_INTERVAL=1",
-                "-s",
-                "HIJACKWATCH_DB_WRITE_TIMEOUT=30",  # long enough for the lock
-                "-s",
-                f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
-                "-s",
-                "HIJACKWATCH_PROFILE_MODE=off",
+                *crawl_args(
+                    seeds,
+                    pg_url,
+                    "DOWNLOAD_TIMEOUT=90",
+                    "HIJACKWATCH_FLUSH_INTERVAL=1",
+                    "HIJACKWATCH_DB_WRITE_TIMEOUT=30",  # long enough for the lock
+                    f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+                    "HIJACKWATCH_PROFILE_MODE=off",
+                ),
             )
             err = Lines(proc.stderr)  # type: ignore[arg-type]
             try:
@@ -276,25 +274,17 @@ def test_ctrl_c_during_a_stuck_salvage_leaves_the_spool_file_exit_3(
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(site.url + "\n")
     proc = spawn(
-        "crawl",
-        str(seeds),
-        "--db",
-        f"sqlite:///{db}",
-        *FAST,
-        "-s",
-        "DOWNLOAD_TIMEOUT=90",
-        "-s",
-        "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
-        "-s",
-        "HIJACKWATCH_BATCH_SIZE=1000",
-        "-s",
-        "HIJACKWATCH_DB_WRITE_TIMEOUT=60",
-        "-s",
-        f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
-        "-s",
-        "HIJACKWATCH_PROFILE_MODE=off",
-        "-s",
-        "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+        *crawl_args(
+            seeds,
+            f"sqlite:///{db}",
+            "DOWNLOAD_TIMEOUT=90",
+            "HIJACKWATCH_FLUSH_INTERVAL=0",  # pages stay in the pipeline's buffer
+            "HIJACKWATCH_BATCH_SIZE=1000",
+            "HIJACKWATCH_DB_WRITE_TIMEOUT=60",
+            f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+            "HIJACKWATCH_PROFILE_MODE=off",
+            "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+        ),
     )
     err = Lines(proc.stderr)  # type: ignore[arg-type]
     locker = None
@@ -336,21 +326,15 @@ def test_stalled_database_results_in_the_spool_file_exit_3(site: Site, tmp_path:
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(site.url + "\n")
     proc = spawn(
-        "crawl",
-        str(seeds),
-        "--db",
-        f"sqlite:///{db}",
-        *FAST,
-        "-s",
-        "DOWNLOAD_TIMEOUT=4",  # /hang times out: the crawl ends by itself
-        "-s",
-        "HIJACKWATCH_DB_WRITE_TIMEOUT=2",
-        "-s",
-        f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
-        "-s",
-        "HIJACKWATCH_FLUSH_INTERVAL=0",
-        "-s",
-        "HIJACKWATCH_PROFILE_MODE=off",
+        *crawl_args(
+            seeds,
+            f"sqlite:///{db}",
+            "DOWNLOAD_TIMEOUT=4",  # /hang times out: the crawl ends by itself
+            "HIJACKWATCH_DB_WRITE_TIMEOUT=2",
+            f"HIJACKWATCH_SPOOL_DIR={spool_dir}",
+            "HIJACKWATCH_FLUSH_INTERVAL=0",
+            "HIJACKWATCH_PROFILE_MODE=off",
+        ),
     )
     locker = None
     try:
@@ -385,15 +369,12 @@ def test_summary_counts_distinct_pages_and_fetches_apart(site: Site, tmp_path: P
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(site.url + "\n")
     done = run_cli(
-        "crawl",
-        str(seeds),
-        "--db",
-        f"sqlite:///{db}",
-        *FAST,
-        "-s",
-        "DOWNLOAD_TIMEOUT=2",
-        "-s",
-        "HIJACKWATCH_PROGRESS_INTERVAL=0",
+        *crawl_args(
+            seeds,
+            f"sqlite:///{db}",
+            "DOWNLOAD_TIMEOUT=2",
+            "HIJACKWATCH_PROGRESS_INTERVAL=0",
+        ),
     )
     assert done.returncode == 0, done.stderr
     ((pages, fetches),) = query(db, "SELECT COUNT(DISTINCT url), COUNT(*) FROM pages")
@@ -424,15 +405,12 @@ def test_utf16_seeds_file_is_crawled(site: Site, tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_bytes(f"# 站点\r\n{site.url}\r\n".encode("utf-16"))
     done = run_cli(
-        "crawl",
-        str(seeds),
-        "--db",
-        f"sqlite:///{db}",
-        *FAST,
-        "-s",
-        "DOWNLOAD_TIMEOUT=2",
-        "-s",
-        "HIJACKWATCH_PROFILE_MODE=off",
+        *crawl_args(
+            seeds,
+            f"sqlite:///{db}",
+            "DOWNLOAD_TIMEOUT=2",
+            "HIJACKWATCH_PROFILE_MODE=off",
+        ),
     )
     assert done.returncode == 0, done.stderr
     assert "skipped" not in done.stderr
