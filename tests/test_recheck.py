@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 from scrapy import Request
+from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, text
 
+from hijackwatch.items import PageItem
+from hijackwatch.middlewares.profiles import ProfilesMiddleware
+from hijackwatch.profiles import BASELINE
 from hijackwatch.spiders.hijack import HijackSpider
 from hijackwatch.storage import Database
 from hijackwatch.storage.models import Incident, Site
@@ -27,6 +31,8 @@ from tests.test_e2e_incidents import (  # noqa: F401  (receiver, town: fixtures)
     receiver,
     town,
 )
+from tests.test_incidents import HOME, SITE, row
+from tests.test_storage import RUN1_AT, write_run
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -140,6 +146,53 @@ def test_open_incident_urls_least_recently_seen_first_and_bounded(db_url: str) -
         assert db.open_incident_urls([]) == {}
     finally:
         db.dispose()
+
+
+def test_rechecks_take_turns_when_pages_keep_refusing(db_url: str) -> None:
+    """A rechecked page answering 403 every run stays open (not seen clean) but moves to
+    the back: under the bound the next run rechecks another incident."""
+    first, second = f"http://{SITE}/a.html", f"http://{SITE}/b.html"
+    db = Database(db_url)
+    db.ensure_schema()
+    try:
+        write_run(db, [row(HOME, 200), row(first, 200, "hijacked")], RUN1_AT)
+        write_run(db, [row(HOME, 200), row(second, 200, "hijacked")], RUN1_AT + timedelta(1))
+        picked = []
+        for day in range(2, 6):
+            (url,) = db.open_incident_urls([SITE], 1)[SITE]
+            picked.append(url)
+            write_run(db, [row(HOME, 200), row(url, 403)], RUN1_AT + timedelta(day))
+        assert picked == [first, second, first, second]
+        assert db.open_incident_urls([SITE]) == {SITE: [first, second]}  # both still open
+    finally:
+        db.dispose()
+
+
+def test_a_recheck_is_fetched_as_every_profile_in_sample_mode() -> None:
+    """The profile that saw a cloaked page hijacked must see it again before its incident
+    can close: sample mode's budget does not apply to rechecks."""
+    crawler = get_crawler(
+        HijackSpider,
+        {
+            "HIJACKWATCH_SEED_LIST": ["http://site.example/"],
+            "HIJACKWATCH_PROFILE_MODE": "sample",
+            "HIJACKWATCH_PROFILE_SAMPLE": 0,
+        },
+    )
+    crawler.spider = crawler._create_spider()
+    middleware = ProfilesMiddleware.from_crawler(crawler)
+    (seed,) = crawler.spider.seeds
+    url = "http://site.example/parasite.html"
+    item = PageItem(url=url, site="site.example", profile=BASELINE, status=200, depth=1)
+    item.body = b"<html><title>t</title><body>x</body></html>"
+
+    def follow_up(meta: dict[str, object]) -> list[Request]:
+        request = Request(url, meta={"hw_seed": seed, "hw_depth": 1, **meta})
+        return middleware.follow_up(HtmlResponse(url, body=item.body, request=request), item)
+
+    assert follow_up({}) == []  # a page found by a link: over the sample budget
+    profiles = {r.meta["hw_profile"] for r in follow_up({"hw_recheck": True})}
+    assert {"googlebot", "baiduspider"} <= profiles and BASELINE not in profiles
 
 
 @pytest.fixture(autouse=True)

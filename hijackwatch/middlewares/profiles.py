@@ -173,6 +173,8 @@ class ProfilesMiddleware(FollowUpMiddleware):
         if seed is None:
             return []
         self.plan.seeds.setdefault(out.site, seed)
-        if not self.plan.wants(out, seed):
+        # an open incident rechecked: its verdict decides the incident, and cloaking
+        # shows only to the other profiles, so they always fetch it
+        if not response.meta.get("hw_recheck") and not self.plan.wants(out, seed):
             return []
         return self.plan.requests(out, seed, response.request.priority if response.request else 0)

@@ -249,6 +249,7 @@ class HijackSpider(scrapy.Spider):
                 continue  # the seed has changed since (its port, say): stay within the site
             request = self.page_request(seed, url, 1, priority=50)
             if request is not None:
+                request.meta["hw_recheck"] = True  # every visitor profile fetches it too
                 self.crawler.stats.inc_value("hijackwatch/rechecked_urls")
                 yield request
 

@@ -406,12 +406,18 @@ class Database:
         """site key -> URLs of its open page incidents, at most ``per_site`` of them.
 
         The crawl requests them again: a hijacked page nothing links any more is never
-        reached otherwise, so its incident could never close. Least recently seen
-        hijacked first, so that under the bound successive runs take turns (a page
-        seen still hijacked moves to the back).
+        reached otherwise, so its incident could never close. Least recently fetched
+        first (by any run, whatever the answer), so that under the bound successive runs
+        take turns: a page answering 403 every time must not hold its place for good.
         """
+        last_fetch = (
+            select(func.max(Page.run_id))
+            .where(Page.site_id == Incident.site_id, Page.url == Incident.url)
+            .scalar_subquery()
+        )
         rank = func.row_number().over(
-            partition_by=Incident.site_id, order_by=(Incident.last_seen_at, Incident.id)
+            partition_by=Incident.site_id,
+            order_by=(func.coalesce(last_fetch, 0), Incident.last_seen_at, Incident.id),
         )
         found: dict[str, list[str]] = {}
         with self.session() as session:
