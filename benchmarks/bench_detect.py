@@ -39,20 +39,25 @@ def pages() -> list[Path]:
     return found
 
 
-def median_time(
-    fn: Callable[[bytes], object],
-    body: bytes,
-    repeat: int,
-    before: Callable[[], None] | None = None,
-) -> float:
-    times = []
+def timed(fn: Callable[[bytes], object], body: bytes) -> float:
+    started = time.perf_counter()
+    fn(body)
+    return time.perf_counter() - started
+
+
+def page_times(body: bytes, repeat: int) -> tuple[float, float, float]:
+    """Median (cold, warm, bare parse) seconds for one page.
+
+    The three are interleaved, run after run: this machine's speed drifts (a shared
+    VM), and timing them one after another let the drift into the ratio.
+    """
+    cold, warm, bare = [], [], []
     for _ in range(repeat):
-        if before is not None:
-            before()
-        started = time.perf_counter()
-        fn(body)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        clear_caches()
+        cold.append(timed(analyse, body))
+        warm.append(timed(analyse, body))  # the caches now hold this page's stylesheets
+        bare.append(timed(lxml_parse, body))
+    return statistics.median(cold), statistics.median(warm), statistics.median(bare)
 
 
 def lxml_parse(body: bytes) -> None:
@@ -72,9 +77,8 @@ def main() -> int:
     bodies = [p.read_bytes() for p in files]
     for body in bodies:  # warm caches (lexicon, OpenCC, tldextract)
         analyse(body)
-    full = [median_time(analyse, b, args.repeat, clear_caches) for b in bodies]
-    warm = [median_time(analyse, b, args.repeat) for b in bodies]
-    bare = [median_time(lxml_parse, b, args.repeat) for b in bodies]
+    times = [page_times(b, args.repeat) for b in bodies]
+    full, warm, bare = ([t[i] for t in times] for i in range(3))
     size = statistics.median(len(b) for b in bodies)
     ratios = [f / p for f, p in zip(full, bare, strict=True)]
     parse_ms = statistics.median(bare) * 1000
