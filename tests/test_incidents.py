@@ -43,6 +43,11 @@ CASES = {
         OPEN,
     ),
     "page 200 unanalysed": ([row(HOME, 200), row(NEWS, 200, "error", error="analysis")], OPEN),
+    # the crawl stores a body it cannot analyse (binary, empty) as clean, with the error
+    "page 200 not analysable": (
+        [row(HOME, 200), row(NEWS, 200, error="not an HTML page (gzip data)")],
+        OPEN,
+    ),
     "fetch error": ([row(HOME, 200), row(NEWS, None, "error", error="timeout")], OPEN),
     "homepage 403, page 410": ([row(HOME, 403), row(NEWS, 410)], OPEN),
     "page 410 on a site that answers": ([row(HOME, 200), row(NEWS, 410)], CLOSED),
