@@ -43,7 +43,8 @@ CASES = {
         OPEN,
     ),
     "page 200 unanalysed": ([row(HOME, 200), row(NEWS, 200, "error", error="analysis")], OPEN),
-    # the crawl stores a body it cannot analyse (binary, empty) as clean, with the error
+    # a body detection could not analyse (binary, empty): stored as verdict error
+    # (records.page_verdict), whatever detection said
     "page 200 not analysable": (
         [row(HOME, 200), row(NEWS, 200, error="not an HTML page (gzip data)")],
         OPEN,

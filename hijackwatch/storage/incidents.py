@@ -114,9 +114,7 @@ def _page_states(
     a login or challenge page has not shown the hijacked page. That is decided for the
     URLs of open page incidents and, for a site with no direct 2xx, on a sample.
     """
-    # fetched and analysed: a fetch error has no status, and a body that could not be
-    # analysed (binary, empty) is stored clean with its error, which tells nothing
-    usable = (Page.verdict != "error") & Page.error.is_(None)
+    usable = Page.verdict != "error"  # fetched and analysed; a fetch error has no status
     success = usable & Page.status.between(200, 299)
     moved = Page.final_url.is_not(None) & (Page.final_url != Page.url)
     hijacked = func.max(case((Page.verdict == "hijacked", 1), else_=0))
@@ -170,7 +168,6 @@ def _landed_on_same_page(
                 Page.run_id == run_id,
                 Page.url.in_(chunk),
                 Page.verdict != "error",
-                Page.error.is_(None),
                 Page.status.between(200, 299),
                 Page.final_url.is_not(None),
             )
