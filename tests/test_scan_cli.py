@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,7 +16,7 @@ import pytest
 
 from hijackwatch.cli import main
 from hijackwatch.demo.cloaking_sites import CASINO, packed, redirect_js
-from tests.conftest import BENIGN_DIR, SEED_PAGE
+from tests.conftest import BENIGN_DIR, SEED_PAGE, http_server
 
 CLEAN_PAGE = BENIGN_DIR / "readability" / "001.html"
 ESC_LOCATION = "http://casino.example/\x1b]8;;http://evil.example/\x07win\x1b]8;;\x07\x1b[2J"
@@ -64,14 +63,8 @@ def server() -> Iterator[str]:
         "/scripted.html": (200, "text/html; charset=utf-8", SCRIPTED_PAGE),
         "/js/stat.js": (200, "application/javascript", packed(redirect_js()).encode()),
     }
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def test_scan_file_human_output(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,11 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,7 +27,7 @@ from hijackwatch.profiles import (
     fetch_url,
     fetch_view,
 )
-from tests.conftest import BENIGN_DIR, SEED_PAGE
+from tests.conftest import BENIGN_DIR, SEED_PAGE, http_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TRICKLE_GAP = 0.2  # s between two bytes: every recv gets data, no socket timeout fires
@@ -101,14 +100,8 @@ def server() -> Iterator[str]:
         "/binary.html": ({}, b"\x7fELF\x02\x01\x01" + bytes(600)),
         "/empty.html": ({}, b""),
     }
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def scan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict], str]:
