@@ -116,22 +116,16 @@ def prepare_database(url: str, timeout: float) -> None:
     A server that takes the connection and then stalls fails after ``timeout`` s
     (HIJACKWATCH_DB_WRITE_TIMEOUT), like one that refuses it: a scheduled run must end.
     """
-    from hijackwatch.storage import Database, StorageError
+    from hijackwatch.storage import Database
     from hijackwatch.storage.deadline import call_with_deadline
-    from hijackwatch.storage.engine import redact
-    from hijackwatch.storage.errors import one_line
+    from hijackwatch.storage.engine import db_error
 
     db = None
     try:
         db = Database(url)
         call_with_deadline(db.ensure_schema, timeout, url)
-    except StorageError as exc:
-        raise CommandError(one_line(exc), EXIT_DATABASE) from None
-    except Exception as exc:  # driver errors: unreachable server, bad credentials
-        raise CommandError(
-            f"cannot use database {redact(url)}: {type(exc).__name__}: {one_line(exc)}",
-            EXIT_DATABASE,
-        ) from None
+    except Exception as exc:  # ours, or the driver's: unreachable server, bad credentials
+        raise CommandError(db_error(url, exc), EXIT_DATABASE) from None
     finally:
         if db is not None:
             db.dispose()

@@ -36,17 +36,16 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
-from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
 from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
 from hijackwatch.storage.database import WriteAbandoned
 from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
-from hijackwatch.storage.engine import URL_ENV, redact
+from hijackwatch.storage.engine import URL_ENV, db_error, redact
 from hijackwatch.storage.errors import one_line
 from hijackwatch.storage.records import BODY_POLICIES
-from hijackwatch.storage.spool import Spool, default_spool_dir
+from hijackwatch.storage.spool import Spool, default_spool_dir, finish_entry
 
 if TYPE_CHECKING:
     from typing import Self
@@ -213,16 +212,7 @@ class StoragePipeline:
         except Exception as exc:
             if isinstance(exc, NoAnswer):  # name the database, as a refused connection does
                 exc = NoAnswer(exc.timeout, self.db.url)
-            if isinstance(exc, SQLAlchemyError):
-                # the driver's own error, without SQLAlchemy's statement and parameters
-                cause = getattr(exc, "orig", None) or exc
-                message = (
-                    f"cannot use database {redact(self.db.url)}: "
-                    f"{type(cause).__name__}: {one_line(cause)}"
-                )
-            else:  # ours: it names the database already
-                message = one_line(exc)
-            self.stats.set_value("hijackwatch/db_error", message)
+            self.stats.set_value("hijackwatch/db_error", db_error(self.db.url, exc))
             raise exc from None
         self.stats.set_value("hijackwatch/run_id", self.run_id)
         self.stats.set_value("hijackwatch/db", redact(self.db.url))
@@ -567,38 +557,26 @@ class StoragePipeline:
                 )
             except Exception as exc:
                 error = exc
-            record = {
-                "type": "finish",
-                "run_id": run_id,
-                "status": status,
-                "reason": reason,
-                "finished_at": datetime.now(UTC).isoformat(),
-            }
             try:
-                path = await asyncio.to_thread(self._get_spool().write, [record])
-            except OSError as exc:
-                logger.error(
-                    "could not finish run %s (%s, close reason %s) in %s (%s) nor write its "
-                    "end to a spool file (%s): the run stays `running` in the database",
-                    run_id,
-                    status,
-                    reason,
-                    redact(self.db.url),
-                    error,
-                    exc,
+                path = await asyncio.to_thread(
+                    self._get_spool().write, [finish_entry(run_id, status, reason)]
                 )
-                return None
-            self.stats.set_value("hijackwatch/spool_file", str(path))
+            except OSError as exc:
+                where = f"nor write its end to a spool file ({exc}): it stays `running` there"
+            else:
+                self.stats.set_value("hijackwatch/spool_file", str(path))
+                where = (
+                    f"its end is in spool file {path}: run `hijackwatch db import-spool "
+                    f"{path}` when the database is back"
+                )
             logger.error(
-                "could not finish run %s (%s, close reason %s) in %s (%s); its end is in "
-                "spool file %s: run `hijackwatch db import-spool %s` when the database is back",
+                "could not finish run %s (%s, close reason %s) in %s (%s); %s",
                 run_id,
                 status,
                 reason,
                 redact(self.db.url),
                 error,
-                path,
-                path,
+                where,
             )
             return None
 
@@ -611,9 +589,7 @@ class StoragePipeline:
         if outcome is None:
             self.stats.set_value("hijackwatch/run_status", "unrecorded")
             return
-        self.outcome = outcome
-        for key, value in outcome.stats().items():
-            self.stats.set_value(key, value)
+        self._record(outcome)
         sent = await asyncio.to_thread(notify_run, self.notify_url, outcome)
         if sent is not None:
             self.stats.set_value("hijackwatch/alert_sent", sent)
@@ -653,16 +629,10 @@ class StoragePipeline:
             give_up.set()  # a write not yet at its COMMIT rolls back
         records, self._unsaved, self._buffer = self._unsaved + self._buffer, [], []
         had_spool = self.spool is not None and self.spool.path is not None
-        finish = {
-            "type": "finish",
-            "run_id": self.run_id,
-            "status": "interrupted",
-            "reason": reason,
-            "finished_at": datetime.now(UTC).isoformat(),
-        }
-        entries = [{"type": "page", "page": record} for record in records] + [finish]
         try:
-            path = self._get_spool().write(entries)
+            path = self._get_spool().write_pages(
+                records, finish_entry(self.run_id, "interrupted", reason)
+            )
         except (OSError, UnicodeEncodeError) as exc:
             self.stats.set_value("hijackwatch/lost_pages", len(records))
             logger.critical(
@@ -677,13 +647,12 @@ class StoragePipeline:
             return None
         threads = [thread for _give_up, thread in in_flight]
         error = self._unsettled(threads, deadline, abandon, f"{len(threads)} write(s) in flight")
-        importing = None
         if error is None:
             importing = in_daemon_thread(functools.partial(self.db.import_spool, path))
             error = self._unsettled([importing], deadline, abandon, "the import")
-        if error is None and importing is not None and importing.exception() is not None:
-            error = one_line(importing.exception())
-        if error is not None or importing is None:
+            if error is None and (failed := importing.exception()) is not None:
+                error = one_line(failed)
+        if error is not None:
             self.stats.inc_value("hijackwatch/spooled_pages", len(records))
             self.stats.set_value("hijackwatch/spool_file", str(path))
             logger.error(
@@ -701,12 +670,16 @@ class StoragePipeline:
         self.stats.inc_value("hijackwatch/pages_written", imported.pages)
         if not had_spool:  # written for this import only: nothing in it is left to load
             path.with_name(path.name + ".imported").unlink(missing_ok=True)
-        self.outcome = imported.outcome
-        if self.outcome is not None:
-            for key, value in self.outcome.stats().items():
-                self.stats.set_value(key, value)
-            self.stats.set_value("hijackwatch/run_status", self.outcome.status)
-        return self.outcome
+        if imported.outcome is not None:
+            self._record(imported.outcome)
+            self.stats.set_value("hijackwatch/run_status", imported.outcome.status)
+        return imported.outcome
+
+    def _record(self, outcome: RunOutcome) -> None:
+        """Keep the run's outcome, and put its figures in the crawl's stats."""
+        self.outcome = outcome
+        for key, value in outcome.stats().items():
+            self.stats.set_value(key, value)
 
     def _unsettled(
         self,

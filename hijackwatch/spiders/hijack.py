@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import logging
@@ -21,16 +20,14 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
-from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.items import PageItem
 from hijackwatch.pipelines.storage import db_url_setting
 from hijackwatch.profiles import BASELINE
 from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
 from hijackwatch.storage import Database
-from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
-from hijackwatch.storage.engine import redact
-from hijackwatch.storage.errors import one_line
+from hijackwatch.storage.deadline import await_with_deadline
+from hijackwatch.storage.engine import db_error
 from hijackwatch.storage.incidents import chunks
 
 if TYPE_CHECKING:
@@ -223,21 +220,11 @@ class HijackSpider(scrapy.Spider):
         if db_url is None or self.recheck_max <= 0:
             return {}
         read = functools.partial(read_open_incidents, db_url, site_keys, self.recheck_max)
-        future = asyncio.wrap_future(in_daemon_thread(read))  # see deadline.py: no pool
-        await asyncio.wait({future}, timeout=self.db_timeout or None)
         try:
-            if not future.done():
-                future.cancel()  # the thread goes on alone; its answer is dropped
-                raise NoAnswer(self.db_timeout, db_url)
-            return future.result()
+            return await await_with_deadline(read, self.db_timeout, db_url)
         except Exception as exc:
             self.recheck_db = None  # one warning, not one per batch of seeds
-            if isinstance(exc, SQLAlchemyError):  # the driver's error, without the SQL
-                cause = getattr(exc, "orig", None) or exc
-                reason = f"cannot read {redact(db_url)}: {type(cause).__name__}: {one_line(cause)}"
-            else:  # ours: it names the database already
-                reason = one_line(exc)
-            logger.warning("open incidents not rechecked: %s", reason)
+            logger.warning("open incidents not rechecked: %s", db_error(db_url, exc, "read"))
             return {}
 
     def recheck_requests(self, seed: Seed, urls: Iterable[str]) -> Iterator[Request]:

@@ -7,6 +7,7 @@ driver waits forever. TCP keepalives and ``tcp_user_timeout`` cannot see it, and
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
@@ -52,4 +53,13 @@ def call_with_deadline(func: Callable[[], T], timeout: float, url: str) -> T:
     concurrent.futures.wait([future], timeout=timeout or None)
     if not future.done():
         raise NoAnswer(timeout, url)
+    return future.result()
+
+
+async def await_with_deadline(func: Callable[[], T], timeout: float, url: str) -> T:
+    """:func:`call_with_deadline` for a coroutine: the event loop goes on meanwhile."""
+    future = asyncio.wrap_future(in_daemon_thread(func))
+    await asyncio.wait({future}, timeout=timeout or None)
+    if not future.done():
+        raise NoAnswer(timeout, url)  # the thread goes on alone; its answer is dropped
     return future.result()

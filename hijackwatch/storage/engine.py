@@ -66,6 +66,16 @@ def _mask(url: str) -> str:
     return _QUERY_SECRET.sub(r"\1xxx", _USERINFO_SECRET.sub(r"\1***@", url))
 
 
+def db_error(url: str, exc: BaseException, action: str = "use") -> str:
+    """One line for an error met using the database at ``url``: ours as it is (it names
+    the database), a driver's with the URL redacted, without SQLAlchemy's statement and
+    parameters (seeds, options)."""
+    if isinstance(exc, StorageError):
+        return one_line(exc)
+    cause = getattr(exc, "orig", None) or exc
+    return f"cannot {action} database {redact(url)}: {type(cause).__name__}: {one_line(cause)}"
+
+
 def sqlite_file(url: str) -> Path | None:
     """The absolute path of a file-based SQLite database, else None."""
     parsed = make_url(url)

@@ -158,10 +158,11 @@ def _landed_on_same_page(
 ) -> set[tuple[int, str]]:
     """Those of ``wanted`` whose redirected 2xx fetches all ended on the same page (path
     and query as linked; scheme and host may change within the site)."""
-    if not wanted:
+    keys = set(wanted)
+    if not keys:
         return set()
     finals: dict[tuple[int, str], set[str]] = {}
-    urls = sorted({url for _site, url in set(wanted)})
+    urls = sorted({url for _site, url in keys})
     for chunk in chunks(urls):
         rows = session.execute(
             select(Page.site_id, Page.url, Page.final_url).where(
@@ -176,7 +177,7 @@ def _landed_on_same_page(
             finals.setdefault((site_id, url), set()).add(final)
     return {
         key
-        for key in set(wanted)
+        for key in keys
         if all(_page_of(final) == _page_of(key[1]) for final in finals.get(key, ()))
     }
 
@@ -232,23 +233,23 @@ def settle_run(session: Session, run: CrawlRun) -> None:
         session, run.id, {(i.site_id, i.url) for i in incidents if i.scope == "page" and i.url}
     )
     site_open = {i.site_id: i for i in incidents if i.scope == "site"}
-    page_open: dict[tuple[int, str], Incident] = {
-        (i.site_id, i.url or ""): i for i in incidents if i.scope == "page"
-    }
+    page_open: dict[int, dict[str, Incident]] = {}  # site -> url -> its open incident
+    for i in incidents:
+        if i.scope == "page":
+            page_open.setdefault(i.site_id, {})[i.url or ""] = i
     for site_id, urls in states.items():
         # a 403/5xx or "Access denied" everywhere is the site hiding, not the site clean
         seen = any(state.ok for state in urls.values())
         hijacked = sorted(u for u, state in urls.items() if state.hijacked)
+        site_pages = page_open.get(site_id, {})
         for url in hijacked:
-            incident = page_open.get((site_id, url))
+            incident = site_pages.get(url)
             if incident is None:
                 session.add(_open(site_id, url, run, at, 1))
             else:
                 incident.last_seen_run_id, incident.last_seen_at = run.id, at
         still_open = False
-        for (sid, url), incident in page_open.items():
-            if sid != site_id:
-                continue
+        for url, incident in site_pages.items():
             state = urls.get(url)  # None: not fetched this run, nothing learnt
             if (
                 state is not None

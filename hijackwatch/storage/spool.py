@@ -83,5 +83,20 @@ class Spool:
             self.pages += sum(1 for e in entries if e.get("type") == "page")
             return path
 
-    def write_pages(self, records: list[dict[str, Any]]) -> Path:
-        return self.write([{"type": "page", "page": r} for r in records])
+    def write_pages(
+        self, records: list[dict[str, Any]], finish: dict[str, Any] | None = None
+    ) -> Path:
+        """Page records, then the run's ``finish`` record (see finish_entry) if given."""
+        entries = [{"type": "page", "page": r} for r in records]
+        return self.write(entries if finish is None else [*entries, finish])
+
+
+def finish_entry(run_id: int, status: str, reason: str | None) -> dict[str, Any]:
+    """The record of how a run ended, for a spool file (imported as the run's end)."""
+    return {
+        "type": "finish",
+        "run_id": run_id,
+        "status": status,
+        "reason": reason,
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
