@@ -312,6 +312,7 @@ class Renderer:
         user: str = RENDER_USER,
         no_sandbox: bool = False,
         launcher_dir: str | None = None,
+        launch_timeout: float = 60.0,
     ) -> None:
         """As root, Chromium is started as ``user`` (its sandbox needs that) through a
         launcher written under ``launcher_dir`` (default: see :func:`launcher_parent`),
@@ -325,6 +326,8 @@ class Renderer:
             loopback_only = env_loopback_only()
         self.policy = HostPolicy(allow_hosts, loopback_only)
         self.timeout = timeout
+        # a cold Chromium start on a loaded machine takes far longer than a page load
+        self.launch_timeout = max(launch_timeout, timeout)
         self.settle = settle
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hw-render")
         self._playwright: Any = None
@@ -363,7 +366,7 @@ class Renderer:
             chromium_sandbox=not self.no_sandbox,
             # loopback-only: no host name resolves at all (belt and braces to routing)
             args=[*args, *(LOOPBACK_ARGS if self.policy.loopback_only else [])],
-            timeout=self.timeout * 1000,
+            timeout=self.launch_timeout * 1000,
         )
         return self._browser
 
@@ -484,7 +487,9 @@ class Renderer:
             self.executor, lambda: self.render(url, user_agent=user_agent, referer=referer)
         )
         try:
-            return await asyncio.wait_for(job, timeout=2 * (self.timeout + self.settle) + 30)
+            return await asyncio.wait_for(
+                job, timeout=self.launch_timeout + 2 * (self.timeout + self.settle) + 30
+            )
         except TimeoutError:
             return RenderResult(url, referer, url, error="render timed out")
 

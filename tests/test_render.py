@@ -99,7 +99,7 @@ def render_once(r: Renderer) -> RenderResult:
     try:
         return r.executor.submit(
             r.render, "http://127.0.0.1:9/", user_agent="x", referer=None
-        ).result(timeout=60)
+        ).result(timeout=180)
     finally:
         r.close()
 
@@ -108,7 +108,7 @@ def render(r: Renderer, url: str, profile: Profile = SEARCH) -> RenderResult:
     job = r.executor.submit(
         r.render, url, user_agent=profile.user_agent, referer=profile.referer_for(url)
     )
-    return job.result(timeout=60)
+    return job.result(timeout=180)
 
 
 @needs_chromium
@@ -244,6 +244,29 @@ def test_running_without_the_sandbox_is_explicit_and_visible(web: FixtureWeb) ->
     assert unsandboxed and not any(p.seccomp == 2 for p in unsandboxed)
 
 
+@needs_chromium
+def test_a_slow_browser_start_gets_its_own_deadline(web: FixtureWeb, tmp_path: Path) -> None:
+    """A cold Chromium start on a busy machine outlasts a page-load timeout (CI saw a
+    10 s launch time out); the start has HIJACKWATCH_RENDER_LAUNCH_TIMEOUT instead."""
+    slow = tmp_path / "slow-chromium"
+    slow.write_text(f'#!/bin/sh\nsleep 4\nexec {CHROMIUM} "$@"\n')
+    slow.chmod(0o755)
+    r = Renderer(
+        executable=str(slow),
+        allow_hosts=["127.0.0.0/8"],
+        timeout=2,
+        settle=0,
+        loopback_only=True,
+        no_sandbox=True,  # the wrapper runs as this user; the sandbox is tested above
+        launch_timeout=60,
+    )
+    try:
+        result = render(r, web.base_of("leaky"))
+    finally:
+        r.close()
+    assert result.error is None and result.title == "Leaky page"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root has to change user")
 def test_root_refuses_an_unknown_render_user(tmp_path: Path) -> None:
     r = Renderer(user="hw-no-such-user", timeout=5, settle=0)
@@ -332,7 +355,7 @@ def test_a_noexec_temp_dir_is_passed_over(
     try:
         result = r.executor.submit(
             r.render, "data:text/html,<title>launched</title>", user_agent="x"
-        ).result(timeout=60)
+        ).result(timeout=180)
         private = r._launcher_dir
     finally:
         r.close()

@@ -163,6 +163,7 @@ class CloakingPipeline:
             user=s.get("HIJACKWATCH_RENDER_USER") or RENDER_USER,
             no_sandbox=s.getbool("HIJACKWATCH_RENDER_NO_SANDBOX", False),
             launcher_dir=s.get("HIJACKWATCH_RENDER_LAUNCHER_DIR") or None,
+            launch_timeout=s.getfloat("HIJACKWATCH_RENDER_LAUNCH_TIMEOUT", 60.0),
         )
         problem = renderer.preflight()
         if problem is not None:
