@@ -4,6 +4,8 @@ Pages: the labelled corpus (tests/corpus) and the shared benign pages, 30-100 KB
 "Cold" clears the library's per-content caches (stylesheets, styles, link domains)
 before every run, as for the first page of a site; "warm" keeps them, as for the
 next pages of a site sharing its template. The target is judged on cold.
+The text fingerprint (simhash) is computed only when a view is compared with
+another for cloaking; its cost is printed on its own line.
 Run: ``.venv/bin/python benchmarks/bench_detect.py [--repeat N] [--profile]``
 """
 
@@ -17,13 +19,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hijackwatch.detect import analyse, clear_caches  # noqa: E402
+from hijackwatch.detect import ViewSummary, analyse, clear_caches  # noqa: E402
 
 MIN_BYTES = 30 * 1024
 MAX_BYTES = 100 * 1024
@@ -39,25 +42,35 @@ def pages() -> list[Path]:
     return found
 
 
-def timed(fn: Callable[[bytes], object], body: bytes) -> float:
+def timed(fn: Callable[[Any], object], arg: Any) -> float:
     started = time.perf_counter()
-    fn(body)
+    fn(arg)
     return time.perf_counter() - started
 
 
-def page_times(body: bytes, repeat: int) -> tuple[float, float, float]:
-    """Median (cold, warm, bare parse) seconds for one page.
+def page_times(body: bytes, repeat: int) -> tuple[float, float, float, float]:
+    """Median (cold, warm, bare parse, fingerprint) seconds for one page.
 
     The three are interleaved, run after run: this machine's speed drifts (a shared
     VM), and timing them one after another let the drift into the ratio.
     """
-    cold, warm, bare = [], [], []
+    cold, warm, bare, fingerprint = [], [], [], []
     for _ in range(repeat):
         clear_caches()
         cold.append(timed(analyse, body))
         warm.append(timed(analyse, body))  # the caches now hold this page's stylesheets
         bare.append(timed(lxml_parse, body))
-    return statistics.median(cold), statistics.median(warm), statistics.median(bare)
+        fingerprint.append(timed(fingerprint_of, analyse(body).summary))
+    return (
+        statistics.median(cold),
+        statistics.median(warm),
+        statistics.median(bare),
+        statistics.median(fingerprint),
+    )
+
+
+def fingerprint_of(summary: ViewSummary) -> int:
+    return summary.simhash  # computed on first read
 
 
 def lxml_parse(body: bytes) -> None:
@@ -78,7 +91,7 @@ def main() -> int:
     for body in bodies:  # warm caches (lexicon, OpenCC, tldextract)
         analyse(body)
     times = [page_times(b, args.repeat) for b in bodies]
-    full, warm, bare = ([t[i] for t in times] for i in range(3))
+    full, warm, bare, fingerprint = ([t[i] for t in times] for i in range(4))
     size = statistics.median(len(b) for b in bodies)
     ratios = [f / p for f, p in zip(full, bare, strict=True)]
     parse_ms = statistics.median(bare) * 1000
@@ -89,6 +102,8 @@ def main() -> int:
     print(f"median full analysis per page, cold: {full_ms:.2f} ms  ({full_ms / parse_ms:.2f}x)")
     print(f"median full analysis per page, warm: {warm_ms:.2f} ms  ({warm_ms / parse_ms:.2f}x)")
     print(f"median per-page ratio, cold:         {statistics.median(ratios):.2f}x")
+    fp_ms = statistics.median(fingerprint) * 1000
+    print(f"median text fingerprint, on demand:  {fp_ms:.2f} ms  ({fp_ms / parse_ms:.2f}x)")
     # The labelled corpus is generated (spam-heavy, CJK/Thai-heavy text, little markup);
     # the shared benign pages are real sites. Both shown, so neither hides the other.
     for label, root in (

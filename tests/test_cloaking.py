@@ -29,7 +29,8 @@ from hijackwatch.detect.cloaking import (
     external_script_findings,
     title_change,
 )
-from hijackwatch.detect.document import MAX_SCRIPT_SRCS
+from hijackwatch.detect.document import MAX_SCRIPT_SRCS, parse
+from hijackwatch.detect.summary import simhash
 from hijackwatch.profiles import BUILTIN_PROFILES
 from tests.conftest import BENIGN_DIR, SEED_PAGE
 
@@ -101,10 +102,25 @@ def test_views_that_add_nothing_are_not_flagged() -> None:
         outbound_domains=frozenset({"gov.cn", "cookiebot.com"}),
         spam_hits=0,
         text_length=900,
-        simhash=0xF0F0F0F0F0F0F0F0,
+        main_text="county council meeting minutes " * 30,
     )
     fewer = replace(base, outbound_domains=frozenset({"gov.cn"}), text_length=700)
     assert compare_views(base, fewer, "googlebot") == []
+
+
+def test_the_text_fingerprint_is_computed_only_to_compare_different_texts() -> None:
+    """analyse() leaves the simhash to the comparison; identical texts need none, and
+    the lazily computed value is the simhash of the whole normalised text."""
+    body = SEED_PAGE.read_bytes()
+    base, same = summary_of(body), summary_of(body)
+    assert base._simhash is None  # analyse() did not compute it
+    assert compare_views(base, same, "googlebot") == []
+    assert base._simhash is None and same._simhash is None
+    other = summary_of(_school("/", for_bots=False))
+    compare_views(base, other, "googlebot")
+    assert base._simhash is not None and other._simhash is not None
+    doc = parse(SEED_PAGE.read_text("utf-8", "replace"), URL)
+    assert base.simhash == simhash(doc.norm_text) != 0
 
 
 def test_new_outbound_domains_and_redirect_targets() -> None:

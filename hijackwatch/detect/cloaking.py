@@ -12,10 +12,10 @@ from __future__ import annotations
 import difflib
 from urllib.parse import urlsplit
 
-from hijackwatch.detect.findings import Finding, ViewSummary
+from hijackwatch.detect.findings import Finding
 from hijackwatch.detect.lexicon import scan
 from hijackwatch.detect.script import spammy_domain
-from hijackwatch.detect.summary import hamming
+from hijackwatch.detect.summary import ViewSummary, hamming
 from hijackwatch.detect.text import absolute_url, clip, collapse_ws, normalise, url_domain
 
 UA_CLOAKING = "ua_cloaking"
@@ -160,6 +160,8 @@ def _link_findings(
 def _text_findings(
     baseline: ViewSummary, other: ViewSummary, profile: str, kind: str
 ) -> list[Finding]:
+    if baseline.text_length == other.text_length and baseline.main_text == other.main_text:
+        return []  # the same text (often the same analysis): no fingerprint needed
     if min(baseline.text_length, other.text_length) < MIN_TEXT or not (
         baseline.simhash and other.simhash
     ):

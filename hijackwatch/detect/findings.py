@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hijackwatch.detect.summary import ViewSummary
+
 SEVERITIES = ("low", "medium", "high")
 VERDICTS = ("hijacked", "suspicious", "clean")
 
@@ -86,21 +88,6 @@ def score_findings(findings: list[Finding]) -> tuple[float, str]:
     if score >= SUSPICIOUS_SCORE:
         return score, "suspicious"
     return score, "clean"
-
-
-@dataclass(slots=True)
-class ViewSummary:
-    """What matters of one view of a page when comparing views (cloaking checks)."""
-
-    title: str = ""
-    description: str = ""
-    simhash: int = 0  # 64-bit simhash of the main text's shingles
-    text_length: int = 0
-    spam_hits: int = 0  # spam-lexicon hits in visible text, title and meta
-    spam_terms: tuple[str, ...] = ()
-    outbound_domains: frozenset[str] = frozenset()
-    hidden_link_domains: frozenset[str] = frozenset()
-    redirect_to: str | None = None  # meta refresh / script navigation target, if any
 
 
 @dataclass(slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from dataclasses import dataclass, field
 
-from hijackwatch.detect.findings import ViewSummary
 from hijackwatch.detect.text import CJK_THAI_CHARS, has_cjk_thai
 
 # Single characters of the scripts written without spaces, or words.
@@ -78,6 +78,35 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
+@dataclass(slots=True)
+class ViewSummary:
+    """What matters of one view of a page when comparing views (cloaking checks).
+
+    The simhash is computed on first use: only views that differ from the browser's
+    are compared by text, and most views never are (a page served alike to every
+    visitor shares one analysis; ``scan FILE`` and crawls without visitor profiles
+    compare nothing). It costs about as much as lxml's parse of the page.
+    """
+
+    title: str = ""
+    description: str = ""
+    text_length: int = 0
+    spam_hits: int = 0  # spam-lexicon hits in visible text, title and meta
+    spam_terms: tuple[str, ...] = ()
+    outbound_domains: frozenset[str] = frozenset()
+    hidden_link_domains: frozenset[str] = frozenset()
+    redirect_to: str | None = None  # meta refresh / script navigation target, if any
+    main_text: str = ""  # the normalised visible text, as much as simhash() reads
+    _simhash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def simhash(self) -> int:
+        """64-bit simhash of the main text's shingles (0: no text)."""
+        if self._simhash is None:
+            self._simhash = simhash(self.main_text)
+        return self._simhash
+
+
 def build_summary(
     *,
     title: str,
@@ -92,7 +121,7 @@ def build_summary(
     return ViewSummary(
         title=title,
         description=description,
-        simhash=simhash(norm_text),
+        main_text=norm_text[:MAX_TEXT],
         text_length=len(norm_text.strip()),
         spam_hits=spam_hits,
         spam_terms=spam_terms,
@@ -102,4 +131,4 @@ def build_summary(
     )
 
 
-__all__ = ["build_summary", "hamming", "simhash"]
+__all__ = ["ViewSummary", "build_summary", "hamming", "simhash"]
