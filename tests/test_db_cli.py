@@ -7,6 +7,9 @@ traceback (exit 1): 3 when the database cannot be used, 2 for bad usage or input
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ from hijackwatch.cli import EXIT_DATABASE, EXIT_OK, EXIT_USAGE, main
 from hijackwatch.storage import Database, StorageError
 from hijackwatch.storage.database import MAX_KEEP_DAYS
 from hijackwatch.storage.engine import redact
-from tests.test_storage import write_two_runs
+from tests.test_storage import SITE_A, write_two_runs
+from tests.test_storage_pipeline import pg_proxy
 
 SECRET = "s3cret"
 FUTURE_REVISION = "0002_from_a_newer_hijackwatch"
@@ -168,3 +172,39 @@ def test_report_for_a_run_that_does_not_exist_is_a_usage_error(
         assert cli(capsys, "report", "--db", db_url, "--run", run)[0] == EXIT_USAGE
     code, out, err = cli(capsys, "report", "--db", db_url, "--run", "1", "--format", "json")
     assert code == EXIT_OK and '"run_id": 1' in out, err
+
+
+def test_a_server_that_goes_silent_ends_every_command_at_its_timeout(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A scheduled report or prune against a stalled server exits 3 at --timeout; it
+    used to wait forever. Run as a subprocess: the old code hung, and must fail, not hang."""
+    db = Database(pg_url)
+    write_two_runs(db)
+    db.dispose()
+    for argv in commands("URL", tmp_path):
+        proxy = pg_proxy(pg_url)
+        proxy.stall(after=b"alembic_version")  # connected, then silent: no error ever comes
+        argv = [proxy.url(pg_url) if a == "URL" else a for a in argv]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "hijackwatch", *argv, "--timeout", "2"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            proxy.stop()
+        assert done.returncode == EXIT_DATABASE, (argv, done.stderr)
+        assert "within 2s (--timeout" in done.stderr and "Traceback" not in done.stderr
+        assert time.monotonic() - started < 30, argv
+    # control: the same report straight to the server, with no deadline at all
+    argv = ["report", "--db", pg_url, "--only", "all", "--format", "json", "--timeout", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "hijackwatch", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == EXIT_OK and SITE_A in done.stdout, done.stderr

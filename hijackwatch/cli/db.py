@@ -7,16 +7,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.cli import EXIT_DATABASE, EXIT_USAGE, CommandError
 from hijackwatch.storage import DEFAULT_URL, URL_ENV, Database, StorageError
-from hijackwatch.storage.database import MAX_KEEP_DAYS
+from hijackwatch.storage.database import MAX_KEEP_DAYS, PruneResult
+from hijackwatch.storage.deadline import NoAnswer, call_with_deadline
 from hijackwatch.storage.engine import redact
 from hijackwatch.storage.errors import one_line
 
+T = TypeVar("T")
+
 DB_HELP = f"database URL (default: env {URL_ENV}, else {DEFAULT_URL})"
+DEFAULT_TIMEOUT = 600.0
 
 
 def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -59,6 +64,19 @@ def _using(db: Database) -> Iterator[Database]:
         db.dispose()
 
 
+def _bounded(db: Database, timeout: float, work: Callable[[], T]) -> T:
+    """``work()`` waited for at most ``timeout`` s: a scheduled report or prune against
+    a server that took the connection and went silent must end, not pile up."""
+    try:
+        return call_with_deadline(work, timeout, db.url)
+    except NoAnswer:
+        raise CommandError(
+            f"no answer from {redact(db.url)} within {timeout:g}s "
+            "(--timeout; 0 waits as long as it takes)",
+            EXIT_DATABASE,
+        ) from None
+
+
 def _check_run(db: Database, run_id: int) -> None:
     """An unknown ``--run`` is bad input (exit 2): say which runs there are."""
     latest = db.runs(1)
@@ -75,18 +93,21 @@ def _check_run(db: Database, run_id: int) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from hijackwatch.report import build_report, render, render_table
+    from hijackwatch.report import Report, build_report, render, render_table
 
-    with _using(_open(args.db)) as db:
+    def read(db: Database) -> Report:
         db.check_current()
         if args.run is not None:
             _check_run(db, args.run)
         try:
-            report = build_report(
+            return build_report(
                 db, only=args.only, site=args.site, since=args.since, run_id=args.run
             )
         except ValueError as exc:
             raise CommandError(str(exc), EXIT_USAGE) from exc
+
+    with _using(_open(args.db)) as db:
+        report = _bounded(db, args.timeout, lambda: read(db))
     if args.output:
         text = render(report, args.format)
         try:
@@ -109,10 +130,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    with _using(_open(args.db, create=True)) as db:
+    def upgrade(db: Database) -> tuple[str | None, str | None]:
         before = db.current_revision()
         db.upgrade()
-        after = db.current_revision()
+        return before, db.current_revision()
+
+    with _using(_open(args.db, create=True)) as db:
+        before, after = _bounded(db, args.timeout, lambda: upgrade(db))
     if before == after:
         print(f"{redact(db.url)}: schema already current ({after})")
     else:
@@ -122,7 +146,8 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     with _using(_open(args.db)) as db:
-        current, head = db.current_revision(), db.head_revision()
+        current = _bounded(db, args.timeout, db.current_revision)
+        head = db.head_revision()
         print(f"database: {redact(db.url)}")
         print(f"schema:   {current or '(none)'} (this hijackwatch expects {head})")
         if db.is_newer(current):
@@ -131,7 +156,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if current != head:
             print("          run `hijackwatch db upgrade` to bring it up to date")
             return EXIT_DATABASE
-        for run in db.runs(args.runs):
+        for run in _bounded(db, args.timeout, lambda: db.runs(args.runs)):
             print(
                 f"run {run.id:>5} {run.started_at:%Y-%m-%d %H:%M} {run.status:<11} "
                 f"sites={run.sites} pages={run.pages} hijacked={run.hijacked} "
@@ -142,9 +167,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    with _using(_open(args.db)) as db:
+    def prune(db: Database) -> PruneResult:
         db.check_current()
-        result = db.prune(args.keep_days)
+        return db.prune(args.keep_days)
+
+    with _using(_open(args.db)) as db:
+        result = _bounded(db, args.timeout, lambda: prune(db))
     print(
         f"pruned evidence older than {result.cutoff:%Y-%m-%d %H:%M} UTC: "
         f"{result.bodies_deleted} page bodies deleted, "
@@ -155,10 +183,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_import_spool(args: argparse.Namespace) -> int:
     with _using(_open(args.db)) as db:
-        db.ensure_schema()
+        _bounded(db, args.timeout, db.ensure_schema)
         for name in args.files:
             try:
-                result = db.import_spool(name)
+                result = _bounded(db, args.timeout, lambda name=name: db.import_spool(name))
             except FileNotFoundError as exc:
                 raise CommandError(f"no such spool file: {exc.filename}", EXIT_USAGE) from exc
             state = "finished" if result.outcome is not None else "pages only"
@@ -170,6 +198,28 @@ def cmd_import_spool(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help=DB_HELP)
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"give up (exit 3) when the database has not answered within S seconds "
+        f"(default {DEFAULT_TIMEOUT:g}; 0 waits as long as it takes)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 86_400 * 7:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 604800, not {text}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from hijackwatch.report import FORMATS, ONLY_CHOICES
 
@@ -178,7 +228,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="report hijacked sites and pages from the database",
         description="Per site: status, since when (incident), pages and findings with evidence.",
     )
-    report.add_argument("--db", metavar="URL", help=DB_HELP)
+    _database_options(report)
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     report.add_argument("--site", metavar="KEY", help="only this site key (e.g. example.edu.cn)")
@@ -200,11 +250,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
 
     upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema to this version")
-    upgrade.add_argument("--db", metavar="URL", help=DB_HELP)
+    _database_options(upgrade)
     upgrade.set_defaults(func=cmd_upgrade)
 
     status = db_sub.add_parser("status", help="schema revision and recent runs")
-    status.add_argument("--db", metavar="URL", help=DB_HELP)
+    _database_options(status)
     status.add_argument(
         "--runs", type=_int_between(0), default=10, metavar="N", help="show N recent runs"
     )
@@ -213,7 +263,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     prune = db_sub.add_parser(
         "prune", help="delete old page bodies and evidence text; keep verdict history"
     )
-    prune.add_argument("--db", metavar="URL", help=DB_HELP)
+    _database_options(prune)
     prune.add_argument(
         "--keep-days",
         type=_int_between(0, MAX_KEEP_DAYS),
@@ -227,5 +277,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "import-spool", help="load spool files written while the database was unreachable"
     )
     spool.add_argument("files", nargs="+", metavar="FILE")
-    spool.add_argument("--db", metavar="URL", help=DB_HELP)
+    _database_options(spool)
     spool.set_defaults(func=cmd_import_spool)
