@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import queue
 import socket
 import threading
 import time
@@ -27,7 +26,7 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from hijackwatch.detect import Analysis, analyse, score_findings
@@ -41,6 +40,7 @@ from hijackwatch.detect.cloaking import (
 from hijackwatch.detect.decode import codec_name
 from hijackwatch.detect.text import url_domain
 from hijackwatch.seeds import LOOPBACK_ENV, is_loopback, loopback_only
+from hijackwatch.threads import parallel_map
 
 BASELINE = "browser"
 
@@ -75,8 +75,7 @@ except ImportError:  # pragma: no cover
     brotli = None
 ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
 
-T = TypeVar("T")
-R = TypeVar("R")
+FETCH_THREAD = "hijackwatch-fetch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,49 +464,13 @@ def fetch_view(
     return View(profile, url, final, status, body, charset)
 
 
-def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
-    """``[fn(item) ...]`` on at most ``workers`` daemon threads, in order.
-
-    Not a ThreadPoolExecutor: its threads are joined at exit, so Ctrl-C would wait for
-    every fetch in flight. The caller waits interruptibly; an exception is re-raised.
-    """
-    todo = list(enumerate(items))
-    if not todo:
-        return []
-    tasks: queue.SimpleQueue[tuple[int, T]] = queue.SimpleQueue()
-    for task in todo:
-        tasks.put(task)
-    done: queue.SimpleQueue[tuple[int, Any, BaseException | None]] = queue.SimpleQueue()
-
-    def work() -> None:
-        while True:
-            try:
-                index, item = tasks.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put((index, fn(item), None))
-            except BaseException as exc:  # handed to the caller
-                done.put((index, None, exc))
-
-    for _ in range(min(workers, len(todo))):
-        threading.Thread(target=work, name="hijackwatch-fetch", daemon=True).start()
-    results: list[Any] = [None] * len(todo)
-    for _ in todo:
-        index, value, exc = done.get()
-        if exc is not None:
-            raise exc
-        results[index] = value
-    return results
-
-
 def fetch_views(
     url: str, profiles: list[Profile] | None = None, fetch: Fetch | None = None
 ) -> list[View]:
     """Every profile's view of ``url``, fetched in parallel, in profile order."""
     profiles = profiles or parse_profiles()
     fetch = fetch or fetch_view
-    return parallel_map(lambda p: fetch(url, p), profiles, 8)
+    return parallel_map(lambda p: fetch(url, p), profiles, 8, FETCH_THREAD)
 
 
 def unanalysed_is_error(analysis: Analysis) -> Analysis:
@@ -555,7 +518,7 @@ def _script_findings(
         source = body.decode(codec_name(charset) or "utf-8", "replace")
         return external_script_findings(source, script_url)
 
-    found = dict(zip(wanted, parallel_map(load, wanted, 4), strict=True))
+    found = dict(zip(wanted, parallel_map(load, wanted, 4, FETCH_THREAD), strict=True))
     for urls, analysis in zip(per_view, analyses, strict=True):
         for script_url in urls:
             analysis.findings.extend(found.get(script_url, []))
@@ -633,7 +596,6 @@ __all__ = [
     "fetch_url",
     "fetch_view",
     "fetch_views",
-    "parallel_map",
     "parse_profiles",
     "rescore",
     "scan_url_views",

@@ -8,12 +8,11 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, MutableSequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait as mp_wait
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +22,7 @@ from scrapy.utils.datatypes import LocalCache
 from hijackwatch.detect import Analysis, analyse
 from hijackwatch.detect.decode import MAX_BYTES
 from hijackwatch.items import PageItem
+from hijackwatch.threads import DaemonThreads
 
 if TYPE_CHECKING:
     from typing import Self
@@ -145,7 +145,7 @@ class DetectionPipeline:
     def _open_pool(self) -> None:
         if self.workers <= 0:
             self.starts = _Starts([0.0] * (SLOTS + 1), shared=False)
-            self.executor = _DaemonThreads(THREADS)
+            self.executor = DaemonThreads(THREADS, name="hijackwatch-detect")
             return
         # spawn, not fork: the crawl process runs threads (reactor pool, DB writer)
         context = multiprocessing.get_context("spawn")
@@ -390,48 +390,9 @@ def _dropped(future: asyncio.Future[Any]) -> None:
 
 def _workers(executor: Executor) -> list[Any]:
     """The pool's processes or threads (no public API lists a ProcessPoolExecutor's)."""
-    if isinstance(executor, _DaemonThreads):
+    if isinstance(executor, DaemonThreads):
         return list(executor.threads)
     return list((getattr(executor, "_processes", None) or {}).values())
-
-
-class _DaemonThreads(Executor):
-    """A thread pool whose threads neither closing nor the interpreter's exit waits for
-    (ThreadPoolExecutor joins its threads at exit): one stuck for good cannot be stopped,
-    only left behind."""
-
-    def __init__(self, size: int) -> None:
-        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None]
-        self.jobs = queue.SimpleQueue()
-        self.threads = [
-            threading.Thread(target=self._work, name=f"hijackwatch-detect_{n}", daemon=True)
-            for n in range(size)
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self.jobs.put((future, lambda: fn(*args, **kwargs)))
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        for _ in self.threads:
-            self.jobs.put(None)  # after the jobs already queued
-        for thread in self.threads if wait else ():
-            thread.join()
-
-    def _work(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            future, call = job
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while queued
-            try:
-                result = call()
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
 
 
 def _analyse(body: bytes, url: str, encoding: str | None, timeout: float = 0.0) -> Analysis:
