@@ -658,3 +658,29 @@ def test_lexicon_finds_cjk_and_thai_terms_after_other_scripts() -> None:
     batched = scan_many(texts)
     assert [dict(h.counts) for h in batched] == [dict(scan(t).counts) for t in texts]
     assert [h.covered for h in batched] == [scan(t).covered for t in texts]
+
+
+def test_injected_phrases_are_the_same_in_every_process() -> None:
+    """More title pieces than are kept, all of one length: which ones are kept (and so
+    the verdict) must not depend on the process's str hash seed (set order)."""
+    title = "_".join(f"开云体育{n:02d}" for n in range(30))
+    html = f"<html><head><title>{title}</title></head><body><p>学校新闻</p></body></html>"
+    code = (
+        "import sys\n"
+        "from hijackwatch.detect.detectors import Context\n"
+        "from hijackwatch.detect.document import parse\n"
+        "print(Context(parse(sys.argv[1])).injected_phrases)\n"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code, html],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=Path(__file__).resolve().parent.parent,
+        ).stdout.strip()
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outs) == 1, outs
+    assert outs.pop().count("开云体育") == 20

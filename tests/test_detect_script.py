@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hijackwatch.detect import analyse_script
-from hijackwatch.detect.script import read_js_string
+from hijackwatch.detect.script import (
+    _CONDITIONS,
+    _CONDITIONS_ASCII,
+    MAX_LITERAL,
+    _unescape_js,
+    _written_literals,
+    read_js_string,
+)
 
 TARGET = "https://www.vns888.example/?from=seo"
 REDIRECT = (
@@ -175,3 +185,57 @@ def test_read_js_string_is_linear_on_escape_heavy_literals() -> None:
     source = '"' + 'a\\"b' * 40_000 + '"'
     raw, end = read_js_string(source, 0)
     assert end == len(source) and len(raw) == len(source) - 2
+
+
+# Pieces of the condition patterns in both letter cases, and neighbours that matter.
+_CONDITION_PIECES = st.sampled_from(
+    ["document", "DOCUMENT", ".", " ", "\n", "referrer", "Referer", "['referrer']", '"', "'",
+     "[", "]", "navigator", "userAgent", "USERAGENT", "appVersion", "platform", "Baidu",
+     "GOOGLE", "so.com", "sm.cn", "360.cn", "bot", "Bot/", "bot)", "bots", "spider", "Crawl",
+     "HeadLess", "iPhone", "Windows Phone", "windows  phone", "_", "9", "x", "K", "k"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_CONDITION_PIECES, max_size=12).map("".join))
+def test_ascii_condition_patterns_match_like_the_case_blind_ones(window: str) -> None:
+    """_condition_near's case-sensitive patterns on lower-cased ASCII text find what the
+    re.I ones find on the text as written."""
+    assert window.isascii()
+    # lower() of a pattern would turn \S, \W, \D or \B into their opposites
+    assert not any(re.search(r"\\[A-Z]", p.pattern) for p in _CONDITIONS)
+    for blind, fast in zip(_CONDITIONS, _CONDITIONS_ASCII, strict=True):
+        assert (blind.search(window) is None) == (fast.search(window.lower()) is None)
+
+
+def reference_written_literals(text: str, pos: int) -> str:
+    """_written_literals() one character at a time."""
+    parts = []
+    i = pos
+    end = min(len(text), pos + MAX_LITERAL)
+    while i < end and len(parts) < 200:
+        ch = text[i]
+        if ch in "'\"`":
+            raw, i = read_js_string(text, i)
+            parts.append(_unescape_js(raw))
+            continue
+        if ch in ";\n" or (ch == ")" and not parts):
+            break
+        if ch == ")":
+            rest = text[i + 1 : i + 3].lstrip()
+            if not rest.startswith("+"):
+                break
+        i += 1
+    return "".join(parts)
+
+
+_WRITE_PIECES = st.sampled_from(
+    ["'<a>'", '"x"', "`t`", "'\\''", "+", " ", ")", ";", "\n", "(", "a", "'open", "\\"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_WRITE_PIECES, max_size=15).map("".join))
+def test_written_literals_like_one_character_at_a_time(text: str) -> None:
+    for pos in range(min(len(text), 4)):
+        assert _written_literals(text, pos) == reference_written_literals(text, pos)

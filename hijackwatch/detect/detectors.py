@@ -80,6 +80,10 @@ _TRACKERS = frozenset(
 _TOPICS = {"g": "gambling", "p": "porn", "f": "fake goods", "m": "pharma", "e": "fake documents"}
 
 
+def _longest_first(phrase: str) -> tuple[int, str]:
+    return -len(phrase), phrase
+
+
 def _hits(text: str) -> SpamHits:
     return scan(normalise(text))
 
@@ -226,7 +230,7 @@ class Context:
         for (_text, phrase), found in zip(candidates, hits, strict=True):
             if found.distinct:
                 phrases.add(phrase)
-        return sorted(phrases, key=len, reverse=True)[:20]
+        return sorted(phrases, key=_longest_first)[:20]  # ties by text: no hash-seed order
 
     @cached_property
     def phrase_free(self) -> tuple[SpamHits, int]:
