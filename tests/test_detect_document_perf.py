@@ -8,8 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from hijackwatch.detect import css
-from hijackwatch.detect.document import MAX_HIDDEN_SELECTORS, _selector_query, parse
+from hijackwatch.detect import analyse, css
+from hijackwatch.detect.document import (
+    _END_TAGS,
+    MAX_HIDDEN_SELECTORS,
+    _first_end_tag,
+    _selector_query,
+    parse,
+)
 
 
 def test_selector_query_finds_what_the_element_predicate_finds() -> None:
@@ -134,3 +140,36 @@ def test_anchored_hint_search_finds_what_whole_text_passes_find() -> None:
 def test_anchored_hint_search_fuzzed(parts: list[str]) -> None:
     low = "".join(parts).lower()
     assert css._hint_positions(low) == _hint_positions_reference(low)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["<", "/", "</", "body", "BODY", "html", "HtMl", ">", " ", "\t", "\n", "\u3000",
+             "\x85", "x", "div", "İ", "K", "ſ", "</body >", "</html\n>"]
+        ),
+        max_size=16,
+    ).map("".join)
+)  # fmt: skip
+def test_first_end_tag_is_where_the_end_tag_pattern_matches(text: str) -> None:
+    """The zero-width search of _first_end_tag starts where _END_TAGS matches."""
+    m = _END_TAGS.search(text)
+    assert _first_end_tag(text) == (m.start() if m else -1)
+
+
+def test_numeric_references_to_control_characters_are_analysed_not_raised() -> None:
+    """libxml2 decodes &#1; into the tree, and lxml refuses it when the walk writes the
+    block separators back (a fuzzed page raised ValueError out of analyse())."""
+    refs = ["&#1;", "&#x1f;", "&#11", "&#XFFFE;", "&#65535;", "&#0000008;"]
+    for ref in refs:
+        html = (
+            f"<html><head><title>Town library</title></head><body><div>{ref}opening hours"
+            f"</div><p>open{ref}</p><div style='display:none'>{ref}<a href='http://slot88.xyz/'>"
+            "slot gacor</a><a href='http://judi.example/'>judi online</a></div>"
+            f"<div>tail</div>{ref}after</body></html>"
+        )
+        for body in (html, html.encode()):
+            analysis = analyse(body, "http://library.example.org/")
+            assert analysis.error is None, (ref, analysis.error)
+            assert any(f.kind == "hidden_links" for f in analysis.findings), ref
