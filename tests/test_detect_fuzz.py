@@ -19,7 +19,7 @@ FRAGMENTS = st.sampled_from(
         "<meta http-equiv=refresh content='0;url=http://a.example/'>", "&#30334;", "\x00", "\ufeff",
         "<marquee height=1>", "<!--", "-->", "<![CDATA[", "{", "}", "eval(function(p,a,c,k,e,d){",
         "String.fromCharCode(104,", "'", '"', "\\x", "%u", "<", ">", "&", "\u200b",
-        "&#1;", "&#x1f", "&#65535;", "&#0;", "&#xD800;",
+        "&#1;", "&#x1f", "&#65535;", "&#0;", "&#xD800;", "&#xe;", "&#XF;",
     ]
 )  # fmt: skip
 PAGES = st.lists(st.one_of(FRAGMENTS, st.text(max_size=20)), max_size=60).map("".join)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from scrapy.utils.test import get_crawler
 
-from hijackwatch.detect import Analysis
+from hijackwatch.detect import Analysis, analyse
 from hijackwatch.items import PageItem
 from hijackwatch.pipelines.detection import (
     CLOSE_WAIT,
@@ -25,11 +25,35 @@ from tests.conftest import SEED_PAGE
 
 
 def _pipeline(
-    cls: type[DetectionPipeline] = DetectionPipeline, workers: int = 1
+    cls: type[DetectionPipeline] = DetectionPipeline, workers: int = 1, **settings: Any
 ) -> tuple[Any, Any]:
-    crawler = get_crawler(HijackSpider, {"HIJACKWATCH_DETECT_WORKERS": workers})
+    crawler = get_crawler(HijackSpider, {"HIJACKWATCH_DETECT_WORKERS": workers, **settings})
     crawler.stats.open_spider()
     return cls.from_crawler(crawler), crawler.stats
+
+
+@pytest.mark.parametrize("mode", ["all", "off"])
+def test_summaries_leave_the_worker_without_their_text(mode: str) -> None:
+    """A crawl holds thousands of summaries (cloaking baselines, the reuse cache): the
+    kept text is dropped in the worker, the fingerprint computed there when views are
+    compared (profiles on) and skipped when they never are."""
+    pipeline, _ = _pipeline(HIJACKWATCH_PROFILE_MODE=mode)
+    item = PageItem(
+        url="http://127.0.0.1/", site="127.0.0.1", status=200, body=SEED_PAGE.read_bytes()
+    )
+
+    async def run() -> PageItem:
+        pipeline.open_spider()
+        try:
+            return await pipeline.process_item(item)
+        finally:
+            pipeline.close_spider()
+
+    summary = asyncio.run(run()).summary
+    assert summary.main_text == "" and summary.text_length > 1000
+    assert (summary._simhash is not None) == (mode == "all")
+    if mode == "all":
+        assert summary.simhash == analyse(SEED_PAGE.read_bytes(), item.url).summary.simhash != 0
 
 
 def _slots_taken(pipeline: DetectionPipeline) -> int:

@@ -21,7 +21,7 @@ from hijackwatch.storage.errors import one_line
 T = TypeVar("T")
 
 DB_HELP = f"database URL (default: env {URL_ENV}, else {DEFAULT_URL})"
-DEFAULT_TIMEOUT = 600.0
+READ_TIMEOUT = 600.0  # report, db status: a scheduled read must end, not pile up
 
 
 def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -65,14 +65,14 @@ def _using(db: Database) -> Iterator[Database]:
 
 
 def _bounded(db: Database, timeout: float, work: Callable[[], T]) -> T:
-    """``work()`` waited for at most ``timeout`` s: a scheduled report or prune against
-    a server that took the connection and went silent must end, not pile up."""
+    """``work()`` given at most ``timeout`` s (0: no limit). A server that took the
+    connection and went silent never answers nor fails: only a time limit ends that."""
     try:
         return call_with_deadline(work, timeout, db.url)
     except NoAnswer:
         raise CommandError(
-            f"no answer from {redact(db.url)} within {timeout:g}s "
-            "(--timeout; 0 waits as long as it takes)",
+            f"{redact(db.url)} did not finish within {timeout:g}s (--timeout; a server "
+            "that stopped answering, or more work than that: 0 sets no limit)",
             EXIT_DATABASE,
         ) from None
 
@@ -198,15 +198,16 @@ def cmd_import_spool(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database_options(parser: argparse.ArgumentParser) -> None:
+def _database_options(parser: argparse.ArgumentParser, timeout: float = 0.0) -> None:
     parser.add_argument("--db", metavar="URL", help=DB_HELP)
     parser.add_argument(
         "--timeout",
         type=_seconds,
-        default=DEFAULT_TIMEOUT,
+        default=timeout,
         metavar="S",
-        help=f"give up (exit 3) when the database has not answered within S seconds "
-        f"(default {DEFAULT_TIMEOUT:g}; 0 waits as long as it takes)",
+        help=f"time limit in seconds for the database work, exit 3 past it (default "
+        f"{f'{timeout:g}' if timeout else '0: no limit'}); ends a wait on a server that "
+        "stopped answering",
     )
 
 
@@ -228,7 +229,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="report hijacked sites and pages from the database",
         description="Per site: status, since when (incident), pages and findings with evidence.",
     )
-    _database_options(report)
+    _database_options(report, READ_TIMEOUT)
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     report.add_argument("--site", metavar="KEY", help="only this site key (e.g. example.edu.cn)")
@@ -254,7 +255,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upgrade.set_defaults(func=cmd_upgrade)
 
     status = db_sub.add_parser("status", help="schema revision and recent runs")
-    _database_options(status)
+    _database_options(status, READ_TIMEOUT)
     status.add_argument(
         "--runs", type=_int_between(0), default=10, metavar="N", help="show N recent runs"
     )

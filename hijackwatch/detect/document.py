@@ -47,12 +47,23 @@ _END_TAGS = re.compile(r"</(?:html|body)\s*>", re.I)
 # the bench pages: a one-character literal prefix with the rest as a lookahead.
 _END_TAG_START = re.compile(r"<(?=/(?:html|body)\s*>)", re.I)
 _NON_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# Numeric references to those characters (1-8, 11, 12, 14-31, U+FFFE, U+FFFF): libxml2
-# decodes them into the tree (NUL and surrogates become U+FFFD).
-_CONTROL_REFS = re.compile(
-    r"&#(?:0*(?:[1-8]|1[124-9]|2\d|3[01]|6553[45])(?!\d)"
-    r"|[xX]0*(?:[1-8bBcC]|1[0-9a-fA-F]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?"
-)
+# Numeric character references: libxml2 decodes them into the tree, including those
+# to characters lxml refuses (&#1;, &#xE;, &#xFFFE;; NUL and surrogates become U+FFFD).
+_NUMERIC_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|(\d{1,10}));?")
+
+
+def _without_control_refs(text: str) -> str:
+    """``text`` with references to XML-incompatible characters replaced by a space."""
+    return _NUMERIC_REF.sub(_control_ref, text)
+
+
+def _control_ref(m: re.Match[str]) -> str:
+    hex_digits, digits = m.groups()
+    code = int(hex_digits, 16) if hex_digits is not None else int(digits)
+    refused = code <= 0x10FFFF and _NON_XML.match(chr(code)) is not None
+    return " " if refused else m.group()
+
+
 _TRAILER = re.compile(r"(?:\s*</(?:body|html)\s*>)*\s*", re.I)
 
 
@@ -182,11 +193,11 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
         except ValueError:
             # The walk wrote back a character lxml refuses: one the byte-level check
             # cannot see (U+FFFE), or a numeric reference to one (&#1;), which libxml2
-            # decodes. Rare: cleaned and parsed again, and never a crash.
-            cleaned = _CONTROL_REFS.sub(" ", _NON_XML.sub(" ", text))
-            if cleaned != text:
-                return parse(cleaned, url)
-            return Document(url=url, raw=text, root=None, site=doc.site)
+            # decodes. Rare: cleaned and parsed again. Anything else is a bug: raised.
+            cleaned = _without_control_refs(_NON_XML.sub(" ", text))
+            if cleaned == text:
+                raise
+            return parse(cleaned, url)
     return doc
 
 

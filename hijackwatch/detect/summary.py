@@ -106,6 +106,14 @@ class ViewSummary:
             self._simhash = simhash(self.main_text)
         return self._simhash
 
+    def seal(self, *, fingerprint: bool) -> None:
+        """Drop the kept text before the summary is held or sent elsewhere (a crawl keeps
+        thousands); with ``fingerprint`` the simhash is computed first, for views that
+        may be compared."""
+        if fingerprint:
+            self.simhash  # noqa: B018 (computed and kept)
+        self.main_text = ""
+
 
 def build_summary(
     *,

@@ -50,6 +50,11 @@ CLOSE_WAIT = 2.0
 REUSE_ENTRIES = 1024
 
 
+def _sealed(analysis: Analysis, fingerprint: bool) -> Analysis:
+    analysis.summary.seal(fingerprint=fingerprint)
+    return analysis
+
+
 class AnalysisTimeout(Exception):
     """One page's analysis ran past HIJACKWATCH_DETECT_TIMEOUT."""
 
@@ -86,10 +91,15 @@ class DetectionPipeline:
     # run first in each worker process, after the pipeline's own set-up (a test hangs here)
     worker_initializer: ClassVar[Callable[[], None] | None] = None
 
-    def __init__(self, stats: StatsCollector, workers: int, timeout: float = 0.0) -> None:
+    def __init__(
+        self, stats: StatsCollector, workers: int, timeout: float = 0.0, fingerprint: bool = True
+    ) -> None:
         self.stats = stats
         self.workers = workers
         self.timeout = max(0.0, timeout)
+        # views are compared (visitor profiles on): the text fingerprint is computed in
+        # the worker, not in the event loop when the views meet
+        self.fingerprint = fingerprint
         self.executor: Executor | None = None
         self.starts: _Starts | None = None  # the executor's
         # (body digest, URL, declared encoding) -> its analysis: analyse() depends on
@@ -106,6 +116,7 @@ class DetectionPipeline:
             crawler.stats,
             default_workers() if workers in (None, "", "auto") else int(workers),
             settings.getfloat("HIJACKWATCH_DETECT_TIMEOUT", 60.0),
+            fingerprint=settings.get("HIJACKWATCH_PROFILE_MODE", "all") != "off",
         )
 
     def open_spider(self) -> None:
@@ -159,7 +170,7 @@ class DetectionPipeline:
         )
 
     async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
-        return await self._run(_analyse, body, url, encoding, self.timeout)
+        return await self._run(_analyse, body, url, encoding, self.timeout, self.fingerprint)
 
     async def _run(self, fn: Callable[..., Analysis], *args: Any, retry: bool = True) -> Analysis:
         """``fn(*args)`` in the pool, with a fresh pool on a dead or stuck worker.
@@ -395,10 +406,13 @@ def _workers(executor: Executor) -> list[Any]:
     return list((getattr(executor, "_processes", None) or {}).values())
 
 
-def _analyse(body: bytes, url: str, encoding: str | None, timeout: float = 0.0) -> Analysis:
-    """analyse() bounded by SIGALRM where that is possible (a worker process's main thread)."""
+def _analyse(
+    body: bytes, url: str, encoding: str | None, timeout: float = 0.0, fingerprint: bool = True
+) -> Analysis:
+    """analyse() bounded by SIGALRM where that is possible (a worker process's main
+    thread), its summary sealed (see ViewSummary.seal) before it travels and is kept."""
     if not timeout or threading.current_thread() is not threading.main_thread():
-        return analyse(body, url, encoding=encoding)
+        return _sealed(analyse(body, url, encoding=encoding), fingerprint)
 
     def expired(_signum: int, _frame: object) -> None:
         raise AnalysisTimeout(f"analysis did not finish within {timeout:g} s")
@@ -406,7 +420,7 @@ def _analyse(body: bytes, url: str, encoding: str | None, timeout: float = 0.0) 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return analyse(body, url, encoding=encoding)
+        return _sealed(analyse(body, url, encoding=encoding), fingerprint)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -41,7 +41,7 @@ from hijackwatch.alerts import notify_run
 from hijackwatch.items import PageItem
 from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
 from hijackwatch.storage.database import WriteAbandoned
-from hijackwatch.storage.deadline import NoAnswer, in_daemon_thread
+from hijackwatch.storage.deadline import DB_THREAD, NoAnswer, in_daemon_thread
 from hijackwatch.storage.engine import URL_ENV, db_error, redact
 from hijackwatch.storage.errors import one_line
 from hijackwatch.storage.records import BODY_POLICIES
@@ -343,7 +343,7 @@ class StoragePipeline:
         committing, should it ever get there), and a late commit is reported to
         ``late_success``; past the deadline NoAnswer is raised.
         """
-        thread = in_daemon_thread(func)
+        thread = in_daemon_thread(func, DB_THREAD)
         self._threads[give_up] = thread
         thread.add_done_callback(lambda _thread: self._threads.pop(give_up, None))
         future = asyncio.wrap_future(thread)
@@ -648,7 +648,7 @@ class StoragePipeline:
         threads = [thread for _give_up, thread in in_flight]
         error = self._unsettled(threads, deadline, abandon, f"{len(threads)} write(s) in flight")
         if error is None:
-            importing = in_daemon_thread(functools.partial(self.db.import_spool, path))
+            importing = in_daemon_thread(functools.partial(self.db.import_spool, path), DB_THREAD)
             error = self._unsettled([importing], deadline, abandon, "the import")
             if error is None and (failed := importing.exception()) is not None:
                 error = one_line(failed)
