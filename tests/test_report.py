@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, text
 
 from hijackwatch.report import build, build_report, render
-from hijackwatch.report.text import csv_cell
+from hijackwatch.report.text import CSV_CELL_MAX, csv_cell
 from hijackwatch.storage import Database
 from tests.conftest import CHROMIUM, unavailable
 from tests.test_storage import (
@@ -458,3 +458,48 @@ def test_table_groups_profiles_by_verdict() -> None:
     ]
     assert profiles_cell(cloaked) == "hijacked: googlebot, baidu\nclean: browser"
     assert profiles_cell([fetch("browser", "suspicious")]) == "suspicious: browser"
+
+
+def test_json_escapes_terminal_controls_and_csv_cells_stay_readable(
+    scenario_db: Database,
+) -> None:
+    """JSON kept C1 controls (\\x9b is CSI) and bidi overrides raw; a 260 KB title went
+    into one CSV cell, past what spreadsheets hold and csv readers accept."""
+    title = "Casino\x9b31m \u202egnp.exe\u2066 新葡京 " + "x" * 260_000
+    rows = [
+        {
+            "url": "http://c1.example/",
+            "site": "c1.example",
+            "status": 200,
+            "verdict": "hijacked",
+            "score": 90.0,
+            "title": title,
+            "findings": [{"kind": "title_injection", "severity": "high", "evidence": title}],
+        }
+    ]
+    write_run(scenario_db, rows, RUN2_AT + timedelta(days=1))
+    report = build_report(scenario_db, site="c1.example")
+    text = render(report, "json")
+    assert not any(ch in text for ch in "\x9b\u202e\u2066") and "新葡京" in text
+    assert "\\u009b31m" in text and "\\u202e" in text
+    page = json.loads(text)["sites"][0]["page_entries"][0]
+    assert page["title"].startswith("Casino\x9b31m \u202egnp")  # the data is unchanged
+    cells = next(csv.DictReader(io.StringIO(render(report, "csv"))))  # default field limit
+    assert 30_000 < len(cells["title"]) <= CSV_CELL_MAX and cells["title"].endswith("…")
+
+
+def test_a_reader_that_stops_early_is_no_failure(scenario_db: Database) -> None:
+    """`report | head` exited 1 (table) or with a traceback: a closed pipe ends quietly."""
+    for fmt in ("table", "json"):
+        argv = ["report", "--db", scenario_db.url, "--only", "all", "--format", fmt]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hijackwatch", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before the first line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, (fmt, err)
+        assert "Traceback" not in err and "Error" not in err, err

@@ -24,6 +24,7 @@ from hijackwatch.cli import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    stdout_console,
 )
 from hijackwatch.seeds import URL_LENGTH_LIMIT, Seed, SeedsFileError, read_seeds_file
 
@@ -363,13 +364,13 @@ def not_stored(stats: dict[str, Any]) -> bool:
 
 
 def run_crawl(args: argparse.Namespace) -> int:
-    return crawl(args.seeds, args, Console())
+    return crawl(args.seeds, args, stdout_console())
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from hijackwatch.demo import FixtureWeb
 
-    console = Console()
+    console = stdout_console()
     if not args.keep and args.db.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
             Path(args.db.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)

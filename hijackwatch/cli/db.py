@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hijackwatch.cli import EXIT_DATABASE, EXIT_USAGE, CommandError
+from hijackwatch.cli import EXIT_DATABASE, EXIT_USAGE, CommandError, stdout_console
 from hijackwatch.storage import DEFAULT_URL, URL_ENV, Database, StorageError
 from hijackwatch.storage.database import MAX_KEEP_DAYS, PruneResult
 from hijackwatch.storage.deadline import NoAnswer, call_with_deadline
@@ -116,11 +116,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise CommandError(f"cannot write {args.output}: {exc}", EXIT_USAGE) from exc
         print(f"report written to {args.output} ({len(report.sites)} site(s))", file=sys.stderr)
     elif args.format == "table":
-        from rich.console import Console
-
         # piped output is read by scripts and people alike: wide enough not to fold keys
         width = None if sys.stdout.isatty() else 160
-        render_table(report, Console(highlight=False, width=width))
+        render_table(report, stdout_console(highlight=False, width=width))
     else:
         sys.stdout.write(render(report, args.format))
     return 0

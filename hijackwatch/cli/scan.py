@@ -8,7 +8,6 @@ analysed (binary, compressed, empty: shown with verdict ``error``), never 0 as i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError
+from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError, stdout_console
 from hijackwatch.detect import Analysis, analyse
 from hijackwatch.profiles import (
     Profile,
@@ -26,7 +25,7 @@ from hijackwatch.profiles import (
     with_profiles,
 )
 from hijackwatch.report.build import VERDICT_RANK
-from hijackwatch.report.text import clean
+from hijackwatch.report.text import clean, safe_json
 
 _VERDICT_STYLE = {
     "hijacked": "bold red",
@@ -155,7 +154,7 @@ def _timeout(value: str) -> float:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout_console(highlight=False, soft_wrap=True)
     profiles = parse_profiles()
     if args.profile:
         try:
@@ -194,7 +193,7 @@ def run_scan(args: argparse.Namespace) -> int:
                 ]
             if worst.error:
                 record["error"] = worst.error
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sys.stdout.write(safe_json(record) + "\n")
         else:
             _print_human(console, result)
     sys.stdout.flush()

@@ -20,6 +20,12 @@ from hijackwatch.report.build import Report, SiteEntry
 # C0/C1 controls (minus tab/newline): hostile text must not drive the terminal (ANSI, OSC 8).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets hold at most 32,767 characters in a cell; Python's csv reader refuses
+# fields over 131,072 by default. Hostile titles can be megabytes long.
+CSV_CELL_MAX = 32_000
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal or a JavaScript string
+# must not get: DEL, C1 controls (\x9b is CSI), bidi overrides, line/paragraph separators.
+_JSON_RAW_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 STATUS_STYLE = {"hijacked": "bold red", "suspicious": "yellow", "clean": "green", "error": "dim"}
 EVIDENCE_CELL = 160
 # every format stops at the same per-site limit: only SQL lists the rest
@@ -174,7 +180,7 @@ CSV_COLUMNS = (
 
 def csv_cell(value: Any) -> str:
     """Neutralise spreadsheet formulas (hostile titles like ``=HYPERLINK(...)``)."""
-    text = clean(value)
+    text = clean(value, CSV_CELL_MAX)
     # some spreadsheets skip leading blanks before deciding that a cell is a formula
     return "'" + text if text.lstrip(" \n").startswith(_CSV_FORMULA) else text
 
@@ -222,5 +228,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def safe_json(value: Any, **options: Any) -> str:
+    """``json.dumps`` that keeps text readable (no ``\\u`` for every CJK character) but
+    escapes what a terminal would act on: the data is unchanged for a JSON reader."""
+    text = json.dumps(value, default=_json_default, ensure_ascii=False, **options)
+    return _JSON_RAW_UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
 def render_json(report: Report) -> str:
-    return json.dumps(report.as_dict(), default=_json_default, ensure_ascii=False, indent=2) + "\n"
+    return safe_json(report.as_dict(), indent=2) + "\n"
