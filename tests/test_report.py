@@ -503,3 +503,23 @@ def test_a_reader_that_stops_early_is_no_failure(scenario_db: Database) -> None:
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 0, (fmt, err)
         assert "Traceback" not in err and "Error" not in err, err
+
+
+def test_site_filter_takes_the_spelling_of_seeds_txt(scenario_db: Database) -> None:
+    """`--site www.Example.org`, `--site 例子.中国` or a URL name the site key the
+    database uses; a site never crawled is exit 2, not an empty "all clean" report."""
+    idn = [{"url": "http://xn--fsqu00a.xn--fiqs8s/", "site": "xn--fsqu00a.xn--fiqs8s"}]
+    write_run(scenario_db, [{**idn[0], "status": 200, "verdict": "clean"}], RUN2_AT)
+    url = scenario_db.url
+    for spelling, key in (
+        (f"www.{SITE_A.upper()}", SITE_A),
+        (f"https://www.{SITE_A}/some/page", SITE_A),
+        ("例子.中国", "xn--fsqu00a.xn--fiqs8s"),
+    ):
+        result = run_cli(
+            "report", "--db", url, "--only", "all", "--format", "json", "--site", spelling
+        )
+        assert result.returncode == 0, result.stderr
+        assert [s["site"] for s in json.loads(result.stdout)["sites"]] == [key], spelling
+    unknown = run_cli("report", "--db", url, "--site", "never-crawled.example")
+    assert unknown.returncode == 2 and "no site never-crawled.example" in unknown.stderr

@@ -9,14 +9,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hijackwatch.cli import EXIT_DATABASE, EXIT_USAGE, CommandError, stdout_console
+from hijackwatch.seeds import site_key
 from hijackwatch.storage import DEFAULT_URL, URL_ENV, Database, StorageError
 from hijackwatch.storage.database import MAX_KEEP_DAYS, PruneResult
 from hijackwatch.storage.deadline import NoAnswer, call_with_deadline
 from hijackwatch.storage.engine import redact
 from hijackwatch.storage.errors import one_line
+from hijackwatch.storage.models import Site
 
 T = TypeVar("T")
 
@@ -89,20 +92,46 @@ def _check_run(db: Database, run_id: int) -> None:
     )
 
 
+def _site_argument(text: str) -> str:
+    """``--site`` as written in seeds.txt (``www.Example.edu.cn``, ``例子.中国``, a URL)
+    turned into the site key the database uses (``example.edu.cn``, punycode)."""
+    value = text.strip()
+    key = site_key(value if "://" in value else f"http://{value}")
+    if key is None:
+        raise CommandError(f"--site {text!r} is not a host name or URL", EXIT_USAGE)
+    return key
+
+
+def _check_site(db: Database, key: str, written: str) -> None:
+    """A site never crawled is bad input (exit 2), not an empty report: a scripted
+    check for one site must not read a typo as "not hijacked"."""
+    with db.engine.connect() as conn:
+        found = conn.execute(select(Site.id).where(Site.key == key)).first()
+    if found is None:
+        shown = key if key == written else f"{key} (from {written!r})"
+        raise CommandError(
+            f"no site {shown} in {redact(db.url)} (`hijackwatch report --only all` lists "
+            "the sites)",
+            EXIT_USAGE,
+        )
+
+
 # -- report -------------------------------------------------------------------------------
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hijackwatch.report import Report, build_report, render, render_table
 
+    site = _site_argument(args.site) if args.site else None
+
     def read(db: Database) -> Report:
         db.check_current()
         if args.run is not None:
             _check_run(db, args.run)
+        if site is not None:
+            _check_site(db, site, args.site)
         try:
-            return build_report(
-                db, only=args.only, site=args.site, since=args.since, run_id=args.run
-            )
+            return build_report(db, only=args.only, site=site, since=args.since, run_id=args.run)
         except ValueError as exc:
             raise CommandError(str(exc), EXIT_USAGE) from exc
 
