@@ -313,6 +313,7 @@ def test_all_four_formats(scenario_db: Database) -> None:
         "severity",
         "evidence",
         "pages_truncated",  # added last: the columns before keep their places
+        "unconfirmed",  # likewise
     ]
     assert [r["pages_truncated"] for r in rows] == ["", ""]  # complete lists
     assert rows[0]["evidence"] == "slot gacor x 40" and rows[0]["new"] == "yes"
@@ -523,3 +524,30 @@ def test_site_filter_takes_the_spelling_of_seeds_txt(scenario_db: Database) -> N
         assert [s["site"] for s in json.loads(result.stdout)["sites"]] == [key], spelling
     unknown = run_cli("report", "--db", url, "--site", "never-crawled.example")
     assert unknown.returncode == 2 and "no site never-crawled.example" in unknown.stderr
+
+
+def test_a_site_still_under_an_open_incident_stays_in_the_hijacked_report(
+    scenario_db: Database,
+) -> None:
+    """Hijacked in one run, answering 503 in the next: the incident stays open (the
+    hijacked page was not seen clean), so the site must not drop out of the default
+    report as "clean" (it did)."""
+    site = "down.example"
+    page = {"url": f"http://{site}/bet.html", "site": site}
+    finding = {"kind": "title_injection", "severity": "high", "evidence": "slot gacor"}
+    hijacked = {**page, "status": 200, "verdict": "hijacked", "score": 90.0}
+    write_run(scenario_db, [{**hijacked, "findings": [finding]}], RUN2_AT + timedelta(days=1))
+    write_run(
+        scenario_db, [{**page, "status": 503, "verdict": "clean"}], RUN2_AT + timedelta(days=2)
+    )
+    report = build_report(scenario_db, site=site)  # default: hijacked sites
+    (entry,) = report.sites
+    assert entry.unconfirmed and entry.status == "clean" and entry.hijacked_since is not None
+    table = render(report, "table", width=200)
+    assert "hijacked? (clean this run)" in table and "stays open" in table
+    (row,) = csv.DictReader(io.StringIO(render(report, "csv")))
+    assert row["unconfirmed"] == "yes" and row["site_status"] == "clean"
+    assert json.loads(render(report, "json"))["sites"][0]["unconfirmed"] is True
+    assert "not confirmed by run" in render(report, "html")
+    others = build_report(scenario_db)
+    assert not any(s.unconfirmed for s in others.sites if s.site != site)

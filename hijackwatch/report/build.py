@@ -67,6 +67,9 @@ class SiteEntry:
     cleaned_at: datetime | None = None  # the latest incident closed by this run or before
     cleaned_run_id: int | None = None
     new: bool = False  # incident opened in this site's reported run
+    # an incident is open, but this run did not see the site hijacked: its hijacked pages
+    # were not seen clean (the site blocked the crawler, answered 5xx, or was not fetched)
+    unconfirmed: bool = False
     page_entries: list[PageEntry] = field(default_factory=list)
     pages_truncated: bool = False
 
@@ -326,6 +329,7 @@ def build_report(
             error_pages=int(row["error_pages"]),
         )
         _apply_incident(entry, incidents.get(row["site_id"], []))
+        entry.unconfirmed = entry.hijacked_since is not None and entry.status != "hijacked"
         if not _wanted(entry, only, since_dt):
             continue
         if entry.hijacked_pages or entry.suspicious_pages:  # else no page to list
@@ -343,4 +347,6 @@ def _wanted(entry: SiteEntry, only: str, since: datetime | None) -> bool:
         return entry.new
     if since is not None and (entry.crawled_at is None or entry.crawled_at < since):
         return False
-    return only == "all" or entry.status == "hijacked"
+    # a site still under an open incident stays in the hijacked report until it is
+    # seen clean: a site that blocks the crawler must not drop out of it
+    return only == "all" or entry.status == "hijacked" or entry.unconfirmed

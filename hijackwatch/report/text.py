@@ -60,7 +60,13 @@ def clean(value: Any, limit: int | None = None) -> str:
 def site_headline(site: SiteEntry) -> str:
     """``hijacked since 2026-11-03 (run 4), 14 pages`` / ``clean, cleaned on 2026-11-20``."""
     parts = [site.status]
-    if site.hijacked_since:
+    if site.unconfirmed:
+        parts = [
+            f"hijacked since {fmt_day(site.hijacked_since)} (run {site.incident_run_id}), "
+            f"not confirmed by run {site.run_id}: {site.status} there, the hijacked pages "
+            "not seen clean"
+        ]
+    elif site.hijacked_since:
         parts.append(f"since {fmt_day(site.hijacked_since)} (run {site.incident_run_id})")
     if site.status == "hijacked":
         parts.append(f"{site.hijacked_pages} hijacked of {site.pages} pages")
@@ -84,6 +90,8 @@ def render_table(report: Report, console: Console) -> None:
     for s in report.sites:
         style = STATUS_STYLE.get(s.status, "")
         status = ("[magenta]NEW[/] " if s.new else "") + f"[{style}]{escape(s.status)}[/]"
+        if s.unconfirmed:  # still under an open incident: say so where it is read
+            status = f"[bold red]hijacked?[/] ({escape(s.status)} this run)"
         since = fmt_day(s.hijacked_since) or (
             f"cleaned {fmt_day(s.cleaned_at)}" if s.cleaned_at else ""
         )
@@ -99,6 +107,12 @@ def render_table(report: Report, console: Console) -> None:
     console.print(overview)
     if not report.sites:
         console.print("No sites match this report.")
+    if any(s.unconfirmed for s in report.sites):
+        console.print(
+            "hijacked?: an incident is open but this run did not see the site hijacked; "
+            "it stays open until its hijacked pages are fetched again and seen clean "
+            "(a site that blocks the crawler or answers 5xx is not)."
+        )
     for s in report.sites:
         if not s.page_entries:
             continue
@@ -175,6 +189,8 @@ CSV_COLUMNS = (
     # last, so earlier columns keep their places: "yes" on every row of a site whose
     # pages stop at the per-site limit (JSON's pages_truncated)
     "pages_truncated",
+    # "yes": an incident is open but this run did not see the site hijacked
+    "unconfirmed",
 )
 
 
@@ -200,9 +216,9 @@ def render_csv(report: Report) -> str:
             s.run_id,
             s.crawled_at.isoformat() if s.crawled_at else "",
         ]
-        truncated = ["yes" if s.pages_truncated else ""]
+        last = ["yes" if s.pages_truncated else "", "yes" if s.unconfirmed else ""]
         if not s.page_entries:
-            writer.writerow([csv_cell(v) for v in site_part + [""] * 8 + truncated])
+            writer.writerow([csv_cell(v) for v in site_part + [""] * 8 + last])
         for p in s.page_entries:
             page_part = [
                 p.url,
@@ -213,9 +229,7 @@ def render_csv(report: Report) -> str:
             ]
             rows = [[f.kind, f.severity, f.evidence or ""] for f in p.findings] or [["", "", ""]]
             for finding_part in rows:
-                writer.writerow(
-                    [csv_cell(v) for v in site_part + page_part + finding_part + truncated]
-                )
+                writer.writerow([csv_cell(v) for v in site_part + page_part + finding_part + last])
     return out.getvalue()
 
 
