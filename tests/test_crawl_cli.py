@@ -415,3 +415,17 @@ def test_utf16_seeds_file_is_crawled(site: Site, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "skipped" not in done.stderr
     assert query(db, "SELECT COUNT(DISTINCT url) FROM pages")[0][0] == len(PAGES) + 1
+
+
+def test_a_read_only_database_is_one_line_and_exit_3(site: Site, tmp_path: Path) -> None:
+    """A database that takes no writes (a read-only file, user or replica) is refused
+    before the crawl starts; inside Scrapy's start-up it came with 100 lines of
+    tracebacks (CoreStats, a task exception never retrieved), even with -q."""
+    db = tmp_path / "hw.db"
+    assert run_cli("db", "upgrade", "--db", f"sqlite:///{db}").returncode == 0
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"{site.url}\n", encoding="utf-8")
+    done = run_cli(*crawl_args(seeds, f"sqlite:///file:{db}?mode=ro&uri=true"), "-q")
+    assert done.returncode == 3, done.stderr
+    assert "attempt to write a readonly database" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

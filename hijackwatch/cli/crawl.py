@@ -125,6 +125,7 @@ def prepare_database(url: str, timeout: float) -> None:
     try:
         db = Database(url)
         call_with_deadline(db.ensure_schema, timeout, url)
+        call_with_deadline(db.check_writable, timeout, url)
     except Exception as exc:  # ours, or the driver's: unreachable server, bad credentials
         raise CommandError(db_error(url, exc), EXIT_DATABASE) from None
     finally:

@@ -217,6 +217,14 @@ class Database:
         self.check_current()
         return False
 
+    def check_writable(self) -> None:
+        """Raise the driver's error when nothing can be written (a read-only file, user
+        or replica): a write that changes nothing, rolled back. Asked before a crawl
+        starts, so the run fails with one line instead of inside Scrapy's start-up."""
+        with self.engine.connect() as conn, conn.begin() as transaction:
+            conn.execute(update(CrawlRun).where(CrawlRun.id == -1).values(status=CrawlRun.status))
+            transaction.rollback()
+
     # -- runs -------------------------------------------------------------------------
 
     def start_run(
