@@ -314,6 +314,7 @@ def test_all_four_formats(scenario_db: Database) -> None:
         "evidence",
         "pages_truncated",  # added last: the columns before keep their places
         "unconfirmed",  # likewise
+        "site_error",
     ]
     assert [r["pages_truncated"] for r in rows] == ["", ""]  # complete lists
     assert rows[0]["evidence"] == "slot gacor x 40" and rows[0]["new"] == "yes"
@@ -551,3 +552,24 @@ def test_a_site_still_under_an_open_incident_stays_in_the_hijacked_report(
     assert "not confirmed by run" in render(report, "html")
     others = build_report(scenario_db)
     assert not any(s.unconfirmed for s in others.sites if s.site != site)
+
+
+def test_a_site_that_could_not_be_read_says_why(scenario_db: Database) -> None:
+    """Status error with no reason anywhere: the reason was only in pages.error."""
+    site = "refused.example"
+    rows = [
+        {"url": f"http://{site}/", "site": site, "status": None, "error": "Connection refused"},
+        {"url": f"http://{site}/a", "site": site, "status": None, "error": "Connection refused"},
+        {"url": f"http://{site}/b", "site": site, "status": None, "error": "DNS lookup failed"},
+    ]
+    write_run(scenario_db, rows, RUN2_AT + timedelta(days=1))
+    report = build_report(scenario_db, site=site, only="all")
+    (entry,) = report.sites
+    assert entry.status == "error" and entry.error == "Connection refused"
+    assert f"{site}: could not be read: Connection refused" in render(report, "table", width=200)
+    assert "could not be read: Connection refused" in render(report, "html")
+    (row,) = csv.DictReader(io.StringIO(render(report, "csv")))
+    assert row["site_error"] == "Connection refused"
+    assert json.loads(render(report, "json"))["sites"][0]["error"] == "Connection refused"
+    others = [s for s in build_report(scenario_db, only="all").sites if s.site != site]
+    assert others and all(s.error is None for s in others)

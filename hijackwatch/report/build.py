@@ -70,6 +70,8 @@ class SiteEntry:
     # an incident is open, but this run did not see the site hijacked: its hijacked pages
     # were not seen clean (the site blocked the crawler, answered 5xx, or was not fetched)
     unconfirmed: bool = False
+    # a site that could not be read (status error): its most frequent page error
+    error: str | None = None
     page_entries: list[PageEntry] = field(default_factory=list)
     pages_truncated: bool = False
 
@@ -176,6 +178,26 @@ def _apply_incident(entry: SiteEntry, incidents: list[Incident]) -> None:
             entry.cleaned_run_id = inc.closed_run_id
             if entry.hijacked_since is None and inc.closed_run_id == run:
                 entry.incident_max_pages = inc.max_pages
+
+
+def _site_errors(db: Database, entries: dict[tuple[int, int], SiteEntry]) -> None:
+    """Why each unreadable site could not be read: its most frequent page error in the
+    reported run (one query for all of them)."""
+    if not entries:
+        return
+    wanted = _literal_table("error_sites", ("site_id", "run_id"), list(entries))
+    counted = (
+        select(Page.site_id, Page.run_id, Page.error, func.count().label("n"))
+        .join(wanted, (Page.site_id == wanted.c.site_id) & (Page.run_id == wanted.c.run_id))
+        .where(Page.error.is_not(None))
+        .group_by(Page.site_id, Page.run_id, Page.error)
+        .order_by(func.count().desc(), Page.error)
+    )
+    with db.session() as session:
+        for row in session.execute(counted):
+            entry = entries[(row.site_id, row.run_id)]
+            if entry.error is None:
+                entry.error = row.error
 
 
 def _page_entries(db: Database, entries: dict[tuple[int, int], SiteEntry]) -> None:
@@ -316,7 +338,8 @@ def build_report(
     )
     rows = _site_rows(db, run_id, site)
     incidents = _site_incidents(db, [r["site_id"] for r in rows])
-    listed: dict[tuple[int, int], SiteEntry] = {}
+    listed: dict[tuple[int, int], SiteEntry] = {}  # sites with pages to list
+    unreadable: dict[tuple[int, int], SiteEntry] = {}
     for row in rows:
         entry = SiteEntry(
             site=row["site"],
@@ -334,8 +357,11 @@ def build_report(
             continue
         if entry.hijacked_pages or entry.suspicious_pages:  # else no page to list
             listed[(row["site_id"], entry.run_id)] = entry
+        if entry.status == "error":
+            unreadable[(row["site_id"], entry.run_id)] = entry
         report.sites.append(entry)
     _page_entries(db, listed)
+    _site_errors(db, unreadable)
     report.sites.sort(key=lambda s: (-VERDICT_RANK.get(s.status, 0), not s.new, s.site))
     return report
 

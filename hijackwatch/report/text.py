@@ -74,6 +74,8 @@ def site_headline(site: SiteEntry) -> str:
         parts.append(f"{site.suspicious_pages} suspicious of {site.pages} pages")
     if site.cleaned_at and not site.hijacked_since:
         parts.append(f"cleaned on {fmt_day(site.cleaned_at)} (run {site.cleaned_run_id})")
+    if site.error:
+        parts.append(f"could not be read: {site.error}")
     parts.append(f"last crawled {fmt_time(site.crawled_at)} (run {site.run_id})")
     return ", ".join(parts)
 
@@ -107,6 +109,10 @@ def render_table(report: Report, console: Console) -> None:
     console.print(overview)
     if not report.sites:
         console.print("No sites match this report.")
+    for s in report.sites:
+        if s.error:
+            site, error = escape(clean(s.site)), escape(clean(s.error, EVIDENCE_CELL))
+            console.print(f"{site}: could not be read: {error}")
     if any(s.unconfirmed for s in report.sites):
         console.print(
             "hijacked?: an incident is open but this run did not see the site hijacked; "
@@ -191,6 +197,8 @@ CSV_COLUMNS = (
     "pages_truncated",
     # "yes": an incident is open but this run did not see the site hijacked
     "unconfirmed",
+    # why a site with status error could not be read (its most frequent page error)
+    "site_error",
 )
 
 
@@ -216,7 +224,7 @@ def render_csv(report: Report) -> str:
             s.run_id,
             s.crawled_at.isoformat() if s.crawled_at else "",
         ]
-        last = ["yes" if s.pages_truncated else "", "yes" if s.unconfirmed else ""]
+        last = ["yes" if s.pages_truncated else "", "yes" if s.unconfirmed else "", s.error]
         if not s.page_entries:
             writer.writerow([csv_cell(v) for v in site_part + [""] * 8 + last])
         for p in s.page_entries:
