@@ -1,0 +1,194 @@
+"""Bytes a browser shows as a page stay pages (NUL padding, BOM-less UTF-16/32), and
+binaries stay binaries: the decoding step of analyse(), the real CLI and real Chromium."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from hijackwatch.cli import main
+from hijackwatch.detect import analyse
+from tests.conftest import SEED_PAGE, http_server
+
+SEED = SEED_PAGE.read_bytes()
+SEED_TEXT = SEED.decode("utf-8")
+SEED_TITLE = analyse(SEED).title
+ASCII_SPAM = (
+    "<html><head><meta charset='utf-8'><title>best online casino free spins no deposit bonus"
+    " - online casino real money</title></head><body><p>The Department of Physics offers "
+    "undergraduate programmes. Seminars are held every Thursday.</p>"
+    '<div style="display:none">'
+    + " ".join(
+        f'<a href="http://c{i}.example/">best online casino free spins {i}</a>' for i in range(25)
+    )
+    + "</div></body></html>"
+)
+
+
+def nul_sprinkled(body: bytes, seed: int = 0) -> bytes:
+    """``body`` with one to three NULs before every tag and inside runs of ASCII text
+    (never inside a UTF-8 sequence: a browser would show U+FFFD there)."""
+    rng = random.Random(seed)
+    out = bytearray()
+    for byte in body:
+        if byte == 0x3C or (byte < 0x80 and rng.random() < 0.1):
+            out += b"\x00" * rng.randint(1, 3)
+        out.append(byte)
+    return bytes(out)
+
+
+def assert_hijacked_seed(body: bytes, encoding: str | None = None) -> None:
+    analysis = analyse(body, "https://news.example.cn/news/1.html", encoding=encoding)
+    assert analysis.error is None
+    assert analysis.verdict == "hijacked"
+    assert analysis.title == SEED_TITLE
+    assert {"title_injection", "template_debris"} <= {f.kind for f in analysis.findings}
+
+
+# ------------------------------------------------------------------ NULs in a page
+
+
+@pytest.mark.parametrize("pad", [300, 301, 10_000])
+def test_nul_padding_in_front_of_a_hijacked_page_hides_nothing(pad: int) -> None:
+    assert_hijacked_seed(b"\x00" * pad + SEED)
+
+
+def test_nuls_sprinkled_through_a_hijacked_page_hide_nothing() -> None:
+    body = nul_sprinkled(SEED)
+    assert body[:4096].count(0) > 4096 // 20  # what the old check called binary data
+    assert_hijacked_seed(body)
+
+
+def test_nuls_between_letters_do_not_split_spam_words() -> None:
+    # A browser ignores NULs in text: "casi\0no" reads "casino".
+    body = b"\x00" * 200 + ASCII_SPAM.replace("casino", "casi\x00no").encode()
+    analysis = analyse(body)
+    assert analysis.verdict == "hijacked"
+    assert analysis.title and "online casino real money" in analysis.title
+
+
+def test_chromium_renders_the_nul_padded_page_as_analyse_reads_it(
+    chromium: str, tmp_path: Path
+) -> None:
+    page = tmp_path / "padded.html"
+    page.write_bytes(b"\x00" * 300 + ASCII_SPAM.encode())
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    analysis = analyse(page.read_bytes())
+    assert analysis.verdict == "hijacked"
+    assert f"<title>{analysis.title}</title>" in dom
+
+
+# ------------------------------------------------------------------ UTF-16/32 without a BOM
+
+
+@pytest.mark.parametrize(
+    ("codec", "declared"),
+    [
+        ("utf-16-le", "utf-16le"),
+        ("utf-16-be", "utf-16be"),
+        ("utf-16-le", "utf-16"),  # a bare label: the byte order comes from the NULs
+        ("utf-16-be", "UTF-16"),
+        ("utf-16-le", "utf-8"),  # a wrong label: the NULs of the markup tell
+        ("utf-16-be", None),
+        ("utf-32-le", "utf-32"),
+        ("utf-32-be", None),
+    ],
+)
+def test_bomless_wide_hijacked_page_is_hijacked(codec: str, declared: str | None) -> None:
+    body = SEED_TEXT.encode(codec)
+    assert not body.startswith((b"\xff\xfe", b"\xfe\xff"))
+    assert_hijacked_seed(body, declared)
+    assert analyse(body, encoding=declared).encoding == codec
+
+
+def test_utf16_markup_in_front_of_ascii_is_read_as_a_browser_shows_it() -> None:
+    # Undeclared, a browser drops the NULs of the UTF-16 opening and shows the ASCII
+    # spam after it; reading it all as UTF-16 would turn that spam into CJK noise.
+    opening = "<html><head><title>Department news</title></head><body>".encode("utf-16-le")
+    body = opening + ASCII_SPAM.split("<body>", 1)[1].encode() * 3
+    analysis = analyse(body)
+    assert analysis.encoding != "utf-16-le"
+    assert analysis.verdict == "hijacked"
+
+
+# ------------------------------------------------------------------ binaries stay binaries
+
+RANDOM = random.Random(7).randbytes(6000)
+
+
+@pytest.mark.parametrize(
+    ("body", "declared", "what"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + RANDOM + b"<html><head><title>x</title></head>", None, "PNG"),
+        (b"\x89PNG\r\n\x1a\n" + RANDOM, "utf-16le", "PNG"),
+        (b"%PDF-1.7\n" + bytes(200) + b"<html><body>", None, "PDF"),
+        (gzip.compress(SEED), None, "gzip"),
+        (gzip.compress(SEED), "utf-16", "gzip"),
+        (RANDOM, None, "binary data"),
+        (RANDOM, "utf-16le", "binary data"),
+        (RANDOM + b"<html><head><title>x</title></head>", None, "binary data"),
+        # NUL-rich binary with markup after its first kilobyte
+        (bytes(2000) + RANDOM[:1500] + b"<html><head><title>x</title></head>", None, "binary"),
+        (bytes(5000), None, "binary data"),
+        (b"\x00" * 100 + b"   ", None, "binary data"),
+    ],
+)
+def test_binaries_still_give_the_binary_error(body: bytes, declared: str | None, what: str) -> None:
+    analysis = analyse(body, encoding=declared)
+    assert analysis.verdict == "clean"
+    assert analysis.error and analysis.error.startswith("not an HTML page")
+    assert what in analysis.error
+
+
+# ------------------------------------------------------------------ through a real server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    pages: ClassVar[dict[str, tuple[str, bytes]]] = {}
+
+    def do_GET(self) -> None:
+        content_type, body = self.pages.get(self.path, ("text/plain", b"not found"))
+        self.send_response(200 if self.path in self.pages else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    _Handler.pages = {
+        "/u16le.html": ("text/html; charset=utf-16le", SEED_TEXT.encode("utf-16-le")),
+        "/u16be.html": ("text/html; charset=utf-16be", SEED_TEXT.encode("utf-16-be")),
+        "/padded.html": ("text/html; charset=utf-8", b"\x00" * 300 + SEED),
+    }
+    with http_server(_Handler) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", ["/u16le.html", "/u16be.html", "/padded.html"])
+def test_scan_url_finds_the_hijack(
+    server: str, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    code = main(["scan", "--json", "--profile", "browser", server + path])
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0  # analysed, not an error
+    assert record["verdict"] == "hijacked", record
+    assert {view["verdict"] for view in record["profiles"]} == {"hijacked"}
