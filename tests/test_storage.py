@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -375,3 +377,31 @@ def test_text_no_database_can_hold_is_stored_replaced(db_url: str, tmp_path: Pat
     assert title == "bad\ufffdtitle" and "evil.example/\ufffdx" in evidence
     spool = Spool(tmp_path, {"run_id": run_id})
     assert spool.write_pages([record]).read_text(encoding="utf-8").count("\ufffd") >= 2
+
+
+def test_a_full_disk_leaves_no_empty_spool_file(tmp_path: Path) -> None:
+    """The header could not be written (disk full): the file it was opened as must not
+    stay behind as a 0-byte file that import-spool refuses ("no run header")."""
+    code = (
+        "import resource, signal, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from hijackwatch.storage.spool import Spool\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death\n"
+        "tempfile.tempdir = sys.argv[2]  # the fallback directory is full too\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (8, 8))  # any file: at most 8 bytes\n"
+        "try:\n"
+        "    Spool(Path(sys.argv[1]), {'run_id': 5}).write([{'type': 'page', 'page': {}}])\n"
+        "except OSError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    spool_dir, fallback = tmp_path / "spool", tmp_path / "tmp"
+    spool_dir.mkdir()
+    fallback.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(spool_dir), str(fallback)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "refused: no writable directory" in done.stdout, done.stderr
+    assert list(spool_dir.iterdir()) == [] and list(fallback.iterdir()) == []

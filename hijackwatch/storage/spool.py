@@ -47,8 +47,15 @@ class Spool:
                 if self.create or directory != self.directory:
                     directory.mkdir(parents=True, exist_ok=True)
                 path = directory / name
-                with path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"type": "run", **self.header}) + "\n")
+                existed = path.exists()
+                try:
+                    with path.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps({"type": "run", **self.header}) + "\n")
+                except OSError:
+                    if not existed:  # a disk that is full: no empty file left behind
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                    raise
                 return path
             except OSError as exc:
                 log.error("cannot write spool file in %s: %s", directory, exc)
