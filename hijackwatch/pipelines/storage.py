@@ -590,7 +590,13 @@ class StoragePipeline:
             self.stats.set_value("hijackwatch/run_status", "unrecorded")
             return
         self._record(outcome)
-        sent = await asyncio.to_thread(notify_run, self.notify_url, outcome)
+        sent = await asyncio.to_thread(
+            notify_run,
+            self.notify_url,
+            outcome,
+            pending_dir=self.spool_dir,  # undelivered alerts wait next to the spool files
+            create_pending_dir=self.spool_dir_configured,
+        )
         if sent is not None:
             self.stats.set_value("hijackwatch/alert_sent", sent)
         await asyncio.to_thread(self.db.dispose)
