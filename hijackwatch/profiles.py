@@ -38,7 +38,7 @@ from hijackwatch.detect.cloaking import (
     external_script_findings,
 )
 from hijackwatch.detect.decode import codec_name
-from hijackwatch.detect.text import url_domain
+from hijackwatch.detect.text import ascii_url, url_domain
 from hijackwatch.seeds import LOOPBACK_ENV, is_loopback, loopback_only
 from hijackwatch.threads import parallel_map
 
@@ -423,7 +423,7 @@ def _fetch(
             raise ValueError(f"not an http(s) URL: {current[:200]}")
         if loopback_only() and not is_loopback(current):
             raise ValueError(f"{LOOPBACK_ENV} is set: not fetching {current[:200]}")
-        request = urllib.request.Request(current, headers=dict(headers))
+        request = urllib.request.Request(ascii_url(current), headers=dict(headers))
         remaining = max(0.01, deadline - time.monotonic())
         try:
             response = opener.open(request, timeout=remaining)

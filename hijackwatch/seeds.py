@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from w3lib.url import safe_url_string
 
+from hijackwatch.detect.text import ascii_host
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 # Scrapy's URLLENGTH_LIMIT default: a longer start URL is dropped by UrlLengthMiddleware
@@ -46,7 +48,7 @@ class Seed:
 
     url: str  # homepage URL the crawl starts from
     key: str  # site key: host without "www.", plus ":port" when not the default
-    host: str  # host as written (lower case, IDNA)
+    host: str  # host as written (lower case, ASCII: see ascii_host)
     line: int = 0
 
 
@@ -72,7 +74,7 @@ def site_key(url: str) -> str | None:
         return None
     if not host.isascii():  # a link to https://例子.中国/ is the seed xn--fsqu00a.xn--fiqs8s
         try:
-            host = host.encode("idna").decode("ascii")
+            host = ascii_host(host)
         except UnicodeError:
             return None
     if host.startswith("www."):
@@ -156,9 +158,11 @@ def parse_seed(text: str, line: int = 0, max_length: int = URL_LENGTH_LIMIT) -> 
         raise ValueError(f"unsupported scheme {parts.scheme!r} (use http or https)")
     host = (parts.hostname or "").rstrip(".")
     try:
-        host = host.encode("idna").decode("ascii").lower() if host else ""
-    except UnicodeError:
-        raise ValueError("host name is not a valid domain") from None
+        host = ascii_host(host)
+    except UnicodeError as exc:
+        raise ValueError(
+            f"host name is not a valid internationalised domain name ({exc})"
+        ) from None
     if not _valid_host(host):
         raise ValueError("not a domain name or IP address")
     netloc = f"{host}:{port}" if port else host

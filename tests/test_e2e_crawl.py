@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from hijackwatch.demo import FixtureWeb
+from tests.conftest import SEED_PAGE, http_server
 
 REPO = Path(__file__).resolve().parent.parent
 # LOOPBACK_ONLY: whatever a fixture page references, the crawl never leaves 127.0.0.0/8
@@ -255,3 +261,110 @@ def test_scrapy_crawl_from_repository_root(
     base = web.base_of("metro-news")
     assert verdicts[f"{base}news/19035.html"] == "hijacked"
     assert verdicts[base] == "clean"
+
+
+SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+
+
+def _sitemap_xml(kind: str, *paths: str) -> bytes:
+    entry = "sitemap" if kind == "sitemapindex" else "url"
+    items = "".join(f"<{entry}><loc>{{base}}{path}</loc></{entry}>" for path in paths)
+    return f'<?xml version="1.0"?><{kind} {SITEMAP_NS}>{items}</{kind}>'.encode()
+
+
+class _SitemapIndexSite(BaseHTTPRequestHandler):
+    """A WordPress-like site whose parasite pages are listed only in the child sitemaps
+    of its /sitemap.xml index (Yoast's post-sitemap.xml, a gzip page-sitemap.xml.gz),
+    with indexes that list each other and an endless chain of them."""
+
+    requests: ClassVar[Counter[str]] = Counter()
+    lock = threading.Lock()
+    FILES: ClassVar[dict[str, bytes]] = {
+        "/robots.txt": b"User-agent: *\nSitemap: {base}/sitemap.xml\n",
+        "/sitemap.xml": _sitemap_xml(
+            "sitemapindex",
+            "/post-sitemap.xml",
+            "/page-sitemap.xml.gz",
+            "/loop-sitemap.xml",
+            "/chain/1.xml",
+        ),
+        "/post-sitemap.xml": _sitemap_xml("urlset", "/bet/777.html", "/feed.xml"),
+        "/page-sitemap.xml.gz": _sitemap_xml("urlset", "/bet/888.html", "/backup.xml.gz"),
+        "/loop-sitemap.xml": _sitemap_xml("sitemapindex", "/sitemap.xml", "/loop-sitemap.xml"),
+    }
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        with self.lock:
+            self.requests[self.path] += 1
+        base = f"http://{self.headers['Host']}".encode()
+        ctype = "application/xml"
+        if self.path == "/":
+            body, ctype = (
+                b"<html><body><p>Opening hours of the library.</p></body></html>",
+                "text/html",
+            )
+        elif self.path.startswith("/bet/"):
+            body, ctype = SEED_PAGE.read_bytes(), "text/html; charset=utf-8"
+        elif self.path.startswith("/chain/") and self.path.endswith(".xml"):
+            n = int(self.path.split("/")[2].removesuffix(".xml"))
+            body = _sitemap_xml("sitemapindex", f"/chain/{n + 1}.xml")
+        elif self.path in self.FILES:
+            body = self.FILES[self.path]
+            ctype = "text/plain" if self.path == "/robots.txt" else ctype
+        else:
+            self.send_error(404)
+            return
+        body = body.replace(b"{base}", base)
+        if self.path.endswith(".gz"):
+            body, ctype = gzip.compress(body), "application/x-gzip"
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_crawl_reads_the_sitemaps_a_sitemap_index_names(sqlite_url: str, tmp_path: Path) -> None:
+    """Children of a sitemap index named *.xml and *.xml.gz are read (they were taken for
+    files and skipped); indexes that loop or never end stop at HIJACKWATCH_MAX_SITEMAPS."""
+    _SitemapIndexSite.requests = Counter()
+    with http_server(_SitemapIndexSite, "127.0.0.61") as base:
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(f"{base}/\n")
+        result = run_cli(
+            "crawl",
+            str(seeds),
+            "--db",
+            sqlite_url,
+            "-q",
+            *FAST,
+            "-s",
+            "HIJACKWATCH_PROFILE_MODE=off",
+            "-s",
+            "HIJACKWATCH_MAX_SITEMAPS=8",
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    verdicts = browser_verdicts(sqlite_url)
+    # the parasite pages only the child sitemaps list
+    assert verdicts.get(f"{base}/bet/777.html") == "hijacked", verdicts
+    assert verdicts.get(f"{base}/bet/888.html") == "hijacked", verdicts
+    requests = _SitemapIndexSite.requests
+    # a urlset's .xml and .gz entries are files, not pages
+    assert "/feed.xml" not in requests and "/backup.xml.gz" not in requests
+    # every sitemap once, robots.txt's repeat of /sitemap.xml and the loop included;
+    # the endless chain stops at the budget of 8 sitemap files
+    sitemaps = {path for path in requests if path.endswith((".xml", ".gz"))}
+    assert sitemaps == {
+        "/sitemap.xml",
+        "/post-sitemap.xml",
+        "/page-sitemap.xml.gz",
+        "/loop-sitemap.xml",
+        "/chain/1.xml",
+        "/chain/2.xml",
+        "/chain/3.xml",
+        "/chain/4.xml",
+    }
+    assert all(requests[path] == 1 for path in sitemaps), requests

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from hijackwatch.detect.cloaking import absolute_script_urls
+from hijackwatch.detect.text import ascii_url
 from hijackwatch.seeds import (
     URL_LENGTH_LIMIT,
     SeedsFileError,
@@ -146,3 +148,57 @@ def test_unicode_links_match_their_punycode_site() -> None:
     assert site_key("https://www.北京大学.cn/news/") == seed.host
     assert same_site(seed.host, site_key("http://lib.北京大学.cn/") or "")
     assert site_key("http://\u0080bad..\u3002/") is None  # not encodable: not a site
+
+
+@pytest.mark.parametrize(
+    ("entry", "host"),
+    [
+        ("faß.de", "xn--fa-hia.de"),  # IDNA 2003 made it fass.de: another registrant's domain
+        ("https://straße.de/impressum", "xn--strae-oqa.de"),
+        ("FAß.DE", "xn--fa-hia.de"),
+        ("www.BÜCHER.de:8080", "www.xn--bcher-kva.de"),
+        ("例子。中国", "xn--fsqu00a.xn--fiqs8s"),  # an ideographic full stop separates labels
+    ],
+)
+def test_idn_seeds_are_encoded_as_browsers_and_registries_do(entry: str, host: str) -> None:
+    """UTS #46 with IDNA 2008 (non-transitional), as browsers resolve and registries sell."""
+    (seed,), problems = parse_seeds(entry)
+    assert not problems
+    assert seed.host == host
+    assert seed.url.split("/")[2].rsplit(":", 1)[0] == host
+    assert seed.key == host.removeprefix("www.") + (":8080" if ":8080" in entry else "")
+    assert seed.url.isascii()
+
+
+def test_an_idn_seed_and_its_punycode_are_one_site() -> None:
+    seeds, problems = parse_seeds("faß.de\nxn--fa-hia.de\nfass.de\n")
+    assert [s.key for s in seeds] == ["xn--fa-hia.de", "fass.de"]
+    assert [(p.line, p.reason) for p in problems] == [(2, "duplicate of an earlier entry")]
+    assert site_key("https://www.Faß.de/x") == "xn--fa-hia.de"
+    assert not same_site("xn--fa-hia.de", site_key("http://fass.de/") or "")
+
+
+def test_a_host_idna_2008_refuses_is_a_malformed_line_with_the_reason() -> None:
+    """IDNA 2003 took symbols and emoji (☃.net was xn--n3h.net); browsers no longer do."""
+    seeds, problems = parse_seeds("example.org\n☃.net\nhttp://i❤.ws/x\nab\u200dc.de\n")
+    assert [s.key for s in seeds] == ["example.org"]
+    assert [p.line for p in problems] == [2, 3, 4]
+    for problem, codepoint in zip(problems, ("U+2603", "U+2764", "U+200D"), strict=True):
+        assert problem.reason.startswith("host name is not a valid internationalised domain")
+        assert codepoint in problem.reason
+    assert site_key("http://☃.net/") is None  # a link to it is to no site
+
+
+def test_urls_fetched_outside_scrapy_spell_their_host_with_idna_2008() -> None:
+    """scan's urllib fetches and the crawl's script URLs: Python's codec (IDNA 2003)
+    would send faß.de to fass.de, another registrant's domain."""
+    assert ascii_url("http://faß.de/x?y#z") == "http://xn--fa-hia.de/x?y#z"
+    assert ascii_url("https://u:p@Straße.de:8080/a") == "https://u:p@xn--strae-oqa.de:8080/a"
+    assert ascii_url("http://example.org/ß") == "http://example.org/ß"  # only the host
+    with pytest.raises(UnicodeError):
+        ascii_url("http://☃.net/")
+    srcs = ["http://faß.de/x.js", "http://☃.net/a.js", "/local.js"]
+    assert absolute_script_urls(srcs, "http://site.example/") == [
+        "http://xn--fa-hia.de/x.js",
+        "http://site.example/local.js",
+    ]

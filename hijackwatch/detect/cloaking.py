@@ -16,7 +16,14 @@ from hijackwatch.detect.findings import Finding
 from hijackwatch.detect.lexicon import scan
 from hijackwatch.detect.script import spammy_domain
 from hijackwatch.detect.summary import ViewSummary, hamming
-from hijackwatch.detect.text import absolute_url, clip, collapse_ws, normalise, url_domain
+from hijackwatch.detect.text import (
+    absolute_url,
+    ascii_url,
+    clip,
+    collapse_ws,
+    normalise,
+    url_domain,
+)
 
 UA_CLOAKING = "ua_cloaking"
 REFERER_CLOAKING = "referer_cloaking"
@@ -283,7 +290,10 @@ def absolute_script_urls(
             continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
             continue
-        url = parts._replace(fragment="").geturl()
+        try:  # fetched by Scrapy, which would spell a Unicode host with IDNA 2003
+            url = ascii_url(parts._replace(fragment="").geturl())
+        except (UnicodeError, ValueError):
+            continue
         if url not in out:
             out.append(url)
             if len(out) >= limit:

@@ -13,6 +13,7 @@ import unicodedata
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
+import idna
 import opencc
 import tldextract
 
@@ -281,3 +282,27 @@ def link_domain(base: str, href: str) -> str:
     return url_domain(
         absolute_url(base, href) if base else ("http:" + href if href.startswith("//") else href)
     )
+
+
+@lru_cache(maxsize=4096)
+def ascii_host(host: str) -> str:
+    """The ASCII name of a host as browsers and registries spell it: UTS #46 with IDNA 2008
+    (non-transitional), so ``faß.de`` is ``xn--fa-hia.de``, another registrant's domain than
+    the ``fass.de`` of Python's IDNA 2003 codec. Raises :class:`idna.IDNAError` (a
+    UnicodeError) with the reason for a name IDNA 2008 refuses (``☃.net``, say)."""
+    if host.isascii():
+        return host.lower()
+    return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+
+
+def ascii_url(url: str) -> str:
+    """``url`` with its host spelled as :func:`ascii_host` does; Python's urllib and
+    Scrapy would otherwise encode a Unicode host with IDNA 2003 (``faß.de`` -> fass.de,
+    someone else's domain). Raises UnicodeError for a host IDNA 2008 refuses."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host.isascii():
+        return url
+    user = parts.netloc[: parts.netloc.rfind("@") + 1]  # user info as written
+    port = f":{parts.port}" if parts.port is not None else ""
+    return parts._replace(netloc=user + ascii_host(host) + port).geturl()

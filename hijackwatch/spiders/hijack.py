@@ -21,10 +21,17 @@ from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
+from hijackwatch.detect.text import ascii_host
 from hijackwatch.items import PageItem
 from hijackwatch.pipelines.storage import db_url_setting
 from hijackwatch.profiles import BASELINE
-from hijackwatch.seeds import Seed, parse_seeds, read_seeds_file, same_site, site_key
+from hijackwatch.seeds import (
+    Seed,
+    parse_seeds,
+    read_seeds_file,
+    same_site,
+    site_key,
+)
 from hijackwatch.storage import Database
 from hijackwatch.storage.deadline import await_with_deadline
 from hijackwatch.storage.engine import db_error
@@ -88,16 +95,42 @@ def _clean_rooted(origin: str, href: str) -> str | None:
     return _cleaned(origin, href)
 
 
-def _cleaned(base: str, href: str) -> str | None:
+def _cleaned(base: str, href: str, skip: tuple[str, ...] = _SKIP_SUFFIXES) -> str | None:
     try:
         parts = urlsplit(urljoin(base, href))
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    if parts.path.lower().endswith(_SKIP_SUFFIXES):
+    if skip and parts.path.lower().endswith(skip):
         return None
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    netloc = parts.netloc.lower()
+    if not netloc.isascii():
+        netloc = _ascii_netloc(netloc)
+        if netloc is None:
+            return None
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _ascii_netloc(netloc: str) -> str | None:
+    """``netloc`` with its host in ASCII (IDNA 2008), None when that has none.
+
+    Scrapy's requests would encode a Unicode host with IDNA 2003, and fetch ``fass.de``
+    for a link to ``faß.de``: a domain of someone else than the seed's ``xn--fa-hia.de``.
+    """
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")  # IPv6 literals are ASCII: not here
+    try:
+        host = ascii_host(host)
+    except UnicodeError:
+        return None
+    return f"{userinfo}{at}{host}{colon}{port}"
+
+
+def _sitemap_link(base: str, loc: str) -> str | None:
+    """A sitemap index's ``<loc>``: like a link, but ``.xml`` and ``.gz`` are what it names."""
+    loc = loc.strip()
+    return _cleaned(base, loc, skip=()) if loc else None
 
 
 def read_open_incidents(
@@ -137,6 +170,7 @@ class HijackSpider(scrapy.Spider):
         self.db_timeout = 120.0
         self.scheduled: Counter[str] = Counter()  # page requests per site
         self.sitemaps_read: Counter[str] = Counter()
+        self.sitemaps_seen: set[str] = set()  # an index listing itself (or its parent) is read once
         self.seen: set[str] = set()
         self.followed: LocalCache[tuple[str, bytes], None] = LocalCache(FOLLOWED_KEEP)
 
@@ -210,7 +244,9 @@ class HijackSpider(scrapy.Spider):
                     meta=meta,
                     priority=90,
                 )
-                yield self.sitemap_request(seed, f"{root}/sitemap.xml")
+                sitemap = self.sitemap_request(seed, f"{root}/sitemap.xml")
+                if sitemap is not None:
+                    yield sitemap
 
     async def open_incident_urls(self, site_keys: list[str]) -> dict[str, list[str]]:
         """The open page incidents of these sites in the crawl's database, {} when it
@@ -240,7 +276,13 @@ class HijackSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("hijackwatch/rechecked_urls")
                 yield request
 
-    def sitemap_request(self, seed: Seed, url: str) -> Request:
+    def sitemap_request(self, seed: Seed, url: str) -> Request | None:
+        """A request for one sitemap (or sitemap index) of ``seed``'s site, None for one
+        already requested or past the site's ``HIJACKWATCH_MAX_SITEMAPS``: nested indexes
+        that list each other, or an endless chain of them, stay bounded."""
+        if url in self.sitemaps_seen or self.sitemaps_read[seed.key] >= self.max_sitemaps:
+            return None
+        self.sitemaps_seen.add(url)
         self.sitemaps_read[seed.key] += 1
         return Request(
             url,
@@ -255,15 +297,13 @@ class HijackSpider(scrapy.Spider):
         seed: Seed = response.meta["hw_seed"]
         if response.status != 200 or not isinstance(response, TextResponse):
             return
-        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            key = site_key(url)
-            if (
-                key
-                and same_site(seed.key, key)
-                and self.sitemaps_read[seed.key] < self.max_sitemaps
-                and not url.endswith("/sitemap.xml")
-            ):
-                yield self.sitemap_request(seed, url)
+        for loc in sitemap_urls_from_robots(response.body, base_url=response.url):
+            url = _sitemap_link(response.url, loc)
+            key = site_key(url) if url else None
+            if url and key and same_site(seed.key, key):
+                request = self.sitemap_request(seed, url)
+                if request is not None:
+                    yield request
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         seed: Seed = response.meta["hw_seed"]
@@ -277,15 +317,19 @@ class HijackSpider(scrapy.Spider):
         except Exception:  # lxml raises a zoo of errors on garbage; the page is just not a sitemap
             logger.info("not a sitemap: %s", response.url)
             return
+        index = sitemap.type == "sitemapindex"
         for entry in sitemap:
             loc = entry.get("loc")
-            url = _clean_link(response.url, loc) if loc else None
+            # an index lists sitemaps (post-sitemap.xml, pages.xml.gz); a urlset lists
+            # pages, where .xml and .gz are files, not pages
+            url = (_sitemap_link if index else _clean_link)(response.url, loc) if loc else None
             key = site_key(url) if url else None
             if not url or not key or not same_site(seed.key, key):
                 continue
-            if sitemap.type == "sitemapindex":
-                if self.sitemaps_read[seed.key] < self.max_sitemaps:
-                    yield self.sitemap_request(seed, url)
+            if index:
+                request = self.sitemap_request(seed, url)
+                if request is not None:
+                    yield request
             else:
                 self.crawler.stats.inc_value("hijackwatch/sitemap_urls")
                 request = self.page_request(seed, url, 1, priority=50)
@@ -294,14 +338,21 @@ class HijackSpider(scrapy.Spider):
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         body = response.body
-        if body[:2] == b"\x1f\x8b" or response.url.endswith(".gz"):
+        # by the gzip magic number, not the name: a .xml.gz sent with Content-Encoding: gzip
+        # arrives decompressed (HttpCompressionMiddleware)
+        if body[:2] == b"\x1f\x8b":
             try:
                 body = gunzip(body, max_size=self.sitemap_max_bytes)
             except Exception as exc:  # bad or oversized gzip stream
                 logger.warning("sitemap %s unreadable: %s", response.url, exc)
                 return None
-        if isinstance(response, HtmlResponse) and b"<urlset" not in body[:4096]:
-            return None
+        head = body[:4096]
+        if (
+            isinstance(response, HtmlResponse)
+            and b"<urlset" not in head
+            and b"<sitemapindex" not in head
+        ):
+            return None  # an HTML page (a soft 404) at the sitemap's URL
         return body
 
     def parse_page(self, response: Response) -> Iterable[PageItem | Request]:
