@@ -35,12 +35,15 @@ ASCII_SPAM = (
 
 def nul_sprinkled(body: bytes, seed: int = 0) -> bytes:
     """``body`` with one to three NULs before every tag and inside runs of ASCII text
-    (never inside a UTF-8 sequence: a browser would show U+FFFD there)."""
+    (never inside a tag, where a browser reads them as U+FFFD: ``</titl\\0e>`` ends no
+    title; nor inside a UTF-8 sequence)."""
     rng = random.Random(seed)
     out = bytearray()
+    in_tag = False
     for byte in body:
-        if byte == 0x3C or (byte < 0x80 and rng.random() < 0.1):
+        if byte == 0x3C or (not in_tag and byte < 0x80 and rng.random() < 0.3):
             out += b"\x00" * rng.randint(1, 3)
+        in_tag = (in_tag or byte == 0x3C) and byte != 0x3E
         out.append(byte)
     return bytes(out)
 
@@ -49,7 +52,9 @@ def assert_hijacked_seed(body: bytes, encoding: str | None = None) -> None:
     analysis = analyse(body, "https://news.example.cn/news/1.html", encoding=encoding)
     assert analysis.error is None
     assert analysis.verdict == "hijacked"
-    assert analysis.title == SEED_TITLE
+    # NULs in text are read as spaces
+    assert analysis.title is not None
+    assert "".join(analysis.title.split()) == "".join(SEED_TITLE.split())
     assert {"title_injection", "template_debris"} <= {f.kind for f in analysis.findings}
 
 
@@ -64,15 +69,31 @@ def test_nul_padding_in_front_of_a_hijacked_page_hides_nothing(pad: int) -> None
 def test_nuls_sprinkled_through_a_hijacked_page_hide_nothing() -> None:
     body = nul_sprinkled(SEED)
     assert body[:4096].count(0) > 4096 // 20  # what the old check called binary data
-    assert_hijacked_seed(body)
+    analysis = analyse(body, "https://news.example.cn/news/1.html")
+    # read as spaces, NULs split some title words: other findings carry the verdict
+    assert analysis.error is None and analysis.verdict == "hijacked"
+    assert "template_debris" in {f.kind for f in analysis.findings}
 
 
-def test_nuls_between_letters_do_not_split_spam_words() -> None:
-    # A browser ignores NULs in text: "casi\0no" reads "casino".
+def test_nuls_between_letters_leave_the_page_analysed() -> None:
+    # A browser drops NULs from text ("casi\0no" reads casino); they are read as
+    # spaces here (as before), which keeps markup tokenised as a browser does
     body = b"\x00" * 200 + ASCII_SPAM.replace("casino", "casi\x00no").encode()
     analysis = analyse(body)
-    assert analysis.verdict == "hijacked"
-    assert analysis.title and "online casino real money" in analysis.title
+    assert analysis.error is None and analysis.verdict == "hijacked"
+
+
+@pytest.mark.parametrize(
+    "trick",
+    [b"<!-- <\x00!\x00-\x00-\x00 -->", b"<!\x00-- >", b"<scr\x00ipt>", b"<!-\x00- >"],
+)
+def test_a_few_nuls_placed_by_an_attacker_hide_nothing(trick: bytes) -> None:
+    """A reviewer hid every hijacked page of the corpus with these: four NULs at odd
+    offsets made it read as UTF-16 (even declared UTF-8), one NUL deleted from
+    ``<!\0-- >`` opened a comment no browser sees. Browsers read neither way."""
+    body = SEED.replace(b"<body", trick + b"<body", 1)
+    assert_hijacked_seed(body)
+    assert analyse(body, encoding="utf-8").verdict == "hijacked"
 
 
 def test_chromium_renders_the_nul_padded_page_as_analyse_reads_it(

@@ -89,6 +89,9 @@ _MARKUP_SOURCE = (
 _MARKUP = re.compile(_MARKUP_SOURCE.encode(), re.I)
 _MARKUP_TEXT = re.compile(_MARKUP_SOURCE, re.I)
 _MARKUP_WINDOW = 1024
+# Share of the bytes at one parity that are NUL before undeclared text is read as
+# UTF-16: ASCII-heavy markup gives far more (~0.9), a page's few stray NULs far less.
+WIDE_DENSITY = 0.3
 
 
 class UndecodableError(ValueError):
@@ -127,12 +130,14 @@ def _too_many_controls(head: bytes) -> bool:
     return controls > len(head) // 10
 
 
-def _nul_order(head: bytes, margin: int = 4) -> str | None:
+def _nul_order(head: bytes, margin: int = 4, density: float = 0.0) -> str | None:
     """The UTF-16/32 byte order the NULs of ASCII characters give, or None.
 
     ASCII markup in UTF-16LE is ``<\\x00h\\x00``: NULs at odd offsets, ``margin`` times
-    as many as at even ones (characters U+xx00 put a few there: 开 is 00 5F). NUL
-    padding, or NULs sprinkled into a page, fall at both parities alike.
+    as many as at even ones (characters U+xx00 put a few there: 开 is 00 5F), and at
+    least ``density`` of the bytes at those offsets. NUL padding, or NULs sprinkled
+    into a page, fall at both parities alike; a handful placed by an attacker are far
+    below the density of text that really is UTF-16.
     """
     zeros = [head[i::4].count(0) for i in range(4)]
     quarter = len(head) // 4
@@ -141,9 +146,10 @@ def _nul_order(head: bytes, margin: int = 4) -> str | None:
     if zeros[0] + zeros[1] > quarter * 1.8 and zeros[3] < quarter // 2:
         return "utf-32-be"
     odd, even = zeros[1] + zeros[3], zeros[0] + zeros[2]
-    if odd > margin * even:
+    dense = density * (len(head) // 2)
+    if odd > margin * even and odd >= dense:
         return "utf-16-le"
-    if even > margin * odd:
+    if even > margin * odd and even >= dense:
         return "utf-16-be"
     return None
 
@@ -181,19 +187,23 @@ def _ascii_misread(body: bytes, codec: str, text: str) -> bool:
 def _decode_wide(body: bytes, head: bytes, declared: str | None) -> tuple[str, str] | None:
     """(text, codec) for a BOM-less UTF-16/32 page, or None.
 
-    The HTTP charset is honoured as browsers do; without one, the NUL pattern of ASCII
-    markup tells, and the reading must not hide ASCII a browser would show. Either way
-    the text must open with HTML markup (a mislabelled or binary body does not).
+    The HTTP charset is honoured as browsers do. Without any declaration (HTTP or
+    ``<meta charset>``) the NUL pattern of ASCII markup tells, only when it is as dense
+    as real UTF-16 text gives, and the reading must not hide ASCII a browser would show:
+    browsers never guess UTF-16, so a few NULs placed in a page declared or read as
+    UTF-8 must not turn it into CJK noise. Either way the text must open with HTML
+    markup (a mislabelled or binary body does not).
     """
-    tried: tuple[str, ...] = ()
     if declared and declared.startswith(_WIDE):
-        tried = _byte_orders(head, declared)
-        for codec in tried:
+        for codec in _byte_orders(head, declared):
             text = body.decode(codec, errors="replace")
             if _MARKUP_TEXT.search(text, 0, _MARKUP_WINDOW):
                 return text, codec
-    codec = _nul_order(head)
-    if codec is None or codec in tried:
+        return None
+    if declared or _META_CHARSET.search(body[:8192]):
+        return None
+    codec = _nul_order(head, density=WIDE_DENSITY)
+    if codec is None:
         return None
     text = body.decode(codec, errors="replace")
     if _MARKUP_TEXT.search(text, 0, _MARKUP_WINDOW) and not _ascii_misread(body, codec, text):
@@ -201,21 +211,23 @@ def _decode_wide(body: bytes, head: bytes, declared: str | None) -> tuple[str, s
     return None
 
 
-def _drop_nuls(body: bytes, head: bytes) -> bytes:
-    """``body`` without its NULs when it is an HTML page, else ``body`` unchanged.
+def _nul_html_head(body: bytes, head: bytes) -> bytes:
+    """The first 4 KB of ``body`` without NULs when it is an HTML page with NULs in it;
+    raises UndecodableError when it is binary.
 
-    Browsers do not sniff a text/html response as binary, and their tokenizer ignores
-    NULs: NUL padding in front of a page, or NULs between letters, hide nothing from a
-    visitor. A binary has no HTML markup at its (NUL-free) start; it stays binary by
-    the NUL count (raised here) or the control count (checked by the caller).
+    Browsers do not sniff a text/html response as binary: NUL padding in front of a
+    page hides nothing from a visitor. The NULs stay in the text (parsing turns them
+    into spaces, which tokenises ``<!\\0-- >`` or ``<scr\\0ipt>`` as a browser does:
+    deleting them would open a comment the browser never sees). A binary has no HTML
+    markup at its NUL-free start.
     """
     stripped = body.replace(b"\x00", b"")
     found = _MARKUP.search(stripped, 0, _MARKUP_WINDOW)
     if found is not None and not _too_many_controls(stripped[: found.start()]):
-        return stripped
+        return stripped[:4096]
     if head.count(0) > len(head) // 20:
         raise UndecodableError("not an HTML page (binary data)")
-    return body
+    return head
 
 
 def xml_safe_bytes(body: bytes, codec: str) -> bool:
@@ -262,8 +274,7 @@ def decode_body(body: bytes, encoding: str | None = None) -> tuple[str, str]:
         if (wide := _decode_wide(body, head, declared)) is not None:
             return wide
         if b"\x00" in head:
-            body = _drop_nuls(body, head)
-            head = body[:4096]
+            head = _nul_html_head(body, head)  # NULs judged: the rest is checked alone
     if _too_many_controls(head):
         raise UndecodableError("not an HTML page (binary data)")
     # The HTTP charset first; the page's <meta> is only searched when that is missing

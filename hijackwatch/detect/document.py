@@ -178,6 +178,8 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     # Control characters and lone surrogates are not XML-compatible: lxml refuses them
     # in strings and in the separators the walk writes. Rare, so checked for cheaply.
     if not xml_safe and _NON_XML.search(text) is not None:
+        # (NULs too: in markup a space tokenises as a browser's U+FFFD does; deleting
+        # them would open comments no browser sees)
         text = _NON_XML.sub(" ", text)
     end = _first_end_tag(text)
     if end >= 0 and not _TRAILER.fullmatch(text, end):
