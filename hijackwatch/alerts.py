@@ -113,7 +113,9 @@ def _reason(exc: Exception) -> str:
         if len(quoted) > REASON_MAX:
             quoted = quoted[: REASON_MAX - 1] + "…"
         return f"invalid HTTP response from the receiver: {quoted}"
-    return str(exc) or type(exc).__name__
+    reason = str(exc) or type(exc).__name__
+    # an HTTPError carries the receiver's reason phrase: escaped like a broken reply
+    return reason if reason.isprintable() else ascii(reason)[1:-1]
 
 
 class _Deadline:

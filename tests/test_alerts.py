@@ -374,3 +374,11 @@ def test_an_alert_the_receiver_refuses_is_dropped_not_retried_nor_kept(
         later = outcome(run_id=9, new_hijacked_sites=["c.example"])
         assert notify_run(refusing.url, later, pending_dir=tmp_path) is True
     assert [call["run_id"] for call in refusing.calls] == [9] and kept["run_id"] == 7
+
+
+def test_a_hostile_reason_phrase_reaches_the_log_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """The receiver's reason phrase went into the log raw: terminal escapes included."""
+    hostile = b"HTTP/1.1 500 \x1b]0;owned\x07\x1b[2J\x1b[31mALL CLEAR\r\nContent-Length: 0\r\n\r\n"
+    with Receiver(broken_first=(hostile,)) as receiver:
+        assert send_alert(receiver.url, {"run_id": 1}, attempts=1) is False
+    assert "ALL CLEAR" in caplog.text and "\x1b" not in caplog.text and "\x07" not in caplog.text

@@ -554,6 +554,30 @@ def test_a_site_still_under_an_open_incident_stays_in_the_hijacked_report(
     assert not any(s.unconfirmed for s in others.sites if s.site != site)
 
 
+def test_counts_do_not_call_an_unconfirmed_site_cleaned(scenario_db: Database) -> None:
+    """Hijacked, cleaned, hijacked again, then 503: the older closed incident gave the
+    site a cleaned date, and the counts said "0 hijacked, 1 cleaned"."""
+    site = "again.example"
+    page = {"url": f"http://{site}/bet.html", "site": site}
+    finding = {"kind": "title_injection", "severity": "high", "evidence": "slot gacor"}
+    hijacked = {**page, "status": 200, "verdict": "hijacked", "score": 90.0}
+    for day, row in enumerate(
+        [
+            {**hijacked, "findings": [finding]},
+            {**page, "status": 200, "verdict": "clean"},
+            {**hijacked, "findings": [finding]},
+            {**page, "status": 503, "verdict": "clean"},
+        ],
+        start=1,
+    ):
+        write_run(scenario_db, [row], RUN2_AT + timedelta(days=day))
+    report = build_report(scenario_db, site=site)
+    (entry,) = report.sites
+    assert entry.unconfirmed and entry.cleaned_at is not None
+    counts = json.loads(render(report, "json"))["counts"]
+    assert counts["unconfirmed_sites"] == 1 and counts["cleaned_sites"] == 0
+
+
 def test_a_site_that_could_not_be_read_says_why(scenario_db: Database) -> None:
     """Status error with no reason anywhere: the reason was only in pages.error."""
     site = "refused.example"

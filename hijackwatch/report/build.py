@@ -91,9 +91,12 @@ class Report:
         return {
             "sites": len(self.sites),
             "hijacked_sites": sum(s.status == "hijacked" for s in self.sites),
+            # still under an open incident, not seen hijacked by their latest run
+            "unconfirmed_sites": sum(s.unconfirmed for s in self.sites),
             "new_hijacked_sites": sum(s.new for s in self.sites),
             "cleaned_sites": sum(
-                s.cleaned_at is not None and s.status != "hijacked" for s in self.sites
+                s.cleaned_at is not None and s.status != "hijacked" and not s.unconfirmed
+                for s in self.sites
             ),
             "hijacked_pages": sum(s.hijacked_pages for s in self.sites),
             "suspicious_pages": sum(s.suspicious_pages for s in self.sites),
