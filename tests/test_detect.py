@@ -622,21 +622,26 @@ def test_brand_tokens_find_what_the_token_regex_finds() -> None:
     assert "slot777" in brand_tokens(text) and "MAXWIN88" in brand_tokens(text)
 
 
-def test_simhash_is_the_same_in_every_process() -> None:
-    """Fingerprints are compared across runs: no per-process salted hashing."""
-    text = "市教育局关于做好秋季学期开学工作的通知 road resurfacing schedule for elm street " * 20
-    code = "import sys; from hijackwatch.detect.summary import simhash; print(simhash(sys.argv[1]))"
-    outs = {
+def outputs_per_hash_seed(code: str, arg: str, seeds: tuple[str, ...]) -> set[str]:
+    """What ``python -c code arg`` prints under each PYTHONHASHSEED (distinct outputs)."""
+    return {
         subprocess.run(
-            [sys.executable, "-c", code, text],
+            [sys.executable, "-c", code, arg],
             capture_output=True,
             text=True,
             check=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
             cwd=Path(__file__).resolve().parent.parent,
         ).stdout.strip()
-        for seed in ("1", "2")
+        for seed in seeds
     }
+
+
+def test_simhash_is_the_same_in_every_process() -> None:
+    """Fingerprints are compared across runs: no per-process salted hashing."""
+    text = "市教育局关于做好秋季学期开学工作的通知 road resurfacing schedule for elm street " * 20
+    code = "import sys; from hijackwatch.detect.summary import simhash; print(simhash(sys.argv[1]))"
+    outs = outputs_per_hash_seed(code, text, ("1", "2"))
     assert outs == {str(simhash(text))}
     assert simhash(text) != 0
 
@@ -671,16 +676,6 @@ def test_injected_phrases_are_the_same_in_every_process() -> None:
         "from hijackwatch.detect.document import parse\n"
         "print(Context(parse(sys.argv[1])).injected_phrases)\n"
     )
-    outs = {
-        subprocess.run(
-            [sys.executable, "-c", code, html],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            cwd=Path(__file__).resolve().parent.parent,
-        ).stdout.strip()
-        for seed in ("1", "2", "3", "4")
-    }
+    outs = outputs_per_hash_seed(code, html, ("1", "2", "3", "4"))
     assert len(outs) == 1, outs
     assert outs.pop().count("开云体育") == 20
