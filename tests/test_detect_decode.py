@@ -121,11 +121,10 @@ def test_chromium_renders_the_nul_padded_page_as_analyse_reads_it(
     [
         ("utf-16-le", "utf-16le"),
         ("utf-16-be", "utf-16be"),
-        ("utf-16-le", "utf-16"),  # a bare label: the byte order comes from the NULs
-        ("utf-16-be", "UTF-16"),
+        ("utf-16-le", "utf-16"),  # a bare label means little-endian, as in browsers
+        ("utf-16-be", "UTF-16"),  # not what browsers read: found by the last guess
         ("utf-16-le", "utf-8"),  # a wrong label: the NULs of the markup tell
         ("utf-16-be", None),
-        ("utf-32-le", "utf-32"),
         ("utf-32-be", None),
     ],
 )
@@ -134,6 +133,19 @@ def test_bomless_wide_hijacked_page_is_hijacked(codec: str, declared: str | None
     assert not body.startswith((b"\xff\xfe", b"\xfe\xff"))
     assert_hijacked_seed(body, declared)
     assert analyse(body, encoding=declared).encoding == codec
+
+
+@pytest.mark.parametrize(
+    ("label", "opening"),
+    [("utf-32", "<!--".encode("utf-32-le")), ("utf-16", "\ufeff".encode("utf-16-be")[2:])],
+)
+def test_a_wide_label_does_not_hide_a_utf8_page(label: str, opening: bytes) -> None:
+    """A reviewer hid every UTF-8 hijacked page behind `charset=utf-32` and a UTF-32
+    "<!--" in front (browsers know no UTF-32 label and read the page by its meta)."""
+    body = opening + SEED
+    assert analyse(body, "https://news.example.cn/news/1.html", encoding=label).verdict == (
+        "hijacked"
+    )
 
 
 def test_utf16_markup_in_front_of_ascii_is_read_as_a_browser_shows_it() -> None:

@@ -78,7 +78,6 @@ _NON_CONTROL_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 _MAGICS = tuple(magic for magic, _what in _BINARY_MAGIC)
 _XML_BAD_BYTES = bytes([*range(9), 11, 12, *range(14, 32)])
 _PRINTABLE = bytes(1 if 32 <= b < 127 or b in (9, 10, 13) else 0 for b in range(256))
-_WIDE = ("utf-16", "utf-32")
 # Tags an HTML page opens with; a binary holding "<html" somewhere does not have one
 # in its first kilobyte (of text without NULs).
 # (No one-letter tags: "<p " turns up in random bytes.)
@@ -154,14 +153,10 @@ def _nul_order(head: bytes, margin: int = 4, density: float = 0.0) -> str | None
     return None
 
 
-def _byte_orders(head: bytes, codec: str) -> tuple[str, ...]:
-    """The codecs a declared UTF-16/32 label can mean: a bare label's byte order is
-    unknown, the one where most NULs fall first, little-endian on a tie (as WHATWG
-    reads a bare "utf-16")."""
-    if codec not in ("utf-16", "utf-32"):
-        return (codec,)
-    little, big = f"{codec}-le", f"{codec}-be"
-    return (big, little) if _nul_order(head, margin=1) == big else (little, big)
+def _utf16_codec(codec: str) -> str:
+    """The codec a declared UTF-16 label means: a bare "utf-16" without a BOM is
+    little-endian, as WHATWG (and so every browser) reads it, whatever the NULs say."""
+    return "utf-16-le" if codec == "utf-16" else codec
 
 
 def _ascii_misread(body: bytes, codec: str, text: str) -> bool:
@@ -194,12 +189,12 @@ def _decode_wide(body: bytes, head: bytes, declared: str | None) -> tuple[str, s
     UTF-8 must not turn it into CJK noise. Either way the text must open with HTML
     markup (a mislabelled or binary body does not).
     """
-    if declared and declared.startswith(_WIDE):
-        for codec in _byte_orders(head, declared):
-            text = body.decode(codec, errors="replace")
-            if _MARKUP_TEXT.search(text, 0, _MARKUP_WINDOW):
-                return text, codec
-        return None
+    if declared and declared.startswith("utf-16"):
+        codec = _utf16_codec(declared)
+        text = body.decode(codec, errors="replace")
+        return (text, codec) if _MARKUP_TEXT.search(text, 0, _MARKUP_WINDOW) else None
+    # Browsers know no UTF-32 label (they read such a page by its <meta>): neither
+    # is it honoured here, nor does any declared charset leave room for a guess.
     if declared or _META_CHARSET.search(body[:8192]):
         return None
     codec = _nul_order(head, density=WIDE_DENSITY)
@@ -270,7 +265,7 @@ def decode_body(body: bytes, encoding: str | None = None) -> tuple[str, str]:
     if what:
         raise UndecodableError(f"not an HTML page ({what})")
     declared = codec_name(encoding)
-    if b"\x00" in head or (declared and declared.startswith(_WIDE)):  # rare: one test
+    if b"\x00" in head or (declared and declared.startswith("utf-16")):  # rare: one test
         if (wide := _decode_wide(body, head, declared)) is not None:
             return wide
         if b"\x00" in head:
