@@ -298,7 +298,8 @@ def ascii_host(host: str) -> str:
 def ascii_url(url: str) -> str:
     """``url`` with its host spelled as :func:`ascii_host` does; Python's urllib and
     Scrapy would otherwise encode a Unicode host with IDNA 2003 (``faß.de`` -> fass.de,
-    someone else's domain). Raises UnicodeError for a host IDNA 2008 refuses."""
+    someone else's domain). Raises UnicodeError for a host IDNA 2008 refuses and
+    ValueError for a port out of range."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if host.isascii():
