@@ -17,9 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from scrapy import Request
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, text
 
+from hijackwatch.middlewares.boundary import SiteBoundaryMiddleware
 from hijackwatch.profiles import DEFAULT_PROFILES, parse_profiles
+from hijackwatch.seeds import parse_seed
+from hijackwatch.spiders.hijack import HijackSpider
 from tests.test_e2e_crawl import FAST, run_cli
 
 CHAIN = 25  # /chain1 -> ... -> /chain26, far past REDIRECT_MAX_TIMES
@@ -186,3 +193,21 @@ def test_a_redirect_to_a_page_crawled_anyway_keeps_its_row(crawl: Crawl) -> None
     assert len(crawl.rows["/moved"]) == len(moved) == len(DEFAULT_PROFILES)
     assert {(r.status, r.final_url) for r in moved.values()} == {(200, f"{crawl.base}/page.html")}
     assert len(crawl.rows["/page.html"]) == len(DEFAULT_PROFILES)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_redirect_to_the_unicode_spelling_of_the_site_stays_on_it(encoding: str) -> None:
+    """Seed faß.de (xn--fa-hia.de): a Location naming faß.de was judged same-site, then
+    Scrapy spelled it with IDNA 2003 (fass.de, another registrant) or percent-encoded the
+    Latin-1 byte, and the boundary dropped the hop. Real middleware pair, no network
+    (no such host resolves here)."""
+    crawler = get_crawler(HijackSpider, {"REDIRECT_ENABLED": True, "REDIRECT_MAX_TIMES": 5})
+    boundary, redirect = SiteBoundaryMiddleware(crawler), RedirectMiddleware.from_crawler(crawler)
+    seed = parse_seed("faß.de")
+    request = Request(seed.url, meta={"hw_site": seed.key})
+    location = "http://faß.de/landing".encode(encoding)
+    response = Response(seed.url, status=302, headers={"Location": location}, request=request)
+    hop = redirect.process_response(request, boundary.process_response(request, response))
+    assert isinstance(hop, Request) and hop.url == "http://xn--fa-hia.de/landing"
+    assert boundary.process_request(hop) is None  # fetched, not dropped as off-site
+    assert "hw_offsite_redirect" not in request.meta

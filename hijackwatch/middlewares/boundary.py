@@ -9,6 +9,7 @@ from urllib.parse import urldefrag, urljoin
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
 
+from hijackwatch.detect.text import ascii_url
 from hijackwatch.seeds import is_loopback, same_site, site_key
 
 if TYPE_CHECKING:
@@ -80,10 +81,18 @@ class SiteBoundaryMiddleware:
         location = response.headers.get(b"Location")
         if not location:
             return response
-        target = urljoin(request.url, location.decode("latin-1").strip())
+        target = urljoin(request.url, _header_text(location).strip())
+        try:
+            spelled = ascii_url(target)
+        except (UnicodeError, ValueError):  # a host no browser could reach: not followed
+            spelled = None
         key = site_key(target)
-        if key is not None and same_site(site, key):
+        if spelled is not None and key is not None and same_site(site, key):
             self._check_hop(request, target)
+            if spelled != target:
+                # Scrapy would spell a Unicode host with IDNA 2003 (faß.de -> fass.de,
+                # another site): the next hop goes where a browser goes
+                response.headers[b"Location"] = spelled.encode("utf-8")
             return response
         # Hand the 3xx to the spider as a page: RedirectMiddleware honours dont_redirect.
         request.meta["dont_redirect"] = True
@@ -115,3 +124,11 @@ class SiteBoundaryMiddleware:
             )
         # RedirectMiddleware copies dont_filter from this request to the next hop's
         request.dont_filter = True
+
+
+def _header_text(value: bytes) -> str:
+    """A header as text: UTF-8 as servers send it today, else Latin-1 (HTTP's old rule)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
