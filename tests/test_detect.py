@@ -679,3 +679,17 @@ def test_injected_phrases_are_the_same_in_every_process() -> None:
     outs = outputs_per_hash_seed(code, html, ("1", "2", "3", "4"))
     assert len(outs) == 1, outs
     assert outs.pop().count("开云体育") == 20
+
+
+def test_evidence_names_keywords_as_the_page_spells_them() -> None:
+    """The keyword list showed the folded forms (伪物, 时计, 澳门): a webmaster searching
+    a Japanese or Traditional Chinese page for them finds nothing."""
+    ja = en_page("<p>地域の図書館だより。開館時間のお知らせです。</p>").replace(
+        "<title>", "<title>スーパーコピー時計 偽物 激安通販_"
+    )
+    (finding,) = [f for f in analyse(ja).findings if f.kind == "title_injection"]
+    assert "偽物" in finding.evidence.split(":")[0] and "伪物" not in finding.evidence
+    zh = page("<p>本校舉辦校園開放日活動。</p>").replace("<title>", "<title>澳門新葡京_澳門賭場_")
+    (finding,) = [f for f in analyse(zh).findings if f.kind == "title_injection"]
+    keywords = finding.evidence.split(")")[0]
+    assert "澳門" in keywords and "澳门" not in keywords

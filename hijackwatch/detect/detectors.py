@@ -342,7 +342,8 @@ def detect_title(ctx: Context) -> list[Finding]:
                 _finding(
                     "title_injection",
                     "high",
-                    f"spam keywords ({th.describe()}) {where} the title, unrelated to the "
+                    f"spam keywords ({th.describe(original=doc.title)}) {where} the title, "
+                    "unrelated to the "
                     f"page body: {collapse_ws(doc.title)}",
                 )
             )
@@ -355,7 +356,8 @@ def detect_title(ctx: Context) -> list[Finding]:
                 _finding(
                     "title_injection",
                     "medium",
-                    f"title carries keywords ({th.describe()}) the page body does not: "
+                    f"title carries keywords ({th.describe(original=doc.title)}) the page "
+                    "body does not: "
                     f"{collapse_ws(doc.title)}",
                 )
             )
@@ -367,7 +369,7 @@ def detect_title(ctx: Context) -> list[Finding]:
                     "title_injection",
                     "medium",
                     f"title written as numeric character references to hide its keywords "
-                    f"({th.describe()}): {collapse_ws(doc.title)}",
+                    f"({th.describe(original=doc.title)}): {collapse_ws(doc.title)}",
                 )
             )
     else:
@@ -376,11 +378,12 @@ def detect_title(ctx: Context) -> list[Finding]:
     if mh.spammy() and not explained and not (ctx.reporting and mh.counter):
         content = doc.meta_keywords if scan(normalise(doc.meta_keywords)).distinct else ""
         content = content or doc.meta_description
+        meta = f"{doc.meta_keywords}\n{doc.meta_description}"  # what meta_hits were found in
         findings.append(
             _finding(
                 "meta_injection",
                 "medium" if mh.strong == 0 and mh.weight < 6 else "high",
-                f"meta keywords/description carry spam ({mh.describe()}): {content}",
+                f"meta keywords/description carry spam ({mh.describe(original=meta)}): {content}",
             )
         )
     for report in ctx.scripts:
@@ -439,7 +442,8 @@ def _block_verdict(block: HiddenBlock) -> Finding | None:
     if hits.spammy() and len(block.text.strip()) >= 4:
         severity = "high" if hits.strong or hits.weight >= 6 else "medium"
         kind = "hidden_links" if block.links else "hidden_content"
-        return _finding(kind, severity, f"{where} holds spam ({hits.describe()}): {block.text}")
+        spam = hits.describe(original=block.text)
+        return _finding(kind, severity, f"{where} holds spam ({spam}): {block.text}")
     if len(domains) >= 10 and hits.distinct:
         return _finding(
             "hidden_links",
@@ -598,7 +602,8 @@ def detect_text(ctx: Context) -> list[Finding]:
             _finding(
                 "keyword_stuffing",
                 "high" if hits.strong >= 2 or len(chains) >= 2 else "medium",
-                f"<{chain.element.tag}> is a chain of spam keywords ({hits.describe()}): "
+                f"<{chain.element.tag}> is a chain of spam keywords "
+                f"({hits.describe(original=chain.text)}): "
                 f"{chain.text}",
             )
         )
@@ -622,7 +627,8 @@ def _spam_blocks(ctx: Context) -> list[Finding]:
         _finding(
             "injected_text",
             "high",
-            f"spam text ({worst.hits.describe()}) in <{worst.element.tag}> of an unrelated "
+            f"spam text ({worst.hits.describe(original=worst.text)}) in <{worst.element.tag}> "
+            "of an unrelated "
             f"page: {worst.text}",
         )
     ]

@@ -78,9 +78,28 @@ class SpamHits:
             return False
         return self.strong >= 1 or (self.weight >= 4 and self.distinct >= 2)
 
-    def describe(self, limit: int = 8) -> str:
+    def describe(self, limit: int = 8, original: str = "") -> str:
+        """The strongest terms; spelled as ``original`` (the text these hits were found
+        in, before folding) spells them where that can be told, so a webmaster can
+        search the page for them (偽物, not the folded 伪物)."""
         ranked = sorted(self.spam_terms, key=lambda t: (-self.terms[t].weight, -self.counts[t]))
-        return ", ".join(ranked[:limit])
+        return ", ".join(spelled_as(ranked[:limit], original))
+
+
+def spelled_as(terms: list[str], original: str) -> list[str]:
+    """``terms`` (folded) as ``original`` writes them, where folding kept every
+    character in place (NFKC, Traditional to Simplified and lower-casing mostly do);
+    elsewhere, and for terms not found, the folded term."""
+    if not original or original.isascii():  # ASCII: only the case differs
+        return terms
+    folded = normalise(original)
+    if len(folded) != len(original):
+        return terms
+    out = []
+    for term in terms:
+        at = folded.find(term)
+        out.append(original[at : at + len(term)] if at >= 0 else term)
+    return out
 
 
 def _parse(language: str, text: str) -> list[Term]:
