@@ -42,6 +42,16 @@ def test_summaries_leave_the_worker_without_their_text(mode: str) -> None:
         url="http://127.0.0.1/", site="127.0.0.1", status=200, body=SEED_PAGE.read_bytes()
     )
 
+    summary = process_one(pipeline, item).summary
+    assert summary.main_text == "" and summary.text_length > 1000
+    assert (summary._simhash is not None) == (mode == "all")
+    if mode == "all":
+        assert summary.simhash == analyse(SEED_PAGE.read_bytes(), item.url).summary.simhash != 0
+
+
+def process_one(pipeline: DetectionPipeline, item: PageItem) -> PageItem:
+    """One item through a freshly opened pipeline, closed afterwards."""
+
     async def run() -> PageItem:
         pipeline.open_spider()
         try:
@@ -49,11 +59,7 @@ def test_summaries_leave_the_worker_without_their_text(mode: str) -> None:
         finally:
             pipeline.close_spider()
 
-    summary = asyncio.run(run()).summary
-    assert summary.main_text == "" and summary.text_length > 1000
-    assert (summary._simhash is not None) == (mode == "all")
-    if mode == "all":
-        assert summary.simhash == analyse(SEED_PAGE.read_bytes(), item.url).summary.simhash != 0
+    return asyncio.run(run())
 
 
 def _slots_taken(pipeline: DetectionPipeline) -> int:
@@ -110,14 +116,7 @@ def test_a_page_past_the_time_limit_is_kept_with_an_error() -> None:
     item = PageItem(url="http://127.0.0.1/a.html", site="127.0.0.1", status=200)
     item.body = SEED_PAGE.read_bytes() * 8
 
-    async def run() -> PageItem:
-        pipeline.open_spider()
-        try:
-            return await pipeline.process_item(item)
-        finally:
-            pipeline.close_spider()
-
-    result = asyncio.run(run())
+    result = process_one(pipeline, item)
     assert result.verdict == "error"
     assert result.error == "analysis did not finish within 0.001 s"
     assert stats.get_value("hijackwatch/analysis_timeouts") == 1
