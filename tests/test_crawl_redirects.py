@@ -201,8 +201,7 @@ def test_a_redirect_to_the_unicode_spelling_of_the_site_stays_on_it(encoding: st
     Scrapy spelled it with IDNA 2003 (fass.de, another registrant) or percent-encoded the
     Latin-1 byte, and the boundary dropped the hop. Real middleware pair, no network
     (no such host resolves here)."""
-    crawler = get_crawler(HijackSpider, {"REDIRECT_ENABLED": True, "REDIRECT_MAX_TIMES": 5})
-    boundary, redirect = SiteBoundaryMiddleware(crawler), RedirectMiddleware.from_crawler(crawler)
+    boundary, redirect = middleware_pair()
     seed = parse_seed("faß.de")
     request = Request(seed.url, meta={"hw_site": seed.key})
     location = "http://faß.de/landing".encode(encoding)
@@ -211,3 +210,31 @@ def test_a_redirect_to_the_unicode_spelling_of_the_site_stays_on_it(encoding: st
     assert isinstance(hop, Request) and hop.url == "http://xn--fa-hia.de/landing"
     assert boundary.process_request(hop) is None  # fetched, not dropped as off-site
     assert "hw_offsite_redirect" not in request.meta
+
+
+def middleware_pair() -> tuple[SiteBoundaryMiddleware, RedirectMiddleware]:
+    """The site boundary and Scrapy's redirect middleware of one (unstarted) crawler."""
+    crawler = get_crawler(HijackSpider, {"REDIRECT_ENABLED": True, "REDIRECT_MAX_TIMES": 5})
+    return SiteBoundaryMiddleware(crawler), RedirectMiddleware.from_crawler(crawler)
+
+
+@pytest.mark.parametrize(
+    ("location", "recorded"),
+    [
+        ("http://site.example\uff0fx/".encode(), "http://site.example\uff0fx/"),
+        (b"http://[::1/", "http://[::1/"),
+        (b"http://site.example:99999/", "http://site.example:99999/"),
+        (b"///evil.example/p", "http://evil.example/p"),  # Scrapy follows it there
+    ],
+)
+def test_a_hostile_location_is_recorded_as_an_off_site_redirect(
+    location: bytes, recorded: str
+) -> None:
+    """A fullwidth solidus in the host made urljoin raise (the page became an error row);
+    ``///host`` was read as a path on the site while Scrapy follows it to the host."""
+    boundary, redirect = middleware_pair()
+    request = Request("http://site.example/a", meta={"hw_site": "site.example"})
+    response = Response(request.url, status=302, headers={"Location": location}, request=request)
+    out = redirect.process_response(request, boundary.process_response(request, response))
+    assert out is response  # handed to the spider as the page, not followed
+    assert request.meta["hw_offsite_redirect"] == recorded

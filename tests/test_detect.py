@@ -14,7 +14,7 @@ import pytest
 from hijackwatch.detect import Analysis, analyse
 from hijackwatch.detect.detectors import _BRAND_TOKEN, brand_tokens
 from hijackwatch.detect.findings import KIND_TECHNIQUE
-from hijackwatch.detect.lexicon import scan, scan_many
+from hijackwatch.detect.lexicon import scan, scan_many, spelled_as
 from hijackwatch.detect.summary import hamming, simhash
 from hijackwatch.detect.text import _T2S, _ZERO_WIDTH, normalise
 from tests.conftest import BENIGN_DIR, SEED_PAGE
@@ -693,3 +693,11 @@ def test_evidence_names_keywords_as_the_page_spells_them() -> None:
     (finding,) = [f for f in analyse(zh).findings if f.kind == "title_injection"]
     keywords = finding.evidence.split(")")[0]
     assert "澳門" in keywords and "澳门" not in keywords
+
+
+def test_keyword_spelling_never_shows_another_word() -> None:
+    """Equal lengths can hide shifts: zero-width characters removed in front, ㎏ -> kg
+    behind. The spelling showed 'hotel ' for casino; the folded term is shown instead."""
+    text = "\u200b" * 6 + "hotel casino 賭場" + "㎏" * 6
+    assert spelled_as(["casino", "赌场"], text) == ["casino", "赌场"]
+    assert spelled_as(["赌场"], "新葡京賭場") == ["賭場"]

@@ -98,7 +98,10 @@ def spelled_as(terms: list[str], original: str) -> list[str]:
     out = []
     for term in terms:
         at = folded.find(term)
-        out.append(original[at : at + len(term)] if at >= 0 else term)
+        spelled = original[at : at + len(term)] if at >= 0 else ""
+        # equal totals can hide shifts (a removed zero-width character, ㎏ -> kg): the
+        # slice must fold to the term itself, or the folded term is shown
+        out.append(spelled if spelled and normalise(spelled) == term else term)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
@@ -81,12 +81,13 @@ class SiteBoundaryMiddleware:
         location = response.headers.get(b"Location")
         if not location:
             return response
-        target = urljoin(request.url, _header_text(location).strip())
+        written = _header_text(location).strip()
         try:
+            target = _redirect_target(request.url, written)
             spelled = ascii_url(target)
         except (UnicodeError, ValueError):  # a host no browser could reach: not followed
-            spelled = None
-        key = site_key(target)
+            target, spelled = written, None
+        key = site_key(target) if spelled is not None else None
         if spelled is not None and key is not None and same_site(site, key):
             self._check_hop(request, target)
             if spelled != target:
@@ -132,3 +133,11 @@ def _header_text(value: bytes) -> str:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return value.decode("latin-1")
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """Where a redirect goes, as Scrapy's RedirectMiddleware follows it: a Location
+    starting with ``//`` (``///evil.example/p`` too) names a host, not a path."""
+    if location.startswith("//"):
+        return f"{urlsplit(url).scheme}://{location.lstrip('/')}"
+    return urljoin(url, location)
