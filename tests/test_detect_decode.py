@@ -225,3 +225,12 @@ def test_scan_url_finds_the_hijack(
     assert code == 0  # analysed, not an error
     assert record["verdict"] == "hijacked", record
     assert {view["verdict"] for view in record["profiles"]} == {"hijacked"}
+
+
+def test_a_bare_utf16_label_is_read_little_endian_whatever_the_nuls_say() -> None:
+    """A reviewer steered the byte order with NULs (1500 x U+4E00 put them at even
+    offsets) and a real UTF-16LE hijacked page read as big-endian noise: clean."""
+    page = SEED_TEXT
+    body = b"\0<\0!\0-\0-" + ("<!--" + "\u4e00" * 1500 + "-->" + page).encode("utf-16-le")
+    analysis = analyse(body, "https://news.example.cn/news/1.html", encoding="utf-16")
+    assert analysis.encoding == "utf-16-le" and analysis.verdict == "hijacked"
