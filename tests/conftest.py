@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +119,15 @@ def http_server(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") 
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def db_rows(db_url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of one query against a database URL (engine opened and disposed)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params))
+    finally:
+        engine.dispose()

@@ -77,6 +77,13 @@ def settings(*pairs: str) -> list[str]:
     return [arg for pair in pairs for arg in ("-s", pair)]
 
 
+def seeds_for(site: Site, tmp_path: Path) -> tuple[Path, Path]:
+    """(seeds file naming ``site``, path for the SQLite file) in ``tmp_path``."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url + "\n", encoding="utf-8")
+    return seeds, tmp_path / "hw.db"
+
+
 def crawl_args(seeds: Path, db_url: str, *pairs: str) -> list[str]:
     """``crawl SEEDS --db URL`` with the fast test settings and ``-s`` for each pair."""
     return ["crawl", str(seeds), "--db", db_url, *FAST, *settings(*pairs)]
@@ -163,9 +170,7 @@ def force_stop(proc: subprocess.Popen[str], err: Lines, wait: float = 90) -> Non
 def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     site: Site, tmp_path: Path
 ) -> None:
-    db = tmp_path / "hw.db"
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text(site.url + "\n")
+    seeds, db = seeds_for(site, tmp_path)
     proc = spawn(
         *crawl_args(
             seeds,
@@ -208,8 +213,7 @@ def test_forced_stop_during_a_write_held_by_a_postgresql_lock_stores_no_page_twi
     from sqlalchemy import create_engine, text
 
     spool_dir = tmp_path / "spool"
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text(site.url + "\n")
+    seeds, _ = seeds_for(site, tmp_path)
     first = run_cli(
         "crawl", str(seeds), "--db", pg_url, *FAST, "-s", "DOWNLOAD_TIMEOUT=2",
         "-s", "HIJACKWATCH_PROFILE_MODE=off",
@@ -269,10 +273,8 @@ def test_ctrl_c_during_a_stuck_salvage_leaves_the_spool_file_exit_3(
 ) -> None:
     """After a forced stop the database does not answer: a third Ctrl-C ends the wait
     (Scrapy ignores it, and the write timeout is a minute) and names the spool file."""
-    db = tmp_path / "hw.db"
+    seeds, db = seeds_for(site, tmp_path)
     spool_dir = tmp_path / "spool"
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text(site.url + "\n")
     proc = spawn(
         *crawl_args(
             seeds,
@@ -321,10 +323,8 @@ def test_ctrl_c_during_a_stuck_salvage_leaves_the_spool_file_exit_3(
 
 
 def test_stalled_database_results_in_the_spool_file_exit_3(site: Site, tmp_path: Path) -> None:
-    db = tmp_path / "hw.db"
+    seeds, db = seeds_for(site, tmp_path)
     spool_dir = tmp_path / "spool"
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text(site.url + "\n")
     proc = spawn(
         *crawl_args(
             seeds,
@@ -365,9 +365,7 @@ def test_stalled_database_results_in_the_spool_file_exit_3(site: Site, tmp_path:
 
 
 def test_summary_counts_distinct_pages_and_fetches_apart(site: Site, tmp_path: Path) -> None:
-    db = tmp_path / "hw.db"
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text(site.url + "\n")
+    seeds, db = seeds_for(site, tmp_path)
     done = run_cli(
         *crawl_args(
             seeds,
@@ -421,10 +419,8 @@ def test_a_read_only_database_is_one_line_and_exit_3(site: Site, tmp_path: Path)
     """A database that takes no writes (a read-only file, user or replica) is refused
     before the crawl starts; inside Scrapy's start-up it came with 100 lines of
     tracebacks (CoreStats, a task exception never retrieved), even with -q."""
-    db = tmp_path / "hw.db"
+    seeds, db = seeds_for(site, tmp_path)
     assert run_cli("db", "upgrade", "--db", f"sqlite:///{db}").returncode == 0
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text(f"{site.url}\n", encoding="utf-8")
     done = run_cli(*crawl_args(seeds, f"sqlite:///file:{db}?mode=ro&uri=true"), "-q")
     assert done.returncode == 3, done.stderr
     assert "attempt to write a readonly database" in done.stderr

@@ -21,12 +21,12 @@ from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
-from sqlalchemy import create_engine, text
 
 from hijackwatch.middlewares.boundary import SiteBoundaryMiddleware
 from hijackwatch.profiles import DEFAULT_PROFILES, parse_profiles
 from hijackwatch.seeds import parse_seed
 from hijackwatch.spiders.hijack import HijackSpider
+from tests.conftest import db_rows
 from tests.test_e2e_crawl import FAST, run_cli
 
 CHAIN = 25  # /chain1 -> ... -> /chain26, far past REDIRECT_MAX_TIMES
@@ -104,12 +104,7 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
         server.server_close()
     elapsed = time.monotonic() - started
     assert result.returncode in (0, 1), result.stderr[-3000:]
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT url, profile, status, final_url, error, verdict FROM pages")
-        ).all()
-    engine.dispose()
+    rows = db_rows(db_url, "SELECT url, profile, status, final_url, error, verdict FROM pages")
     by_url: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_url[row.url.removeprefix(base)].append(row)

@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from hijackwatch.demo import FixtureWeb
+from tests.conftest import db_rows
 from tests.test_e2e_crawl import FAST, run_cli
 
 
@@ -56,15 +56,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 def site_incidents(db_url: str) -> dict[str, list[tuple[int | None, int | None]]]:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT s.key, i.opened_run_id, i.closed_run_id FROM incidents i "
-                "JOIN sites s ON s.id = i.site_id WHERE i.scope = 'site' ORDER BY i.id"
-            )
-        ).all()
-    engine.dispose()
+    rows = db_rows(
+        db_url,
+        "SELECT s.key, i.opened_run_id, i.closed_run_id FROM incidents i "
+        "JOIN sites s ON s.id = i.site_id WHERE i.scope = 'site' ORDER BY i.id",
+    )
     out: dict[str, list[tuple[int | None, int | None]]] = {}
     for key, opened, closed in rows:
         out.setdefault(key, []).append((opened, closed))
@@ -216,13 +212,8 @@ def town() -> Iterator[TownHall]:
 
 def incident_rows(db_url: str) -> list[tuple[str | None, int | None, int | None]]:
     """(url, opened_run_id, closed_run_id) of every incident, site scope first."""
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT url, opened_run_id, closed_run_id FROM incidents ORDER BY scope DESC, id")
-        ).all()
-    engine.dispose()
-    return [tuple(row) for row in rows]
+    sql = "SELECT url, opened_run_id, closed_run_id FROM incidents ORDER BY scope DESC, id"
+    return [tuple(row) for row in db_rows(db_url, sql)]
 
 
 def crawl_town(town: TownHall, db_url: str, tmp_path: Path, receiver: Receiver, *extra: str) -> str:

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from hijackwatch.demo import FixtureWeb, Page, SiteSpec
 from hijackwatch.demo.sites import html_page
+from tests.conftest import db_rows
 from tests.test_e2e_crawl import FAST, run_cli
 
 HOME = html_page(
@@ -35,20 +34,12 @@ def crawl(
         result = run_cli("crawl", str(seeds), "--db", db_url, "-q", *FAST, *extra)
         hits = [path for server in web.servers.values() for path, *_ in server.hits]
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: hijacks found
-    return hits, rows(
+    return hits, db_rows(
         db_url,
         "SELECT p.url, p.profile, p.status, p.content_type, count(f.id) AS script_findings"
         " FROM pages p LEFT JOIN findings f ON f.page_id = p.id"
         " AND f.evidence LIKE 'external script%' GROUP BY p.id",
     )
-
-
-def rows(db_url: str, query: str) -> list[Any]:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        found = list(conn.execute(text(query)))
-    engine.dispose()
-    return found
 
 
 def test_a_url_used_as_page_and_script_is_fetched_as_both(sqlite_url: str, tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
-from sqlalchemy import create_engine, text
 
 from hijackwatch.items import PageItem
 from hijackwatch.middlewares.profiles import ProfilesMiddleware
@@ -23,6 +22,7 @@ from hijackwatch.profiles import BASELINE
 from hijackwatch.spiders.hijack import HijackSpider
 from hijackwatch.storage import Database
 from hijackwatch.storage.models import Incident, Site
+from tests.conftest import db_rows
 from tests.test_e2e_incidents import (  # noqa: F401  (receiver, town: fixtures)
     Receiver,
     TownHall,
@@ -39,13 +39,8 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 def _last_seen_and_depth(db_url: str, url: str) -> tuple[list[int], list[int]]:
     """last_seen_run_id of every incident; depths of run 2's fetches of ``url``."""
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        seen = conn.execute(text("SELECT last_seen_run_id FROM incidents ORDER BY id")).all()
-        depths = conn.execute(
-            text("SELECT depth FROM pages WHERE run_id = 2 AND url = :url"), {"url": url}
-        ).all()
-    engine.dispose()
+    seen = db_rows(db_url, "SELECT last_seen_run_id FROM incidents ORDER BY id")
+    depths = db_rows(db_url, "SELECT depth FROM pages WHERE run_id = 2 AND url = :url", url=url)
     return [row[0] for row in seen], [row[0] for row in depths]
 
 
