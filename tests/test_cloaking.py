@@ -230,3 +230,17 @@ def test_another_page_for_crawlers_is_suspicious_even_without_spam() -> None:
     findings = compare_views(base, other, "baiduspider")
     assert any("main text differs" in f.evidence for f in findings)
     assert score_findings(findings)[1] in ("suspicious", "hijacked")
+
+
+def test_sealed_summaries_of_different_texts_are_still_compared() -> None:
+    """The crawl seals summaries (no text kept): two views whose text lengths happened
+    to match were taken for the same text and text cloaking went unreported."""
+    school = "riverside secondary school welcomes pupils, term dates and the library " * 8
+    casino = "online casino slot gacor bonus deposit jackpot spin and win every day " * 8
+    base = ViewSummary(title="School", text_length=500, main_text=school)
+    other = ViewSummary(title="School", text_length=500, main_text=casino)
+    expected = compare_views(base, other, "googlebot")
+    assert any("main text differs" in f.evidence for f in expected)
+    for summary in (base, other):
+        summary.seal(fingerprint=True)
+    assert compare_views(base, other, "googlebot") == expected

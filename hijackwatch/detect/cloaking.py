@@ -167,7 +167,11 @@ def _link_findings(
 def _text_findings(
     baseline: ViewSummary, other: ViewSummary, profile: str, kind: str
 ) -> list[Finding]:
-    if baseline.text_length == other.text_length and baseline.main_text == other.main_text:
+    if baseline is other or (
+        baseline.main_text  # sealed summaries (the crawl's) keep no text to compare
+        and baseline.text_length == other.text_length
+        and baseline.main_text == other.main_text
+    ):
         return []  # the same text (often the same analysis): no fingerprint needed
     if min(baseline.text_length, other.text_length) < MIN_TEXT or not (
         baseline.simhash and other.simhash

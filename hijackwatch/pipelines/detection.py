@@ -22,6 +22,7 @@ from scrapy.utils.datatypes import LocalCache
 from hijackwatch.detect import Analysis, analyse
 from hijackwatch.detect.decode import MAX_BYTES
 from hijackwatch.items import PageItem
+from hijackwatch.middlewares.profiles import profile_mode
 from hijackwatch.threads import DaemonThreads
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class DetectionPipeline:
             crawler.stats,
             default_workers() if workers in (None, "", "auto") else int(workers),
             settings.getfloat("HIJACKWATCH_DETECT_TIMEOUT", 60.0),
-            fingerprint=settings.get("HIJACKWATCH_PROFILE_MODE", "all") != "off",
+            fingerprint=profile_mode(crawler) != "off",
         )
 
     def open_spider(self) -> None:
