@@ -231,10 +231,8 @@ def _redirect_reason(url: str, exc: urllib.error.HTTPError) -> str:
         return f"the webhook answers HTTP {exc.code} without a Location: fix the --notify URL"
     try:
         target = urljoin(url, location)
-        same = (urlsplit(target).path, urlsplit(target).query) == (
-            urlsplit(url).path,
-            urlsplit(url).query,
-        )
+        moved, written = urlsplit(target), urlsplit(url)
+        same = (moved.path, moved.query) == (written.path, written.query)
     except ValueError:
         target, same = location, False
     hint = " (same path)" if same else ""
@@ -257,10 +255,17 @@ def send_alert(
     ``timeout`` bounds each whole attempt. A 3xx is not retried: it will not change.
     Blocking: call it in a thread. Never raises.
     """
-    return _send(url, payload, attempts, backoff, timeout) == DELIVERED
+    return _send(url, payload, attempts=attempts, backoff=backoff, timeout=timeout) == DELIVERED
 
 
-def _send(url: str, payload: dict[str, Any], attempts: int, backoff: float, timeout: float) -> str:
+def _send(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff: float = DEFAULT_BACKOFF,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
     """send_alert(), telling a failure worth another try later (FAILED: the receiver is
     down or misconfigured) from a payload the receiver refuses (REJECTED: HTTP 400, 413,
     415, 422), which would block the queue of pending alerts for good."""
@@ -419,19 +424,13 @@ def _deliver(
     """Pending alerts first, in order, then this run's. The first pending one that fails
     stops the queue (the receiver is down: each would cost the full retry series) and
     this run's alert joins the queue untried, so the receiver still gets them in order."""
-    options = {
-        "attempts": DEFAULT_ATTEMPTS,
-        "backoff": DEFAULT_BACKOFF,
-        "timeout": DEFAULT_TIMEOUT,
-        **kwargs,
-    }
     queued = pending.load()
     if queued:
         log.info("%d undelivered alert(s) in %s: sending them first", len(queued), pending.path)
     delivered: set[str] = set()
     blocked = False
     for alert in queued:
-        outcome = _send(url, alert | {"redelivered": True}, **options)
+        outcome = _send(url, alert | {"redelivered": True}, **kwargs)
         if outcome == FAILED:
             blocked = True
             break
@@ -445,7 +444,7 @@ def _deliver(
             )
             sent, keep = False, True
         else:
-            outcome = _send(url, payload, **options)
+            outcome = _send(url, payload, **kwargs)
             sent, keep = outcome == DELIVERED, outcome == FAILED
     if delivered or keep:
         pending.update(delivered, [payload] if keep and payload else [])

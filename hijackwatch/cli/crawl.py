@@ -236,11 +236,7 @@ def settle_forced_stop(crawler: Crawler) -> None:
     """
     from hijackwatch.pipelines.storage import StoragePipeline
 
-    engine = crawler.engine
-    itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
-    storage = next(
-        (c for c in getattr(itemproc, "middlewares", ()) if isinstance(c, StoragePipeline)), None
-    )
+    storage = crawler.get_item_pipeline(StoragePipeline)  # the run started: the engine exists
     if storage is None:
         return
     abandon = threading.Event()  # the salvage polls it: a handler may only set a flag

@@ -83,6 +83,7 @@ def _bounded(db: Database, timeout: float, work: Callable[[], T]) -> T:
 def _check_run(db: Database, run_id: int) -> None:
     """An unknown ``--run`` is bad input (exit 2): say which runs there are."""
     latest = db.runs(1)
+    # the bound first: a run id beyond the integer column is an error on PostgreSQL
     if latest and run_id <= latest[0].id and db.run(run_id) is not None:
         return
     held = f"the latest run is {latest[0].id}" if latest else "it holds no runs yet"

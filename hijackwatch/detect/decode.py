@@ -91,6 +91,7 @@ _MARKUP_WINDOW = 1024
 # Share of the bytes at one parity that are NUL before undeclared text is read as
 # UTF-16: ASCII-heavy markup gives far more (~0.9), a page's few stray NULs far less.
 WIDE_DENSITY = 0.3
+NUL_MARGIN = 4  # ... and that many times the NULs at the other parity
 
 
 class UndecodableError(ValueError):
@@ -129,12 +130,12 @@ def _too_many_controls(head: bytes) -> bool:
     return controls > len(head) // 10
 
 
-def _nul_order(head: bytes, margin: int = 4, density: float = 0.0) -> str | None:
+def _nul_order(head: bytes) -> str | None:
     """The UTF-16/32 byte order the NULs of ASCII characters give, or None.
 
-    ASCII markup in UTF-16LE is ``<\\x00h\\x00``: NULs at odd offsets, ``margin`` times
+    ASCII markup in UTF-16LE is ``<\\x00h\\x00``: NULs at odd offsets, NUL_MARGIN times
     as many as at even ones (characters U+xx00 put a few there: 开 is 00 5F), and at
-    least ``density`` of the bytes at those offsets. NUL padding, or NULs sprinkled
+    least WIDE_DENSITY of the bytes at those offsets. NUL padding, or NULs sprinkled
     into a page, fall at both parities alike; a handful placed by an attacker are far
     below the density of text that really is UTF-16.
     """
@@ -145,10 +146,10 @@ def _nul_order(head: bytes, margin: int = 4, density: float = 0.0) -> str | None
     if zeros[0] + zeros[1] > quarter * 1.8 and zeros[3] < quarter // 2:
         return "utf-32-be"
     odd, even = zeros[1] + zeros[3], zeros[0] + zeros[2]
-    dense = density * (len(head) // 2)
-    if odd > margin * even and odd >= dense:
+    dense = WIDE_DENSITY * (len(head) // 2)
+    if odd > NUL_MARGIN * even and odd >= dense:
         return "utf-16-le"
-    if even > margin * odd and even >= dense:
+    if even > NUL_MARGIN * odd and even >= dense:
         return "utf-16-be"
     return None
 
@@ -197,7 +198,7 @@ def _decode_wide(body: bytes, head: bytes, declared: str | None) -> tuple[str, s
     # is it honoured here, nor does any declared charset leave room for a guess.
     if declared or _META_CHARSET.search(body[:8192]):
         return None
-    codec = _nul_order(head, density=WIDE_DENSITY)
+    codec = _nul_order(head)
     if codec is None:
         return None
     text = body.decode(codec, errors="replace")

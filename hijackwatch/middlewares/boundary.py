@@ -10,6 +10,7 @@ from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
 
 from hijackwatch.detect.text import ascii_url
+from hijackwatch.profiles import REDIRECT_STATUSES
 from hijackwatch.seeds import is_loopback, same_site, site_key
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HOP_CHARS = 80  # of each URL in a redirect failure's chain (the row's error keeps 500)
 
 

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable, Iterator, MutableSequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait as mp_wait
@@ -49,11 +49,6 @@ CLOSE_WAIT = 2.0
 # Analyses kept for reuse: the views of one URL (one per visitor profile) arrive close
 # together, and most sites send every visitor the same bytes.
 REUSE_ENTRIES = 1024
-
-
-def _sealed(analysis: Analysis, fingerprint: bool) -> Analysis:
-    analysis.summary.seal(fingerprint=fingerprint)
-    return analysis
 
 
 class AnalysisTimeout(Exception):
@@ -410,10 +405,21 @@ def _workers(executor: Executor) -> list[Any]:
 def _analyse(
     body: bytes, url: str, encoding: str | None, timeout: float = 0.0, fingerprint: bool = True
 ) -> Analysis:
-    """analyse() bounded by SIGALRM where that is possible (a worker process's main
-    thread), its summary sealed (see ViewSummary.seal) before it travels and is kept."""
+    """analyse() within ``timeout``, its summary sealed (see ViewSummary.seal) before it
+    travels and is kept."""
+    with _alarm(timeout):
+        analysis = analyse(body, url, encoding=encoding)
+        analysis.summary.seal(fingerprint=fingerprint)
+    return analysis
+
+
+@contextlib.contextmanager
+def _alarm(timeout: float) -> Iterator[None]:
+    """AnalysisTimeout after ``timeout`` s, by SIGALRM, where that is possible (a worker
+    process's main thread); elsewhere, or with no timeout, nothing."""
     if not timeout or threading.current_thread() is not threading.main_thread():
-        return _sealed(analyse(body, url, encoding=encoding), fingerprint)
+        yield
+        return
 
     def expired(_signum: int, _frame: object) -> None:
         raise AnalysisTimeout(f"analysis did not finish within {timeout:g} s")
@@ -421,7 +427,7 @@ def _analyse(
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return _sealed(analyse(body, url, encoding=encoding), fingerprint)
+        yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

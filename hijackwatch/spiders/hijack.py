@@ -21,7 +21,7 @@ from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
-from hijackwatch.detect.text import ascii_host
+from hijackwatch.detect.text import ascii_url
 from hijackwatch.items import PageItem
 from hijackwatch.pipelines.storage import db_url_setting
 from hijackwatch.profiles import BASELINE
@@ -104,27 +104,13 @@ def _cleaned(base: str, href: str, skip: tuple[str, ...] = _SKIP_SUFFIXES) -> st
         return None
     if skip and parts.path.lower().endswith(skip):
         return None
-    netloc = parts.netloc.lower()
-    if not netloc.isascii():
-        netloc = _ascii_netloc(netloc)
-        if netloc is None:
-            return None
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-
-
-def _ascii_netloc(netloc: str) -> str | None:
-    """``netloc`` with its host in ASCII (IDNA 2008), None when that has none.
-
-    Scrapy's requests would encode a Unicode host with IDNA 2003, and fetch ``fass.de``
-    for a link to ``faß.de``: a domain of someone else than the seed's ``xn--fa-hia.de``.
-    """
-    userinfo, at, hostport = netloc.rpartition("@")
-    host, colon, port = hostport.partition(":")  # IPv6 literals are ASCII: not here
-    try:
-        host = ascii_host(host)
-    except UnicodeError:
+    url = urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    if url.isascii():
+        return url
+    try:  # Scrapy would spell a Unicode host with IDNA 2003 (faß.de -> fass.de)
+        return ascii_url(url)
+    except (UnicodeError, ValueError):  # no host a browser could reach
         return None
-    return f"{userinfo}{at}{host}{colon}{port}"
 
 
 def _sitemap_link(base: str, loc: str) -> str | None:
@@ -234,7 +220,8 @@ class HijackSpider(scrapy.Spider):
                     yield request
                 for request in self.recheck_requests(seed, rechecks.get(seed.key, ())):
                     yield request
-                root = f"{urlsplit(seed.url).scheme}://{urlsplit(seed.url).netloc}"
+                parts = urlsplit(seed.url)
+                root = f"{parts.scheme}://{parts.netloc}"
                 # optional files: no retries, failures are noted at debug level (aux_failed)
                 meta = {"hw_site": seed.key, "hw_seed": seed, "dont_retry": True}
                 yield Request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -83,6 +84,12 @@ def _page_key(site: str, url: str, profile: str | None, fetched: datetime | None
     return None if fetched is None else (site, url, profile or "browser", fetched)
 
 
+@functools.cache
+def _migrations() -> ScriptDirectory:
+    """The migration scripts, read once: an out-of-date check reads them up to three times."""
+    return ScriptDirectory(str(MIGRATIONS_DIR))
+
+
 class Database:
     """A hijackwatch database at ``url`` (default: env HIJACKWATCH_DB_URL, else ./hijackwatch.db).
 
@@ -136,7 +143,7 @@ class Database:
         return cfg
 
     def head_revision(self) -> str:
-        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        head = _migrations().get_current_head()
         assert head is not None
         return head
 
@@ -175,9 +182,8 @@ class Database:
 
     def is_newer(self, revision: str | None) -> bool:
         """True for a revision our migrations do not know: a newer hijackwatch wrote it."""
-        script = ScriptDirectory.from_config(self.alembic_config())
         return revision is not None and revision not in {
-            r.revision for r in script.walk_revisions()
+            r.revision for r in _migrations().walk_revisions()
         }
 
     def _refuse_newer(self, current: str | None) -> None:
