@@ -9,6 +9,7 @@ so ``Document.root`` is not the page as parsed.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -22,11 +23,21 @@ from hijackwatch.detect.css import hidden_selectors, hiding_reason
 from hijackwatch.detect.lexicon import SpamHits, scan
 from hijackwatch.detect.text import link_domain, normalise, url_domain
 
+# The compiled walk (hijackwatch/detect/_walk.pyx) reads libxml2's nodes directly; this
+# module's pure-Python walk is the reference it must match, and the fallback when the
+# extension is not built. HIJACKWATCH_PURE_PYTHON=1 forces the fallback (read once).
+try:
+    from hijackwatch.detect import _walk as _compiled_module
+except ImportError:
+    _compiled_module = None
+_compiled = None if os.environ.get("HIJACKWATCH_PURE_PYTHON") == "1" else _compiled_module
+
 MAX_SCRIPTS_CHARS = 1024 * 1024  # inline script text analysed per page
 MAX_LINKS = 5000  # links collected per page
 # Distinct <script src> values kept (the crawl fetches at most 20 per page; an analysis
 # travels between processes and is cached, so a page of 100,000 tags must not bloat it).
 MAX_SCRIPT_SRCS = 200
+MAX_ID_GROUP = 1000  # elements kept per repeated id
 
 # collect_ids=False: libxml2 would file every id attribute in a hash table (and log
 # each repeated id as an error) for XPath's id() and DTD validation, neither used here;
@@ -78,8 +89,17 @@ def clear_cache() -> None:
     _selector_query.cache_clear()
 
 
+def _has_non_xml(text: str) -> bool:
+    """Whether ``text`` holds a character :data:`_NON_XML` matches."""
+    if _compiled is not None:
+        return _compiled.has_non_xml(text)
+    return _NON_XML.search(text) is not None
+
+
 def _first_end_tag(text: str) -> int:
     """Index of the first </body> or </html>, any letter case."""
+    if _compiled is not None:
+        return _compiled.first_end_tag(text)
     m = _END_TAG_START.search(text)
     return m.start() if m is not None else -1
 
@@ -177,7 +197,7 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     text = _XML_DECL.sub("", text, count=1) if text[:100].lstrip()[:5] == "<?xml" else text
     # Control characters and lone surrogates are not XML-compatible: lxml refuses them
     # in strings and in the separators the walk writes. Rare, so checked for cheaply.
-    if not xml_safe and _NON_XML.search(text) is not None:
+    if not xml_safe and _has_non_xml(text):
         # (NULs too: in markup a space tokenises as a browser's U+FFFD does; deleting
         # them would open comments no browser sees)
         text = _NON_XML.sub(" ", text)
@@ -235,12 +255,37 @@ _MISPLACED = etree.XPath(
     " | //option[not(ancestor::select or ancestor::datalist)]"
 )
 MAX_HIDDEN_SELECTORS = 40
+MAX_HIDING_ATTRS = 20_000  # style/hidden attributes looked at per page
+
+
+def _attr_hidden_elements(
+    root: etree._Element, marquees: list[etree._Element]
+) -> dict[etree._Element, str]:
+    """Elements hidden by their own attributes (the first MAX_HIDING_ATTRS
+    style/hidden attributes, found in C), then ``marquees`` hidden by theirs, in
+    that order."""
+    found: dict[etree._Element, str] = {}
+    seen: set[etree._Element] = set()
+    for attr in _HIDING_ATTRS(root)[:MAX_HIDING_ATTRS]:
+        el = attr.getparent()
+        if el not in seen:
+            seen.add(el)
+            reason = _attr_hidden(el)
+            if reason:
+                found[el] = reason
+    for el in marquees:
+        if el not in seen:
+            reason = _attr_hidden(el)
+            if reason:
+                found[el] = reason
+    return found
 
 
 def _hidden_elements(
-    root: etree._Element, id_values: list[str], head: HeadFacts
+    root: etree._Element, id_values: list[str], head: HeadFacts, found: dict[etree._Element, str]
 ) -> dict[etree._Element, str]:
-    """Every element hidden by its own attributes or by a simple stylesheet rule.
+    """Every element hidden by its own attributes (``found``, see
+    :func:`_attr_hidden_elements`) or by a simple stylesheet rule.
 
     Found with XPath (in C) so the Python walk only does one dict lookup per element.
     ``id_values``: every id of the page in source order, and ``head``: what
@@ -248,20 +293,6 @@ def _hidden_elements(
     """
     css = head.styles
     classes, ids = hidden_selectors("\n".join(css)) if css else (frozenset(), frozenset())
-    found: dict[etree._Element, str] = {}
-    seen: set[etree._Element] = set()
-    for attr in _HIDING_ATTRS(root)[:20_000]:
-        el = attr.getparent()
-        if el not in seen:
-            seen.add(el)
-            reason = _attr_hidden(el)
-            if reason:
-                found[el] = reason
-    for el in head.marquees:
-        if el not in seen:
-            reason = _attr_hidden(el)
-            if reason:
-                found[el] = reason
     # Sorted: set order varies between processes (str hash seeds), and only the
     # first MAX_HIDDEN_SELECTORS are queried.
     hidden_classes = sorted(classes)[:MAX_HIDDEN_SELECTORS]
@@ -346,7 +377,7 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
                     doc.scripts.append(text)
                     budget -= len(text)
         elif tag == "meta":
-            _meta(doc, el)
+            _meta(doc, el.get("name"), el.get("property"), el.get("content"), el.get("http-equiv"))
         elif tag == "style":
             if text := el.text:
                 head.styles.append(text)
@@ -362,15 +393,13 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
     doc.title = title or ""
     # <link rel=canonical>/<base> win over og:url, which _meta sets when nothing else did.
     doc.canonical = canonical or doc.canonical
-    # Only ids used three times or more matter (template debris); count them in C first.
-    repeated = [i for i, n in Counter(id_values[:50_000]).items() if n >= 3]
-    wanted = tuple(i for i in repeated[:200] if "'" not in i)
+    wanted = _repeated_ids(id_values)
     if wanted:
         # One query for all of them; keys still arrive in first-use order.
         query = _elements_with_ids(len(wanted))
         for el in query(root, **{f"i{n}": ident for n, ident in enumerate(wanted)}):
             group = doc.ids[el.get("id")]
-            if len(group) < 1000:
+            if len(group) < MAX_ID_GROUP:
                 group.append(el)
     # Counting first (cheap in C) skips the ancestor-axis query on well-formed pages.
     cells = len(list(root.iter("td", "tr", "th")))
@@ -378,8 +407,20 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
     if (cells and cells != _COUNT_TABLE_CELLS(root)) or (
         options and options != _COUNT_LISTED_OPTIONS(root)
     ):
-        doc.misplaced.extend(_MISPLACED(root)[:10_000])
+        _add_misplaced(doc, root)
     return head
+
+
+def _repeated_ids(id_values: list[str]) -> tuple[str, ...]:
+    """The ids worth grouping: used three times or more (template debris), in
+    first-use order, at most 200."""
+    repeated = [i for i, n in Counter(id_values[:50_000]).items() if n >= 3]
+    return tuple(i for i in repeated[:200] if "'" not in i)
+
+
+def _add_misplaced(doc: Document, root: etree._Element) -> None:
+    """Table cells outside tables and options outside lists (a page has some)."""
+    doc.misplaced.extend(_MISPLACED(root)[:10_000])
 
 
 def _detach(el: etree._Element) -> None:
@@ -413,11 +454,16 @@ def _walk(doc: Document, root: etree._Element) -> None:
 
     Mostly lxml's C-level iteration: the (already collected) script/style/head
     subtrees are stripped, hidden subtrees are read and detached, block elements get
-    newline separators, and what remains is the visible text.
+    newline separators, and what remains is the visible text. The compiled module,
+    when built, does the two tree walks (head facts, visible facts) in one C loop each.
     """
-    id_values = _ID_VALUES(root)  # read once for the repeated-id count and the selectors
-    head = _collect_head(doc, root, id_values)
-    hidden_map = _hidden_elements(root, id_values, head)
+    if _compiled is not None:
+        id_values, head, found = _compiled.scan(doc, root)
+    else:
+        id_values = _ID_VALUES(root)  # read once for the repeated-id count and the selectors
+        head = _collect_head(doc, root, id_values)
+        found = _attr_hidden_elements(root, head.marquees)
+    hidden_map = _hidden_elements(root, id_values, head, found)
     etree.strip_elements(root, *_SKIP, with_tail=False)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:
@@ -434,6 +480,24 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.hidden_blocks.append(block)
         if el is not root:
             _detach(el)
+    if _compiled is not None:
+        _compiled.visible(doc, root)
+    else:
+        _visible(doc, root)
+    if root not in hidden_map:
+        doc.text_parts.append(_text_of(root))
+    if not doc.site and doc.canonical:
+        # Saved pages and scans without a URL: the page's own canonical/og:url/base
+        # tells which links stay on its site.
+        doc.site = url_domain(doc.canonical)
+        if doc.site:
+            for link in doc.links:
+                link.external = bool(link.domain) and link.domain != doc.site
+    doc.title_norm = normalise(doc.title)
+
+
+def _visible(doc: Document, root: etree._Element) -> None:
+    """Visible links, iframes and headings; block elements get newline separators."""
     # Visible links built inline: this loop runs once per anchor of the page.
     links, url, site = doc.links, doc.url, doc.site
     for a in root.iter("a"):
@@ -457,16 +521,6 @@ def _walk(doc: Document, root: etree._Element) -> None:
             el.text = "\n"
         tail = el.tail
         el.tail = "\n" + tail if tail else "\n"
-    if root not in hidden_map:
-        doc.text_parts.append(_text_of(root))
-    if not doc.site and doc.canonical:
-        # Saved pages and scans without a URL: the page's own canonical/og:url/base
-        # tells which links stay on its site.
-        doc.site = url_domain(doc.canonical)
-        if doc.site:
-            for link in doc.links:
-                link.external = bool(link.domain) and link.domain != doc.site
-    doc.title_norm = normalise(doc.title)
 
 
 def _text_of(el: etree._Element) -> str:
@@ -486,16 +540,23 @@ def _hidden_link(doc: Document, el: etree._Element, href: str) -> Link | None:
     return link
 
 
-def _meta(doc: Document, el: etree._Element) -> None:
-    name = (el.get("name") or el.get("property") or "").lower()
-    content = el.get("content") or ""
+def _meta(
+    doc: Document,
+    name: str | None,
+    prop: str | None,
+    content: str | None,
+    http_equiv: str | None,
+) -> None:
+    """Record one <meta>, given its name, property, content and http-equiv attributes."""
+    name = (name or prop or "").lower()
+    content = content or ""
     if name in ("description", "og:description") and not doc.meta_description:
         doc.meta_description = content[:2000]
     elif name == "keywords" and not doc.meta_keywords:
         doc.meta_keywords = content[:2000]
     elif name == "og:url" and not doc.canonical and content.lower().startswith("http"):
         doc.canonical = content.strip()
-    elif (el.get("http-equiv") or "").lower() == "refresh" and doc.refresh is None:
+    elif (http_equiv or "").lower() == "refresh" and doc.refresh is None:
         m = _REFRESH.match(content[:2000])
         if m:
             delay = int(m.group(1)) if m.group(1) else 0
@@ -511,3 +572,21 @@ def link_text(link: Link) -> str:
         text = (el.text or "") if n == 0 or n >= 50 else "".join(el.itertext())
         link.text = (text or link.element.get("title") or "").strip()[:300]
     return link.text
+
+
+if _compiled_module is not None:
+    _compiled_module.setup(
+        Link=Link,
+        HeadFacts=HeadFacts,
+        hiding_reason=hiding_reason,
+        attr_hidden=_attr_hidden,
+        meta=_meta,
+        repeated_ids=_repeated_ids,
+        add_misplaced=_add_misplaced,
+        link_domain=_link_domain,
+        max_links=MAX_LINKS,
+        max_scripts_chars=MAX_SCRIPTS_CHARS,
+        max_script_srcs=MAX_SCRIPT_SRCS,
+        max_id_group=MAX_ID_GROUP,
+        max_hiding_attrs=MAX_HIDING_ATTRS,
+    )

@@ -1,0 +1,199 @@
+"""The compiled document walk (hijackwatch/detect/_walk.pyx) must find exactly what the
+pure-Python walk finds and leave exactly the same tree: both paths run here, in one
+process, on two parses of the same text."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from hijackwatch.detect import document
+
+compiled = pytest.mark.skipif(
+    document._compiled_module is None, reason="compiled walk not built (setup.py)"
+)
+
+
+def test_compiled_walk_is_built_when_required() -> None:
+    """CI sets HIJACKWATCH_REQUIRE_COMPILED=1: a missing extension is a failure there."""
+    if os.environ.get("HIJACKWATCH_REQUIRE_COMPILED") != "1":
+        pytest.skip("HIJACKWATCH_REQUIRE_COMPILED not set")
+    assert document._compiled_module is not None, "run: pip install --no-build-isolation -e ."
+
+
+def _path(el: etree._Element | None) -> str | None:
+    return el.getroottree().getpath(el) if el is not None else None
+
+
+def _facts(text: str, url: str, *, use_compiled: bool) -> dict[str, Any] | None:
+    """Everything parse() records, elements as paths, plus the mutated tree."""
+    saved = document._compiled
+    document._compiled = document._compiled_module if use_compiled else None
+    try:
+        document.clear_cache()
+        doc = document.parse(text, url)
+        link_texts = [document.link_text(x) for x in doc.links]
+    finally:
+        document._compiled = saved
+    if doc.root is None:
+        return None
+    return {
+        "text": doc.text,
+        "site": doc.site,
+        "title": doc.title,
+        "title_norm": doc.title_norm,
+        "meta": [doc.meta_description, doc.meta_keywords],
+        "refresh": doc.refresh,
+        "canonical": doc.canonical,
+        "headings": doc.headings,
+        "scripts": doc.scripts,
+        "script_srcs": doc.script_srcs,
+        "blocks": [(_path(e), t) for e, t in doc.blocks],
+        "links": [(x.href, x.domain, x.external, x.hidden, _path(x.element)) for x in doc.links],
+        "link_texts": link_texts,
+        "hidden": [
+            (_path(b.element), b.reason, b.text, [x.href for x in b.links])
+            for b in doc.hidden_blocks
+        ],
+        "iframes": [(_path(e), h) for e, h in doc.iframes],
+        "ids": {k: [_path(e) for e in v] for k, v in doc.ids.items()},
+        "misplaced": [_path(e) for e in doc.misplaced],
+        "tree": etree.tostring(doc.root, encoding="unicode"),
+    }
+
+
+def assert_same(text: str, url: str = "https://www.example.gov.cn/a.html") -> None:
+    assert _facts(text, url, use_compiled=True) == _facts(text, url, use_compiled=False)
+
+
+FRAGMENTS = st.sampled_from(
+    [
+        "<div>", "</div>", "<p>", "</p>", "<br>", "<li>", "<ul>", "</ul>", "<span>", "</span>",
+        "<h1>", "</h1>", "<h2>", "<h3>", "<h4>", "<td>", "<tr>", "<th>", "<table>", "</table>",
+        "<select>", "</select>", "<datalist>", "<option>", "<option id='o'>", "<marquee>",
+        "<marquee height=1>", "<marquee width='2px' style='color:red'>",
+        "<marquee scrollamount=5000>", "</marquee>", "<a href='https://bet365.example/'>",
+        "<a href='/local'>", "<a href='#top'>", "<a href=''>", "<a>", "<a href='//x.example/'>",
+        "</a>", "<iframe src='//x.example/'>", "</iframe>", "<div style='display:none'>",
+        "<div style='visibility:hidden'>", "<p style='position:absolute;left:-9999px'>",
+        "<span hidden>", "<div hidden=hidden style=''>", "<div class='hide x'>",
+        "<div class='hide'>", "<b id='gone'>", "<i id='dup'>", "<i id='dup'>", "<i id=\"it's\">",
+        "<style>.hide{display:none} #gone{display:none}</style>", "<style>", "</style>",
+        "<script>var a=1;</script>", "<script src='/s.js'></script>", "<script src=''>",
+        "</script>", "<title>", "</title>", "<title>Slot gacor</title>",
+        "<meta name=description content='d'>", "<meta property='og:description' content='o'>",
+        "<meta name=keywords content='k'>", "<meta property='og:url' content='https://o.example/'>",
+        "<meta http-equiv=refresh content='0;url=http://a.example/'>", "<meta name=KEYWORDS>",
+        "<link rel=canonical href='https://c.example/p'>", "<link rel=stylesheet href='x.css'>",
+        "<base href='http://b.example/'>", "<noscript>", "</noscript>", "<template>",
+        "</template>", "<head>", "</head>", "<body>", "</body>", "<html>", "</html>",
+        "<body style='display:none'>", "<html hidden>", "<svg:a href='/ns'>", "<A HREF='/up'>",
+        "【百家乐】", "澳門新葡京", "slot gacor", "&#30334;", "&#1;", "&#xE;", "&#65535;",
+        "&#0;", "&#xD800;", "&nbsp;", "\x00", "\ufeff", "\u200b", "<!--", "-->", "<![CDATA[x]]>",
+        "<", ">", "&", "'", '"', " ", "\n", "text", "<p>text</p>tail",
+    ]
+)  # fmt: skip
+PAGES = st.lists(st.one_of(FRAGMENTS, st.text(max_size=12)), max_size=80).map("".join)
+
+
+@compiled
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PAGES, st.sampled_from(["", "https://www.example.gov.cn/a.html", "http://[::1"]))
+def test_compiled_walk_matches_pure_walk(text: str, url: str) -> None:
+    assert_same(text, url)
+
+
+@compiled
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "<p>",
+        "plain text",
+        # deep nesting, and hidden nested in hidden deeper than the 64 ancestors looked at
+        "<div>" * 3000 + "x" + "</div>" * 3000,
+        "<div style='display:none'>" + "<div>" * 70 + "<p hidden>in<a href='/h'>h</a></p>",
+        "<div hidden><div hidden><a href='/a'>a</a></div>t</div>after",
+        # hidden root and hidden body
+        "<html style='display:none'><body><a href='/x'>x</a><p>t</p></body></html>",
+        "<html><body hidden><p>t<iframe src='/f'></iframe></p></body></html>",
+        # control-character references: the walk writes back what lxml refuses
+        "<p>a&#1;b</p><div>c&#xFFFE;d</div>",
+        "<td>&#x1f;</td>x",
+        # huge attribute values, thousands of links (more than MAX_LINKS)
+        "<div style='" + "color:red;" * 20_000 + "display:none'>x</div>",
+        "<a href='https://" + "a" * 100_000 + ".example/'>x</a>",
+        "".join(f"<a href='https://s{n % 700}.example/{n}'>{n}</a><br>" for n in range(6000)),
+        "<div hidden>"
+        + "".join(f"<a href='/h{n}'>h</a>" for n in range(3000))
+        + "</div>"
+        + "".join(f"<a href='/v{n}'>v</a>" for n in range(3000)),
+        # more hiding attributes than are looked at, marquees beyond them
+        "<span style='display:none'>s</span>" * 12_000 + "<marquee height=1>m</marquee>",
+        "<span hidden style='x'>s</span>" * 10_001 + "<marquee scrollamount=9999>m</marquee>",
+        # repeated ids, misplaced cells and options
+        "<i id='r'>1</i>" * 1200 + "<b id='q'></b>" * 3,
+        "<td>a</td><table><tr><td>b</td></tr></table><option>o</option>",
+        "<table><td>a</td></table><select><option>o</option></select>",
+        # content after </html>, a second top-level element
+        "<html><body><p>a</p></body></html><p>after</p>",
+        "<html><body><td id='x'>a</td></body></html>\n<html><p id='x' hidden>b</p>"
+        "<p id='x'>c</p></html>",
+        "<?xml version='1.0'?><html><title>t</title><p>x</p></html>",
+        "<script>" + "x" * 2_000_000 + "</script><script>y</script>",
+        "<script src='/a.js'></script>" * 300,
+    ],
+)
+def test_compiled_walk_matches_pure_walk_on_hostile_pages(text: str) -> None:
+    assert_same(text)
+    assert_same(text, "")
+
+
+END_TAG_PIECES = st.sampled_from(
+    [
+        "<", "/", ">", "</", "</html>", "</body>", "</BODY >", "</HtMl\n\t>", "</body\u3000>",
+        "</html\x1c\x85>", "</bodyx>", "</htm>", "</h", "html", "body", " ", "\u3c3c", "\u3c00",
+        "\u2f00", "\U0001f600", "\u212a", "\u0130", "a", "中",
+    ]
+)  # fmt: skip
+
+
+def _regex_first_end_tag(text: str) -> int:
+    m = document._END_TAG_START.search(text)
+    return m.start() if m is not None else -1
+
+
+@compiled
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(END_TAG_PIECES, st.text(max_size=5)), max_size=30).map("".join))
+def test_compiled_end_tag_search_matches_the_regex(text: str) -> None:
+    """All three string kinds (Latin-1, UCS-2, UCS-4), '<' bytes inside wider characters."""
+    assert document._compiled_module.first_end_tag(text) == _regex_first_end_tag(text)
+
+
+# Code points of every string kind, surrogates and U+FFFE/U+FFFF included; long lists
+# cross the 256-character blocks the compiled scan tests at once.
+ANY_CHARS = st.lists(
+    st.one_of(
+        st.integers(0, 0x7F),
+        st.integers(0, 0xFF),
+        st.integers(0xD7F0, 0xE010),
+        st.integers(0xFFF0, 0x1_0010),
+        st.integers(0, 0x10_FFFF),
+    ),
+    max_size=700,
+).map(lambda codes: "".join(map(chr, codes)))
+
+
+@compiled
+@settings(max_examples=1000, deadline=None)
+@given(ANY_CHARS, st.sampled_from(["", "a" * 300, "\u4e2d" * 300, "\U0001f600" * 300]))
+def test_compiled_control_character_check_matches_the_regex(text: str, pad: str) -> None:
+    for sample in (text, pad + text, text + pad):
+        expected = document._NON_XML.search(sample) is not None
+        assert document._compiled_module.has_non_xml(sample) is expected
