@@ -335,14 +335,20 @@ class PendingAlerts:
         self.path = directory / PENDING_FILE
 
     def load(self) -> list[dict[str, Any]]:
+        return self._read()[0]
+
+    def _read(self) -> tuple[list[dict[str, Any]], bool]:
+        """The pending alerts, and whether the file held something that is not one
+        (unreadable bytes, a broken line): rewriting it would lose that for good."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return []
+            return [], False
         except (OSError, UnicodeDecodeError) as exc:
             log.error("cannot read pending alerts in %s: %s", self.path, exc)
-            return []
+            return [], True
         alerts = []
+        damaged = False
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -353,8 +359,16 @@ class PendingAlerts:
             if isinstance(alert, dict) and isinstance(alert.get("alert_id"), str):
                 alerts.append(alert)
             else:
+                damaged = True
                 log.warning("%s line %d is not a pending alert: skipped", self.path, number)
-        return alerts
+        return alerts, damaged
+
+    def _set_aside(self) -> None:
+        """Keep a damaged pending file under another name for the operator to read."""
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = self.path.with_name(f"{PENDING_FILE}.damaged-{stamp}-{uuid.uuid4().hex[:8]}")
+        os.replace(self.path, aside)
+        log.error("the damaged pending alerts file was kept as %s", aside)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -370,7 +384,10 @@ class PendingAlerts:
         PENDING_MAX. Logs (never raises) when the file cannot be written."""
         try:
             with self._locked():
-                alerts = [a for a in self.load() if a["alert_id"] not in delivered]
+                loaded, damaged = self._read()
+                if damaged:
+                    self._set_aside()
+                alerts = [a for a in loaded if a["alert_id"] not in delivered]
                 known = {a["alert_id"] for a in alerts}
                 alerts += [a for a in undelivered if a["alert_id"] not in known]
                 if len(alerts) > PENDING_MAX:

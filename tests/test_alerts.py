@@ -382,3 +382,28 @@ def test_a_hostile_reason_phrase_reaches_the_log_escaped(caplog: pytest.LogCaptu
     with Receiver(broken_first=(hostile,)) as receiver:
         assert send_alert(receiver.url, {"run_id": 1}, attempts=1) is False
     assert "ALL CLEAR" in caplog.text and "\x1b" not in caplog.text and "\x07" not in caplog.text
+
+
+def test_a_damaged_pending_file_is_set_aside_not_overwritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An undecodable or broken pending file was rewritten with only the newest alert:
+    whatever it held was lost. It is now kept under another name, and its readable
+    alerts stay queued."""
+    kept = fail_one_alert(tmp_path, run_id=7)
+    path = tmp_path / PENDING_FILE
+    damaged = path.read_bytes() + b"\xff\xfe not json\n"
+    path.write_bytes(damaged)
+    fail_one_alert(tmp_path, run_id=8)  # undecodable: nothing readable, file set aside
+    asides = sorted(tmp_path.glob(PENDING_FILE + ".damaged-*"))
+    assert [p.read_bytes() for p in asides] == [damaged]
+    assert [a["run_id"] for a in pending_alerts(tmp_path)] == [8]
+    assert "damaged pending alerts file was kept as" in caplog.text
+
+    path.write_text(path.read_text(encoding="utf-8") + "{broken\n", encoding="utf-8")
+    broken = path.read_bytes()
+    fail_one_alert(tmp_path, run_id=9)  # one broken line: readable alerts stay queued
+    assert [a["run_id"] for a in pending_alerts(tmp_path)] == [8, 9]
+    asides = sorted(tmp_path.glob(PENDING_FILE + ".damaged-*"))
+    assert broken in [p.read_bytes() for p in asides] and len(asides) == 2
+    assert kept["run_id"] == 7
