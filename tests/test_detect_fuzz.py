@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,40 @@ def test_pathological_inputs_finish_quickly() -> None:
         assert _timed(analyse, html) < 10.0, html[:40]
     assert _timed(analyse_script, "String.fromCharCode(" + "1," * 500_000 + ")") < 10.0
     assert _timed(analyse_script, "'" + "a'+'" * 100_000 + "'") < 10.0
+
+
+_SPAM_AFTER = (
+    "<div style='display:none'>"
+    + "".join(f"<a href='http://slot-gacor{n}.xyz/'>slot gacor maxwin {n}</a>" for n in range(8))
+    + "</div><p>Kampus merdeka dan penelitian dosen.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "<span>" * 255 + "x" + "</span>" * 255,  # libxml2's default limit: 256
+        "<b>" * 300 + "x",  # never closed
+        "<div><span>" * 1100 + "x" + "</span></div>" * 1100,  # past libxml2's huge limit
+        "<span>" * 50_000 + "x" + "</span>" * 50_000,
+        "<li>" * 5000 + "<div>" * 3000 + "<script>'<div>'.repeat(9)</script>x",
+        "<p><!-- <div><div> -->" * 3000 + "<i>" * 2500,
+    ],
+    ids=["255", "300-unclosed", "2200-mixed", "50000", "self-ending+raw", "comments"],
+)
+def test_deep_nesting_does_not_hide_what_follows(prefix: str) -> None:
+    """Nesting past libxml2's limit made it drop the rest of the page, which browsers
+    still show (Chrome re-parents past depth 512): the hidden casino links after it
+    went unseen. Past the limit elements become siblings (the spam block's links too,
+    when the nesting is still open, as in Chrome)."""
+    analysis = analyse(f"<html><body>{prefix}{_SPAM_AFTER}</body></html>")
+    assert analysis.verdict == "hijacked", analysis.findings
+    if "x</" in prefix:  # closed before the spam: its hidden block is intact
+        assert "hidden_links" in {f.kind for f in analysis.findings}
+
+
+def test_deep_nesting_alone_is_not_an_attack() -> None:
+    deep = "<div>" * 3000 + "Jadwal kuliah semester ganjil" + "</div>" * 3000
+    analysis = analyse(f"<html><head><title>Kampus</title></head><body>{deep}</body></html>")
+    assert analysis.verdict == "clean" and not analysis.findings
+    assert _timed(analyse, "<div>" * 2100 + "</b>" * 1_000_000) < 10.0

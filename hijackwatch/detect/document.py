@@ -42,8 +42,11 @@ MAX_ID_GROUP = 1000  # elements kept per repeated id
 # collect_ids=False: libxml2 would file every id attribute in a hash table (and log
 # each repeated id as an error) for XPath's id() and DTD validation, neither used here;
 # the tree is the same either way.
+# huge_tree: without it libxml2 stops at nesting depth 256 and drops the rest of the
+# page, which browsers still show (255 empty <span>s in front hid any spam after
+# them); with it the limit is 2048, and deeper pages are flattened (_flatten).
 _PARSER = etree.HTMLParser(
-    huge_tree=False,
+    huge_tree=True,
     remove_blank_text=False,
     remove_comments=True,
     remove_pis=True,
@@ -204,10 +207,10 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     end = _first_end_tag(text)
     if end >= 0 and not _TRAILER.fullmatch(text, end):
         text = _END_TAGS.sub("", text)
-    try:
-        root = etree.fromstring(text, _PARSER) if text and not text.isspace() else None
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
-        root = None
+    root = _parsed(text)
+    if root is not None and _too_deep():
+        text = _flatten(text, MAX_DEPTH)
+        root = _parsed(text)
     doc = Document(url=url, raw=text, root=root, site=url_domain(url) if url else "")
     if root is not None:
         try:
@@ -221,6 +224,86 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
                 raise
             return parse(cleaned, url)
     return doc
+
+
+def _parsed(text: str) -> etree._Element | None:
+    try:
+        return etree.fromstring(text, _PARSER) if text and not text.isspace() else None
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
+
+
+def _too_deep() -> bool:
+    """The last parse stopped at libxml2's nesting limit (its fatal error is the last)."""
+    error = _PARSER.error_log.last_error
+    return error is not None and error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT
+
+
+# Nesting kept when a page is too deep for libxml2. Browsers show what lies deeper
+# (Chrome re-parents elements past depth 512), so the content must stay.
+MAX_DEPTH = 1000
+_TOKEN = re.compile(r"<!--|<(/?)([a-zA-Z][^\s/>]{0,40})[^>]*>")
+_COMMENT_END = re.compile(r"-->")
+_VOID = frozenset(
+    "area base br col embed hr img input link meta param source track wbr".split()  # noqa: SIM905
+)
+_RAW_TEXT = frozenset("script style textarea title xmp noembed noframes iframe".split())  # noqa: SIM905
+# Elements whose start tag ends an open one of the same name (unclosed <li>, <p>...).
+_SELF_ENDING = frozenset("p li option dt dd tr td th".split())  # noqa: SIM905
+
+
+@lru_cache(maxsize=16)
+def _raw_end(name: str) -> re.Pattern[str]:
+    return re.compile(f"</{name}", re.I)
+
+
+def _flatten(text: str, limit: int) -> str:
+    """``text`` with elements nested deeper than ``limit`` made siblings of the deepest
+    open one, as Chrome attaches them past its depth limit (the open element at the
+    limit is closed first; its own end tag, which comes later, is then dropped).
+    Only for pages libxml2 gave up on."""
+    parts: list[str] = []
+    stack: list[str] = []
+    opened: Counter[str] = Counter()  # names on the stack (``in stack`` is O(depth))
+    closed_early: Counter[str] = Counter()  # closed here: their end tags are to drop
+    kept = pos = 0
+    while (m := _TOKEN.search(text, pos)) is not None:
+        pos = m.end()
+        closing, name = m.groups()
+        if name is None:  # a comment: its content is not markup
+            end = _COMMENT_END.search(text, pos)
+            pos = end.end() if end else len(text)
+            continue
+        name = name.lower()
+        if closing:
+            if opened[name]:
+                while (top := stack.pop()) != name:
+                    opened[top] -= 1
+                opened[name] -= 1
+            elif closed_early[name]:
+                closed_early[name] -= 1
+                parts.append(text[kept : m.start()])
+                kept = pos
+            continue
+        if name in _RAW_TEXT:  # its content is text up to its end tag
+            end = _raw_end(name).search(text, pos)
+            pos = end.start() if end else len(text)
+            continue
+        if name in _VOID or m.group().endswith("/>"):
+            continue
+        if stack and name in _SELF_ENDING and stack[-1] == name:
+            stack.pop()
+            opened[name] -= 1
+        if len(stack) >= limit:
+            top = stack.pop()
+            opened[top] -= 1
+            closed_early[top] += 1
+            parts.append(f"{text[kept : m.start()]}</{top}>")
+            kept = m.start()
+        stack.append(name)
+        opened[name] += 1
+    parts.append(text[kept:])
+    return "".join(parts)
 
 
 def _attr_hidden(el: etree._Element) -> str | None:
