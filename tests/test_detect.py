@@ -454,6 +454,72 @@ def test_meta_refresh_same_site_is_clean() -> None:
     assert analysis.summary.redirect_to is None
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        "<link rel='amphtml' href='http://slot-gacor88.example/amp/'>",
+        "<link rel='canonical' href='https://judibola88.example/daftar'>",
+        "<link rel='alternate' hreflang='id' href='https://bet88.example/'>",
+        "<base href='http://slot-gacor88.example/'>",
+    ],
+    ids=["amphtml", "canonical", "hreflang", "base"],
+)
+def test_canonical_or_amp_address_of_a_spam_site(head: str) -> None:
+    """The AMP hijack: search engines are told the page lives on a casino's site."""
+    for url in ("https://jyj.example.gov.cn/a", ""):  # a saved page: no URL to compare
+        analysis = analyse(
+            en_page("", title="Road Resurfacing Schedule").replace("</title>", "</title>" + head),
+            url,
+        )
+        assert "canonical_hijack" in kinds(analysis), (url, analysis.findings)
+        assert analysis.verdict == "hijacked"
+
+
+def test_canonical_amp_and_language_alternates_of_ordinary_sites_are_clean() -> None:
+    head = (
+        "<link rel='canonical' href='https://www.springfield.example/roads'>"
+        "<link rel='amphtml' href='https://amp.springfield-news.example/roads'>"
+        "<link rel='alternate' hreflang='es' href='https://es.springfield.example/roads'>"
+        "<link rel='alternate' type='application/rss+xml' href='https://feeds.example/rss'>"
+    )
+    page_ = en_page("").replace("</title>", "</title>" + head)
+    assert analyse(page_, "https://www.springfield.example/roads").verdict == "clean"
+    assert analyse(page_).verdict == "clean"
+
+
+def test_spam_links_in_noscript_are_hidden_links() -> None:
+    """Only visitors without JavaScript (crawlers) see a <noscript>: kits put links there."""
+    links = "".join(
+        f"<a href='https://slot{n}.example/'>slot gacor maxwin {n}</a>" for n in range(4)
+    )
+    analysis = analyse(en_page(f"<noscript>{links}</noscript>"), "https://city.example/a")
+    assert "hidden_links" in kinds(analysis) and analysis.verdict == "hijacked"
+    assert "<noscript> (shown only without JavaScript)" in analysis.findings[0].evidence
+
+
+def test_noscript_pixels_and_notices_are_clean() -> None:
+    body = (
+        "<noscript><img height='1' width='1' style='display:none' "
+        "src='https://www.facebook.com/tr?id=1&ev=PageView&noscript=1'/></noscript>"
+        "<noscript><iframe src='https://www.googletagmanager.com/ns.html?id=GTM-X' height='0' "
+        "width='0' style='display:none;visibility:hidden'></iframe></noscript>"
+        "<noscript>Please enable JavaScript to view the <a href='https://disqus.com/?ref_"
+        "noscript'>comments powered by Disqus.</a></noscript>"
+    )
+    analysis = analyse(en_page(body), "https://city.example/a")
+    assert analysis.verdict == "clean" and not analysis.findings
+
+
+def test_body_onload_redirect_is_read_as_a_script() -> None:
+    html = en_page("").replace(
+        "<body>",
+        "<body onload=\"if(document.referrer.indexOf('google')>-1)"
+        "{location.href='https://www.amjs888.example/'}\">",
+    )
+    analysis = analyse(html, "https://city.example/a")
+    assert "script_redirect" in kinds(analysis) and analysis.verdict == "hijacked"
+
+
 def test_full_screen_iframe_overlay() -> None:
     body = (
         "<iframe src='https://bet-site.example/m/' style='position:fixed;top:0;left:0;width:100%;"

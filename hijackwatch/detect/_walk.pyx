@@ -71,6 +71,7 @@ cdef object HeadFacts = None
 cdef object hiding_reason = None
 cdef object attr_hidden = None
 cdef object meta = None
+cdef object alternate = None
 cdef object repeated_ids = None
 cdef object add_misplaced = None
 cdef object link_domain = None
@@ -83,7 +84,8 @@ cdef Py_ssize_t max_hiding_attrs = 0
 
 def setup(**names):
     """Receive document.py's classes, helpers and limits (no import cycle)."""
-    global Link, HeadFacts, hiding_reason, attr_hidden, meta, repeated_ids, add_misplaced
+    global Link, HeadFacts, hiding_reason, attr_hidden, meta, alternate, repeated_ids
+    global add_misplaced
     global link_domain, max_links, max_scripts_chars, max_script_srcs, max_id_group
     global max_hiding_attrs
     Link = names["Link"]
@@ -91,6 +93,7 @@ def setup(**names):
     hiding_reason = names["hiding_reason"]
     attr_hidden = names["attr_hidden"]
     meta = names["meta"]
+    alternate = names["alternate"]
     repeated_ids = names["repeated_ids"]
     add_misplaced = names["add_misplaced"]
     link_domain = names["link_domain"]
@@ -347,13 +350,16 @@ def scan(doc, _Element root):
                                 title = textOf(c) or ""
                         elif flags & T_MARQUEE:
                             marquees.append(elementFactory(pdoc, c))
-                        elif not canonical and (
-                            flags & T_BASE
-                            or (opt_attr(c, find_attr(c, "rel")) or "").lower() == "canonical"
-                        ):
-                            href = (opt_attr(c, find_attr(c, "href")) or "").strip()
-                            if href.lower().startswith(("http://", "https://")):
-                                canonical = href
+                        else:
+                            rel = "base" if flags & T_BASE else opt_attr(c, find_attr(c, "rel"))
+                            if rel:
+                                alternate(doc, rel, opt_attr(c, find_attr(c, "href")))
+                            if not canonical and (
+                                flags & T_BASE or (rel or "").lower() == "canonical"
+                            ):
+                                href = (opt_attr(c, find_attr(c, "href")) or "").strip()
+                                if href.lower().startswith(("http://", "https://")):
+                                    canonical = href
                     if flags & (T_CELL | T_OPTION | T_TABLE | T_LISTBOX):
                         if flags & T_CELL:
                             cells += in_root

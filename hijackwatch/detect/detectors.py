@@ -994,6 +994,7 @@ def detect_redirect(ctx: Context) -> list[Finding]:
                     f"<meta http-equiv=refresh> after {delay}s to another site: {target}",
                 )
             )
+    findings.extend(_alternate_findings(doc))
     for iframe, _hidden in doc.iframes[:100]:
         finding = _overlay(iframe, doc.site)
         if finding:
@@ -1003,6 +1004,26 @@ def detect_redirect(ctx: Context) -> list[Finding]:
         for html in report.written_html[:5]:
             findings.extend(written_html_findings(html, doc.site, report.obfuscated))
     return findings
+
+
+def _alternate_findings(doc: Document) -> list[Finding]:
+    """<link rel=canonical|amphtml|alternate> or <base> sending search engines to a
+    spam-looking site: the page's ranking is handed to it (the AMP hijack of .ac.id and
+    .go.id pages), or every relative link leads there.
+    Ordinary domains do not count: sites move, and mirror their pages."""
+    own = url_domain(doc.url) if doc.url else ""
+    for href in doc.alternates:
+        domain = url_domain(href) if href.lower().startswith(("http", "//")) else ""
+        if domain and domain != own and spammy_domain(domain):
+            return [
+                _finding(
+                    "canonical_hijack",
+                    "high",
+                    "<link rel=canonical/amphtml/alternate> or <base> gives a "
+                    f"gambling/porn-looking site as this page's address: {href}",
+                )
+            ]
+    return []
 
 
 def _is_full(value: str | None) -> bool:

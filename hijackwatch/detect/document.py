@@ -21,6 +21,7 @@ from lxml import etree
 
 from hijackwatch.detect.css import hidden_selectors, hiding_reason
 from hijackwatch.detect.lexicon import SpamHits, scan
+from hijackwatch.detect.script import spammy_domain
 from hijackwatch.detect.text import link_domain, normalise, url_domain
 
 # The compiled walk (hijackwatch/detect/_walk.pyx) reads libxml2's nodes directly; this
@@ -38,6 +39,8 @@ MAX_LINKS = 5000  # links collected per page
 # travels between processes and is cached, so a page of 100,000 tags must not bloat it).
 MAX_SCRIPT_SRCS = 200
 MAX_ID_GROUP = 1000  # elements kept per repeated id
+MAX_HANDLER_CHARS = 20_000  # of a <body onload> handler
+NOSCRIPT = "<noscript> (shown only without JavaScript)"
 
 # collect_ids=False: libxml2 would file every id attribute in a hash table (and log
 # each repeated id as an error) for XPath's id() and DTD validation, neither used here;
@@ -108,7 +111,7 @@ def _first_end_tag(text: str) -> int:
 
 
 # Tag filters below list the most frequent tags first: lxml tries them in order.
-_SKIP = ("script", "link", "meta", "style", "noscript", "title", "head", "template")
+_SKIP = ("script", "link", "meta", "style", "title", "head", "template")
 _HEADINGS = ("h1", "h2", "h3")
 BLOCK = (
     "div", "li", "p", "ul", "td", "option", "br", "h3", "h2", "tr", "section", "h4",
@@ -151,6 +154,9 @@ class Document:
     meta_keywords: str = ""
     refresh: tuple[int, str] | None = None
     canonical: str = ""  # <link rel=canonical>, og:url or <base href>
+    # hrefs of <link rel=canonical|amphtml|alternate> (search engines index the page
+    # under, or alongside, these addresses) and <base>
+    alternates: list[str] = field(default_factory=list)
     text_parts: list[str] = field(default_factory=list)
     blocks: list[tuple[etree._Element, str]] = field(default_factory=list)  # (el, own text)
     headings: list[str] = field(default_factory=list)
@@ -468,10 +474,14 @@ def _collect_head(doc: Document, root: etree._Element, id_values: list[str]) -> 
             title = el.text or "" if title is None else title
         elif tag == "marquee":
             head.marquees.append(el)
-        elif not canonical and (tag == "base" or (el.get("rel") or "").lower() == "canonical"):
-            href = (el.get("href") or "").strip()
-            if href.lower().startswith(("http://", "https://")):
-                canonical = href
+        else:
+            rel = "base" if tag == "base" else el.get("rel")
+            if rel:
+                _alternate(doc, rel, el.get("href"))
+            if not canonical and (tag == "base" or (rel or "").lower() == "canonical"):
+                href = (el.get("href") or "").strip()
+                if href.lower().startswith(("http://", "https://")):
+                    canonical = href
     doc.script_srcs = list(srcs)
     doc.title = title or ""
     # <link rel=canonical>/<base> win over og:url, which _meta sets when nothing else did.
@@ -547,6 +557,15 @@ def _walk(doc: Document, root: etree._Element) -> None:
         head = _collect_head(doc, root, id_values)
         found = _attr_hidden_elements(root, head.marquees)
     hidden_map = _hidden_elements(root, id_values, head, found)
+    for el in root.iter("noscript"):
+        # Kits put links for crawlers there: only a visitor without JavaScript sees them.
+        hidden_map.setdefault(el, NOSCRIPT)
+    body = root.find("body")
+    if body is not None:
+        # Handlers that run unasked, like an inline script (the redirect kits' choice).
+        for handler in ("onload", "onpageshow"):
+            if code := body.get(handler):
+                doc.scripts.append(code[:MAX_HANDLER_CHARS])
     etree.strip_elements(root, *_SKIP, with_tail=False)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:
@@ -571,8 +590,10 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.text_parts.append(_text_of(root))
     if not doc.site and doc.canonical:
         # Saved pages and scans without a URL: the page's own canonical/og:url/base
-        # tells which links stay on its site.
-        doc.site = url_domain(doc.canonical)
+        # tells which links stay on its site (unless it names a spam site: then the
+        # casino's links would pass for the page's own).
+        site = url_domain(doc.canonical)
+        doc.site = "" if spammy_domain(site) else site
         if doc.site:
             for link in doc.links:
                 link.external = bool(link.domain) and link.domain != doc.site
@@ -623,6 +644,21 @@ def _hidden_link(doc: Document, el: etree._Element, href: str) -> Link | None:
     return link
 
 
+_ALTERNATE_RELS = frozenset(("canonical", "amphtml", "alternate", "base"))
+MAX_ALTERNATES = 50
+
+
+def _alternate(doc: Document, rel: str, href: str | None) -> None:
+    """Record the href of a <link> whose rel says the page lives at (or also at) it,
+    or of <base> (``rel`` "base"), which every relative link of the page follows."""
+    if (
+        href
+        and len(doc.alternates) < MAX_ALTERNATES
+        and not _ALTERNATE_RELS.isdisjoint(rel.lower().split())
+    ):
+        doc.alternates.append(href.strip()[:2000])
+
+
 def _meta(
     doc: Document,
     name: str | None,
@@ -664,6 +700,7 @@ if _compiled_module is not None:
         hiding_reason=hiding_reason,
         attr_hidden=_attr_hidden,
         meta=_meta,
+        alternate=_alternate,
         repeated_ids=_repeated_ids,
         add_misplaced=_add_misplaced,
         link_domain=_link_domain,

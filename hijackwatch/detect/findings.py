@@ -34,6 +34,7 @@ KIND_TECHNIQUE = {
     "meta_refresh": "redirect",
     "iframe_overlay": "redirect",
     "script_redirect": "redirect",
+    "canonical_hijack": "redirect",
     "parasite_page": "parasite",
     "ua_cloaking": "cloaking",
     "referer_cloaking": "cloaking",
