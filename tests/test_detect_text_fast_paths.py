@@ -13,6 +13,7 @@ import unicodedata
 import zlib
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -96,6 +97,62 @@ def test_random_mixtures_match_the_reference(text: str) -> None:
     norm = normalise(text)
     assert _same(lex.scan(norm), lex._scan_regex(norm))
     assert _same(lex.scan(text.lower()), lex._scan_regex(text.lower()))
+
+
+# Long texts with few non-ASCII characters take normalise()'s sparse path; these
+# characters exercise each of its branches (NFKC, context-folded sigma, lower cases
+# of other lengths, the Kelvin sign lowering to ASCII, lone surrogates).
+_SPARSE_EXTRAS = list("ﬁ⼀㎏\u212aİΣσÉÀÖ…\xa0\ud800🌟\u0301")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 600),
+            st.one_of(_pieces, st.sampled_from(_SPARSE_EXTRAS), st.just("")),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_long_mostly_ascii_texts_match_the_reference(parts: list[tuple[int, str]]) -> None:
+    filler = "Lorem Ipsum dolor SIT amet, consectetur. " * 16
+    text = "".join(filler[:n] + piece for n, piece in parts)
+    text = filler[: max(0, 2100 - len(text))] + text
+    try:
+        expected = reference_normalise(text)
+    except UnicodeEncodeError:  # OpenCC takes no lone surrogate: nor does normalise()
+        with pytest.raises(UnicodeEncodeError):
+            normalise(text)
+        return
+    assert normalise(text) == expected
+
+
+def test_long_page_texts_normalise_like_the_reference() -> None:
+    """Whole texts of mostly-Latin pages, long enough for the sparse path."""
+    texts = [t for t in _corpus_texts() if len(t) >= 2048 and not t.isascii()]
+    texts.append(("Straße ÀÉÎ Ωmega ΣΑΣ naïve café " * 100) + "臺灣")
+    for text in texts:
+        assert normalise(text) == reference_normalise(text)
+
+
+_ANCHOR_PIECES = st.one_of(
+    st.sampled_from(["MAXWIN88", "slot777", "SpinRoyale", "UFABET", "LuckyJet777", "BetaBeat"]),
+    st.sampled_from([" ", "\n", "_", "中", "é", "88", "a", "B", "-", "?"]),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_ANCHOR_PIECES, max_size=6).map("".join), max_size=8))
+def test_brand_anchors_like_one_search_per_anchor(anchors: list[str]) -> None:
+    expected = {
+        i
+        for i, anchor in enumerate(anchors)
+        if any(detectors.brand_like(token) for token in detectors.brand_tokens(anchor))
+    }
+    assert detectors._brand_anchors(anchors) == expected
 
 
 def reference_simhash(text: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from lxml import etree
 from hijackwatch.detect.css import hiding_reason
 from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text, parse
 from hijackwatch.detect.findings import Finding
-from hijackwatch.detect.lexicon import SEPARATOR, SpamHits, scan, scan_many
+from hijackwatch.detect.lexicon import SpamHits, scan, scan_many, spammy_each
 from hijackwatch.detect.script import (
     ScriptReport,
     external_target,
@@ -493,14 +494,19 @@ def detect_debris(ctx: Context) -> list[Finding]:
     for ident, elements in doc.ids.items():
         if len(elements) < 3:
             continue
-        tags = {el.tag for el in elements}
-        empty = sum(1 for el in elements if _emptyish(el))
-        if len(elements) == 3 and (empty < 3 or not _RANDOM_ID.match(ident.lower())):
+        # Checked cheapest first; emptiness (a look at every element) comes last.
+        # Three tags or more are required (list items and table cells repeat ids),
+        if len({el.tag for el in elements}) < 3:
+            continue
+        random = _RANDOM_ID.match(ident.lower()) is not None
+        if len(elements) == 3 and not random:
             continue  # three is only enough when all are empty and the id looks random
-        if len(tags) >= 3 and empty >= 0.6 * len(elements):
-            weight = len(elements) + (3 if _RANDOM_ID.match(ident.lower()) else 0)
-            if best is None or weight > best[0]:
-                best = (weight, ident, elements)
+        # and a weight above the best so far.
+        weight = len(elements) + (3 if random else 0)
+        if best is not None and weight <= best[0]:
+            continue
+        if _mostly_empty(elements):
+            best = (weight, ident, elements)
     findings = []
     misplaced = [el for el in doc.misplaced if _emptyish(el)]
     if best is not None:
@@ -534,10 +540,33 @@ def detect_debris(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _mostly_empty(elements: list[etree._Element]) -> bool:
+    """At least 60% of ``elements`` are _emptyish (all of them when there are three),
+    counting only until that is reached."""
+    count = len(elements)
+    need = 3 if count == 3 else next(k for k in range(count + 1) if k >= 0.6 * count)
+    empty = 0
+    for el in elements:
+        if _emptyish(el):
+            empty += 1
+            if empty >= need:
+                return True
+    return empty >= need
+
+
 def _emptyish(el: etree._Element) -> bool:
-    if (el.text or "").strip():
+    """No text of its own, and at most two children without text; a text of only
+    whitespace counts as none (str.isspace(), what str.strip() strips)."""
+    text = el.text
+    if text and not text.isspace():
         return False
-    return len(el) <= 2 and all(not (child.text or "").strip() for child in el)
+    if len(el) > 2:
+        return False
+    for child in el:
+        text = child.text
+        if text and not text.isspace():
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- injected text
@@ -737,6 +766,11 @@ def brand_tokens(text: str) -> list[str]:
     ``\\w`` (``中ABC88`` is no token: 中 is a word character).
     """
     padded = " " + text
+    return [padded[start:end] for start, end in _brand_spans(padded)]
+
+
+def _brand_spans(padded: str) -> list[tuple[int, int]]:
+    """Where brand_tokens() finds its tokens in ``padded`` (its text after a space)."""
     classes = padded.encode("ascii", "replace").translate(_CLASSES)  # "?": one per char
     spans = [m.span() for m in _UPPER_SHAPE.finditer(classes)]
     n = len(classes)
@@ -745,7 +779,7 @@ def brand_tokens(text: str) -> list[str]:
     ]
     spans.extend(reversed(lower))
     return [
-        padded[start:end]
+        (start, end)
         for start, end in spans
         if not _WORD.match(padded, start - 1) and not _WORD.match(padded, end)
     ]
@@ -891,22 +925,28 @@ def _spam_links(links: list[Link], lexical: bool = True) -> list[Link]:
     if lexical:
         todo = [i for i, flagged in enumerate(spam) if not flagged]
         texts = normalise_many([anchors[i] for i in todo])
-        if _any_spammy(texts):
-            for i, hits in zip(todo, scan_many(texts), strict=True):
-                spam[i] = hits.spammy()
-    # Same gate for brand shapes: tokens never span the newline between anchors.
-    if any(brand_like(token) for token in brand_tokens("\n".join(anchors))):
-        for i, flagged in enumerate(spam):
-            if not flagged:
-                spam[i] = any(brand_like(token) for token in brand_tokens(anchors[i]))
+        for i, spammy in zip(todo, spammy_each(texts), strict=True):
+            spam[i] = spammy
+    for i in _brand_anchors(anchors):
+        spam[i] = True
     return [link for link, flagged in zip(links, spam, strict=True) if flagged]
 
 
-def _any_spammy(texts: list[str]) -> bool:
-    """Whether scan_many(texts) could call any text spammy: one text's terms are among
-    those of all texts together, so when these are not spammy no single text is (one
-    scan and one Counter instead of one per text)."""
-    return bool(texts) and scan(SEPARATOR.join(texts)).spammy()
+def _brand_anchors(anchors: list[str]) -> set[int]:
+    """Indexes of the anchors holding a brand-like token, from one token search over
+    all of them: tokens never span the newline between anchors, which stands where a
+    text's edge would (no word character, a space in the class string), so each
+    anchor's tokens are the ones found inside it."""
+    padded = " " + "\n".join(anchors)
+    brands = [start for start, end in _brand_spans(padded) if brand_like(padded[start:end])]
+    if not brands:
+        return set()
+    starts = []  # of each anchor in padded
+    pos = 1
+    for anchor in anchors:
+        starts.append(pos)
+        pos += len(anchor) + 1
+    return {bisect_right(starts, start) - 1 for start in brands}
 
 
 def _link_sample(links: list[Link]) -> str:
@@ -953,9 +993,10 @@ def _link_farms(ctx: Context) -> list[Finding]:
     texts = normalise_many(
         [link_text(link) + " " + link.href for _p, links in big for link in links[:300]]
     )
-    if not _any_spammy(texts):
+    flags = spammy_each(texts)
+    if not any(flags):
         return findings
-    spammy = iter([hits.spammy() for hits in scan_many(texts)])
+    spammy = iter(flags)
     for parent, links in big:
         spam_anchors = [link for link in links[:300] if next(spammy)]
         external = {link.domain for link in links if link.external}

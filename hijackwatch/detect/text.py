@@ -46,6 +46,12 @@ CJK_THAI = re.compile(f"[{CJK_THAI_CHARS}]")
 # In UTF-8 each of those characters starts with byte E0 (Thai) or E3-ED: every other
 # byte value, deleted in one bytes.translate() pass.
 _NOT_CJK_THAI_LEADS = bytes(b for b in range(256) if not (b == 0xE0 or 0xE3 <= b <= 0xED))
+_ASCII_BYTES = bytes(range(128))
+# normalise() searches long texts holding few non-ASCII characters (most pages in
+# Latin script) through those characters alone; shorter or denser texts directly.
+_SPARSE_MIN_CHARS = 2048
+_SPARSE_MAX_SHARE = 16  # at most one extra UTF-8 byte per this many characters
+_SIGMA = "\u03a3"  # the one character str.lower() folds by context (to σ or ς)
 
 
 def _char_class(chars: set[str]) -> str:
@@ -148,7 +154,11 @@ def normalise(text: str) -> str:
     if not text:
         return ""
     if not text.isascii():  # O(1) in CPython
-        changeable, special, t2s, cased = _special()
+        if len(text) >= _SPARSE_MIN_CHARS:
+            raw = text.encode("utf-8", "surrogatepass")
+            if (len(raw) - len(text)) * _SPARSE_MAX_SHARE <= len(text):
+                return _normalise_sparse(text, raw)
+        changeable, _, _, cased = _special()
         hit = cased.search(text)
         if hit is None:
             # Nothing to fold and no case to change beyond ASCII letters, which
@@ -173,11 +183,71 @@ def normalise(text: str) -> str:
                 # character (safe ones follow), found searching the reversed rest.
                 end = len(rest) - changeable.search(rest[::-1]).start()  # type: ignore[union-attr]
                 text = text[:start] + unicodedata.normalize("NFKC", rest[:end]) + rest[end:]
-            if special.search(text, start) is not None:
-                text = _ZERO_WIDTH.sub("", text)
-                if t2s.search(text) is not None:
-                    text = _T2S.convert(text)
+            text = _fold_special(text, start)
     return text.lower()
+
+
+def _fold_special(text: str, start: int) -> str:
+    """``text`` without zero-width characters and in Simplified Chinese, given that
+    nothing before ``start`` is changeable."""
+    _changeable, special, t2s, _cased = _special()
+    if special.search(text, start) is not None:
+        text = _ZERO_WIDTH.sub("", text)
+        if t2s.search(text) is not None:
+            text = _T2S.convert(text)
+    return text
+
+
+def _normalise_sparse(text: str, raw: bytes) -> str:
+    """normalise() of a long text with few non-ASCII characters (``raw``: its UTF-8).
+
+    Each regex search over the whole text costs a few nanoseconds per character; the
+    special characters are all non-ASCII, so the searches run over the text's
+    non-ASCII characters alone, in order (``wide``; multi-byte UTF-8 sequences hold
+    no ASCII byte), and str.find() locates a hit in the text. Only NFKC, which may
+    bring in new characters, sends the rest back to searching the whole text.
+    """
+    changeable, special, t2s, cased = _special()
+    wide = raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if cased.search(wide) is None:
+        return raw.lower().decode("utf-8", "surrogatepass")
+    for char, folded in _COMMON_NFKC:  # all non-ASCII
+        if char in wide:
+            text = text.replace(char, folded)
+            wide = wide.replace(char, folded)
+    hit = changeable.search(wide)
+    if hit is None:
+        return _lower(text, wide)
+    # A changeable character's first occurrence in the text is the first changeable
+    # character there, as in normalise(); its last one the last.
+    start = max(text.find(hit.group()) - 1, 0)
+    rest = text[start:]
+    if not unicodedata.is_normalized("NFKC", rest):
+        last = changeable.search(wide[::-1]).group()  # type: ignore[union-attr]
+        end = text.rfind(last) + 1 - start
+        text = text[:start] + unicodedata.normalize("NFKC", rest[:end]) + rest[end:]
+        return _fold_special(text, start).lower()
+    if special.search(wide) is not None:
+        if _ZERO_WIDTH.search(wide) is not None:  # else the substitution keeps the text
+            text = _ZERO_WIDTH.sub("", text)
+            wide = _ZERO_WIDTH.sub("", wide)
+        if t2s.search(wide) is not None:
+            return _T2S.convert(text).lower()
+    return _lower(text, wide)
+
+
+def _lower(text: str, wide: str) -> str:
+    """``text.lower()``, given ``wide``, the text's non-ASCII characters (and maybe some
+    ASCII ones): str.lower() maps every character on its own (Σ aside) and no
+    character's lower case changes again, so lowering the ASCII letters as bytes
+    (faster) and then replacing each distinct non-ASCII cased character is the same."""
+    cased = {char for char in set(wide) if char.lower() != char}
+    if _SIGMA in cased or len(cased) > 16:
+        return text.lower()
+    out = text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+    for char in cased:
+        out = out.replace(char, char.lower())
+    return out
 
 
 def normalise_many(texts: list[str], separator: str = "\x1f") -> list[str]:
