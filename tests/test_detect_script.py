@@ -94,6 +94,54 @@ def test_string_concatenation_is_joined() -> None:
     assert "script_redirect" in kinds(source)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "window.location.href='http://slot-gacor88.example/'",  # every visitor
+        "if(/Android|iPhone|Mobile/i.test(navigator.userAgent))"
+        "{location.replace('http://slot-gacor88.example/')}",
+        # the target decoded from character codes, with no quotes around it
+        "var r=document.referrer;if(r.indexOf('baidu')>-1){window.location.href="
+        "String.fromCharCode(104,116,116,112,58,47,47,98,101,116,46,120,121,122,47)}",
+        # top['loc'+'ation'] and document['refe'+'rrer']
+        "var r=document['refe'+'rrer'];if(r.indexOf('baidu')>-1){top['loc'+'ation']="
+        "'http://bet.example/'}",
+    ],
+    ids=["unconditional", "mobile", "decoded-bare-url", "bracket-concat"],
+)
+def test_redirects_a_qa_pass_got_through_are_high(source: str) -> None:
+    """A script sending every (or every mobile) visitor to a casino-like domain was only
+    'suspicious'; bracketed and decoded-without-quotes targets were not seen."""
+    redirects = [
+        f for f in analyse_script(source, "https://u.example.ac.id/") if f.kind == "script_redirect"
+    ]
+    assert redirects and redirects[0].severity == "high", redirects
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'var t="Slot Gacor Maxwin Situs Judi Online";document.title=t',
+        'document.getElementsByTagName("title")[0].innerHTML="Slot Gacor Maxwin Situs Judi"',
+        'document.querySelector("title").textContent="Slot Gacor Maxwin Situs Judi"',
+        'var a="ca"+"sino";document["ti"+"tle"]="Online "+a+" slot gacor judi bola";',
+    ],
+    ids=["variable", "element", "query", "bracket-concat"],
+)
+def test_spam_title_set_indirectly(source: str) -> None:
+    findings = analyse_script(source, "https://u.example.ac.id/")
+    assert [f.severity for f in findings if f.kind == "title_swap"] == ["high"], findings
+
+
+def test_harmless_indirect_title_updates_are_clean() -> None:
+    source = (
+        'var t="(3) Inbox - Campus Mail";document.title=t;'
+        'document.querySelector("title").textContent=count+" new messages";'
+        "window.location.href='https://accounts.example.com/login';"
+    )
+    assert analyse_script(source, "https://mail.example.ac.id/") == []
+
+
 def test_same_site_and_language_redirects_are_clean() -> None:
     source = (
         "if(navigator.language.indexOf('en')===0){location.href='/en/index.html';}"

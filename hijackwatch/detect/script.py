@@ -63,9 +63,21 @@ _NAV = (
         r"|\.\s*(?:replace|assign)\s*\()"
     ),
     re.compile(r"window\s*\.\s*open\s*\("),
+    # top["location"]= once 'loc'+'ation' is joined
+    re.compile(r"\[\s*['\"]location['\"]\s*\]\s*(?:=(?!=)|\.\s*(?:replace|assign)\s*\()"),
 )
 _NAV_OWNER = re.compile(r"(?:window|self|top|parent|document)\s*\.\s*$")
 _TITLE_SET = re.compile(r"document\s*\.\s*title\s*=(?!=)\s*")
+# The same through the <title> element or a bracket ("ti"+"tle" joined).
+_TITLE_SET_OTHER = re.compile(
+    r"(?:getElementsByTagName\s*\(\s*['\"]title['\"]\s*\)\s*\[\s*0\s*\]"
+    r"|querySelector\s*\(\s*['\"]title['\"]\s*\))\s*\.\s*(?:innerHTML|innerText|textContent)"
+    r"\s*=(?!=)\s*"
+    r"|document\s*\[\s*['\"]title['\"]\s*\]\s*=(?!=)\s*"
+)
+_TITLE_SETS = (_TITLE_SET, _TITLE_SET_OTHER)
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]{0,60}")
+_BARE_URL = re.compile(r"https?://[^\s'\"`<>()]{3,300}", re.I)
 _WRITE = (
     re.compile(r"document\s*\.\s*write(?:ln)?\s*\("),
     re.compile(r"innerHTML\s*\+?=(?!=)"),
@@ -334,6 +346,32 @@ def _literal_after(text: str, pos: int) -> str:
     return m.group(2).strip() if m else ""
 
 
+def _assigned_text(text: str, pos: int) -> str:
+    """The text an assignment starting at ``pos`` gives: its string literals joined
+    (``"Online "+a+" casino"``), or a variable's literal value (``document.title=t``
+    after ``var t="..."``); '' when computed otherwise."""
+    window = text[pos : pos + 2000]
+    stop = _EXPR_END.search(window)
+    expr = window[: stop.start()] if stop else window
+    parts = []
+    i = 0
+    while i < len(expr) and len(parts) < 20:
+        if expr[i] in "'\"`":
+            raw, i = read_js_string(expr, i)
+            parts.append(_unescape_js(raw))
+        else:
+            i += 1
+    if parts:
+        return "".join(parts)
+    name = _IDENTIFIER.match(expr.strip())
+    if name is not None:
+        value = re.search(rf"\b{re.escape(name.group())}\s*=\s*(['\"`])", text[:pos])
+        if value is not None:
+            raw, _ = read_js_string(text, value.start(1))
+            return _unescape_js(raw)
+    return ""
+
+
 def scan_script(source: str) -> ScriptReport:
     """Decode one script and collect the facts detectors need."""
     return _scan(source, decode=True)
@@ -352,7 +390,9 @@ def _scan(source: str, decode: bool) -> ScriptReport:
         if not target:
             if fallback_url is None:
                 url = _URL_LITERAL.search(text)
-                fallback_url = url.group(1) if url else ""
+                if url is None:  # a decoded layer holds the address without quotes
+                    url = _BARE_URL.search(text, original_len)
+                fallback_url = url.group(url.lastindex or 0) if url else ""
             target = fallback_url
         hidden = m.start() >= original_len and bool(target) and target not in original
         condition = _condition_near(text, m.start())
@@ -367,17 +407,13 @@ def _scan(source: str, decode: bool) -> ScriptReport:
         report.navigations.append(Navigation(clip(how, 40), target, hidden, condition))
     # Only navigation findings look at it: a dozen substring scans saved elsewhere.
     report.analytics = bool(report.navigations) and any(m in text for m in _ANALYTICS)
-    for m in _TITLE_SET.finditer(text) if "title" in text else ():
+    for m in _matches(_TITLE_SETS, text, 10) if "title" in text else ():
         if len(report.titles) >= 10:
             break
         condition = _condition_near(text, m.start())
         report.referer_check = report.referer_check or "referrer" in condition
         report.crawler_check = report.crawler_check or "crawler" in condition
-        if m.end() < len(text) and text[m.end()] in "'\"`":
-            raw, _ = read_js_string(text, m.end())
-            report.titles.append(_unescape_js(raw))
-        else:
-            report.titles.append("")
+        report.titles.append(_assigned_text(text, m.end()))
     for m in _matches(_WRITE, text, 20):
         report.written_html.append(_written_literals(text, m.end()))
     if report.decoded and "<" in report.decoded:
@@ -404,6 +440,8 @@ _DECODER_MARKERS: tuple[_Marker, ...] = (
 _ACTION_MARKERS: tuple[_Marker, ...] = (
     (("location",), _NAV[0]),
     (("window", "open"), _NAV[1]),
+    (("location",), _NAV[2]),
+    (("title",), _TITLE_SET_OTHER),
     (("document",), re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()")),
     (("innerHTML",), _WRITE[1]),
     (("insertAdjacentHTML",), _WRITE[2]),
@@ -540,9 +578,9 @@ def navigation_findings(report: ScriptReport, page_domain: str) -> list[Finding]
                 )
             continue
         spam = spammy_domain(domain)
-        if cloaked or (nav.obfuscated and spam):
+        if cloaked or spam:  # every (or every mobile) visitor sent to a casino-like site
             severity = "high"
-        elif nav.obfuscated or spam:
+        elif nav.obfuscated:
             severity = "medium"
         elif nav.condition:
             severity = "low"
