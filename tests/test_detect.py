@@ -374,8 +374,15 @@ def test_friend_links_to_other_gov_sites_are_clean() -> None:
             "should discuss side effects and dosage with their doctor. Do not buy medicine from "
             "websites that sell it without a prescription.",
         ),
+        (
+            "Study of illegal gambling advertising on university websites",
+            "Our research group analysed 10,000 university websites and found that many were "
+            "compromised with hidden links to online casino, slot gacor and judi bola sites. "
+            'Typical injected anchors included "slot gacor maxwin", "situs judi online '
+            'terpercaya" and "togel hongkong". We reported the affected sites to their webmasters.',
+        ),
     ],
-    ids=["casino-business-news", "medical-sildenafil"],
+    ids=["casino-business-news", "medical-sildenafil", "security-advisory-quoting-spam"],
 )
 def test_english_look_alikes_are_clean(title: str, body: str) -> None:
     analysis = analyse(en_page(f"<p>{body}</p>", title=title))
