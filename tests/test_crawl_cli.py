@@ -425,3 +425,41 @@ def test_a_read_only_database_is_one_line_and_exit_3(site: Site, tmp_path: Path)
     assert done.returncode == 3, done.stderr
     assert "attempt to write a readonly database" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--max-pages", "0"], "argument --max-pages: must be >= 1, not 0"),
+        (["--max-pages", "-1"], "argument --max-pages: must be >= 1, not -1"),
+        (["--max-depth", "-1"], "argument --max-depth: must be >= 0, not -1"),
+        (settings("HIJACKWATCH_MAX_PAGES=abc"), "HIJACKWATCH_MAX_PAGES=abc: not a whole number"),
+        (settings("HIJACKWATCH_MAX_PAGES=0"), "HIJACKWATCH_MAX_PAGES=0: must be >= 1, not 0"),
+        (settings("DOWNLOAD_TIMEOUT=soon"), "DOWNLOAD_TIMEOUT=soon: must be a number"),
+        (
+            settings("HIJACKWATCH_PROFILE_MODE=bogus"),
+            "cannot start with these settings: HIJACKWATCH_PROFILE_MODE must be one of",
+        ),
+    ],
+)
+def test_out_of_range_options_and_bad_settings_are_usage_errors(
+    site: Site, tmp_path: Path, options: list[str], message: str
+) -> None:
+    """They recorded an empty "finished" run with exit 0 (a cron typo, every night), or
+    ended in an asyncio traceback, "run None" and exit 4."""
+    seeds, db = seeds_for(site, tmp_path)
+    done = run_cli(*crawl_args(seeds, f"sqlite:///{db}"), "-q", *options)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert "run None" not in done.stdout
+    assert not db.exists() or query(db, "SELECT COUNT(*) FROM crawl_runs") == [(0,)]
+
+
+def test_quiet_crawl_hides_scrapys_start_line(site: Site, tmp_path: Path) -> None:
+    seeds, db = seeds_for(site, tmp_path)
+    args = crawl_args(
+        seeds, f"sqlite:///{db}", "DOWNLOAD_TIMEOUT=2", "HIJACKWATCH_PROFILE_MODE=off"
+    )
+    done = run_cli(*args, "-q")
+    assert done.returncode == 0, done.stderr
+    assert "Scrapy" not in done.stderr and "progress:" in done.stderr

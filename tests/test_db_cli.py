@@ -209,3 +209,41 @@ def test_a_server_that_goes_silent_ends_every_command_at_its_timeout(
         timeout=60,
     )
     assert done.returncode == EXIT_OK and SITE_A in done.stdout, done.stderr
+
+
+def test_import_spool_of_a_file_that_is_not_a_spool_file_is_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sqlite_url: str
+) -> None:
+    """It was exit 3, "the database cannot be used", for a mistaken file name."""
+    files = {
+        "seeds.txt": b"example.edu.cn\n",
+        "other.jsonl": b'{"type": "page", "page": {}}\n',  # no run header
+        "list.jsonl": b"[1, 2]\n",
+        "image.png": b"\x89PNG\r\n\x1a\n\xff\xfe" + bytes(range(256)),
+    }
+    assert cli(capsys, "db", "upgrade", "--db", sqlite_url)[0] == EXIT_OK
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        code, _, err = cli(capsys, "db", "import-spool", str(path), "--db", sqlite_url)
+        assert code == EXIT_USAGE, (name, err)
+        assert str(path) in err or "utf-8" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_an_unknown_schema_revision_is_not_called_newer(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    """``0000_old`` was "newer than this hijackwatch; upgrade hijackwatch"."""
+    db = Database(db_url)
+    write_two_runs(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000_old'"))
+    for argv in (["db", "upgrade"], ["report"]):
+        code, _, err = cli(capsys, *argv, "--db", db_url)
+        assert code == EXIT_DATABASE, (argv, err)
+        assert "unknown schema revision 0000_old" in err and "newer" not in err, err
+    code, out, _ = cli(capsys, "db", "status", "--db", db_url)
+    assert code == EXIT_DATABASE and "unknown revision" in out and "newer" not in out
+    assert db.current_revision() == "0000_old"  # left as it was
+    db.dispose()

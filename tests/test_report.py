@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from hijackwatch.report import build, build_report, render
 from hijackwatch.report.text import CSV_CELL_MAX, csv_cell
 from hijackwatch.storage import Database
+from hijackwatch.storage.engine import redact
 from tests.conftest import CHROMIUM, unavailable
 from tests.test_storage import (
     HOSTILE_EVIDENCE,
@@ -315,6 +316,7 @@ def test_all_four_formats(scenario_db: Database) -> None:
         "pages_truncated",  # added last: the columns before keep their places
         "unconfirmed",  # likewise
         "site_error",
+        "previously_cleaned_at",
     ]
     assert [r["pages_truncated"] for r in rows] == ["", ""]  # complete lists
     assert rows[0]["evidence"] == "slot gacor x 40" and rows[0]["new"] == "yes"
@@ -543,11 +545,13 @@ def test_a_site_still_under_an_open_incident_stays_in_the_hijacked_report(
     )
     report = build_report(scenario_db, site=site)  # default: hijacked sites
     (entry,) = report.sites
-    assert entry.unconfirmed and entry.status == "clean" and entry.hijacked_since is not None
+    # not seen (503 everywhere): error, never clean, and still hijacked? (README)
+    assert entry.unconfirmed and entry.status == "error" and entry.hijacked_since is not None
+    assert entry.error == "HTTP 503 on every page"
     table = render(report, "table", width=200)
-    assert "hijacked? (clean this run)" in table and "stays open" in table
+    assert "hijacked? (error this run)" in table and "stays open" in table
     (row,) = csv.DictReader(io.StringIO(render(report, "csv")))
-    assert row["unconfirmed"] == "yes" and row["site_status"] == "clean"
+    assert row["unconfirmed"] == "yes" and row["site_status"] == "error"
     assert json.loads(render(report, "json"))["sites"][0]["unconfirmed"] is True
     assert "not confirmed by run" in render(report, "html")
     others = build_report(scenario_db)
@@ -573,7 +577,8 @@ def test_counts_do_not_call_an_unconfirmed_site_cleaned(scenario_db: Database) -
         write_run(scenario_db, [row], RUN2_AT + timedelta(days=day))
     report = build_report(scenario_db, site=site)
     (entry,) = report.sites
-    assert entry.unconfirmed and entry.cleaned_at is not None
+    assert entry.unconfirmed and entry.cleaned_at is None  # open: not cleaned (M4)
+    assert entry.previously_cleaned_at is not None
     counts = json.loads(render(report, "json"))["counts"]
     assert counts["unconfirmed_sites"] == 1 and counts["cleaned_sites"] == 0
 
@@ -597,3 +602,88 @@ def test_a_site_that_could_not_be_read_says_why(scenario_db: Database) -> None:
     assert json.loads(render(report, "json"))["sites"][0]["error"] == "Connection refused"
     others = [s for s in build_report(scenario_db, only="all").sites if s.site != site]
     assert others and all(s.error is None for s in others)
+
+
+def test_a_reopened_incident_has_no_cleaned_date(scenario_db: Database) -> None:
+    """Hijacked, cleaned, hijacked again and open: JSON and CSV carried the earlier
+    incident's cleaned_at, so a consumer closing tickets on it closed an open hijack."""
+    site = "recur.example"
+    page = {"url": f"http://{site}/bet.html", "site": site, "status": 200}
+    finding = {"kind": "title_injection", "severity": "high", "evidence": "slot gacor"}
+    hijacked = {**page, "verdict": "hijacked", "score": 90.0, "findings": [finding]}
+    days = [RUN2_AT + timedelta(days=day) for day in (1, 2, 3)]
+    runs = [
+        write_run(scenario_db, [row], at)
+        for row, at in zip([hijacked, {**page, "verdict": "clean"}, hijacked], days, strict=True)
+    ]
+    report = build_report(scenario_db, site=site)
+    (entry,) = report.sites
+    assert entry.status == "hijacked" and entry.new and entry.hijacked_since == days[2]
+    assert entry.cleaned_at is None and entry.cleaned_run_id is None
+    assert entry.previously_cleaned_at == days[1]
+    assert entry.previously_cleaned_run_id == runs[1].run_id
+    (data,) = json.loads(render(report, "json"))["sites"]
+    assert data["cleaned_at"] is None and data["cleaned_run_id"] is None
+    assert data["previously_cleaned_at"].startswith(days[1].date().isoformat())
+    (row,) = csv.DictReader(io.StringIO(render(report, "csv")))
+    assert row["cleaned_at"] == "" and row["previously_cleaned_at"].startswith(
+        days[1].date().isoformat()
+    )
+    assert "again" in render(report, "table", width=200)
+    assert "again: cleaned before on" in render(report, "html")
+    # as of the run that cleaned it, the cleaning is the site's latest news
+    (then,) = build_report(scenario_db, site=site, run_id=runs[1].run_id, only="all").sites
+    assert then.cleaned_at == days[1] and then.previously_cleaned_at is None
+
+
+# each site's only answers in its run; all of them but the last two were never "seen"
+NOT_SEEN = {
+    "503.example": ([{"status": 503, "verdict": "clean"}] * 2, "HTTP 503 on every page"),
+    "waf.example": ([{"status": 403, "verdict": "clean"}], "HTTP 403 on every page"),
+    "offsite.example": (
+        [{"status": 302, "verdict": "clean", "final_url": "http://slot-gacor88.xyz/?ref=1"}],
+        "redirects off-site to slot-gacor88.xyz",
+    ),
+    # a non-HTML error answer recorded as a row (no analysis: verdict error)
+    "plain503.example": (
+        [{"status": 503, "verdict": "error", "error": "not an HTML page (text/plain)"}] * 2,
+        "HTTP 503 on every page",
+    ),
+    "wall.example": (
+        [{"status": 200, "verdict": "clean", "final_url": "http://wall.example/login"}],
+        "redirects to http://wall.example/login",
+    ),
+    "mixed.example": ([{"status": 503, "verdict": "clean"}, {"status": 200}], None),
+    "https.example": ([{"status": 200, "final_url": "https://https.example/p0"}], None),
+}
+
+
+def test_a_site_never_seen_is_never_clean(scenario_db: Database) -> None:
+    """No page answered 2xx and was analysed (503 or 403 with an HTML body, an off-site
+    redirect, non-HTML error rows, a login wall): such a site was reported clean."""
+    rows = [
+        {"url": f"http://{site}/p{n}", "site": site, "verdict": "clean", **answer}
+        for site, (answers, _reason) in NOT_SEEN.items()
+        for n, answer in enumerate(answers)
+    ]
+    run = write_run(scenario_db, rows, RUN2_AT + timedelta(days=1))
+    for report in (
+        build_report(scenario_db, only="all"),
+        build_report(scenario_db, only="all", run_id=run.run_id),
+    ):
+        got = {s.site: (s.status, s.error) for s in report.sites if s.site in NOT_SEEN}
+        want = {
+            site: ("error", reason) if reason else ("clean", None)
+            for site, (_answers, reason) in NOT_SEEN.items()
+        }
+        assert got == want
+    table = render(build_report(scenario_db, only="all"), "table", width=200)
+    assert "offsite.example: could not be read: redirects off-site to slot-gacor88.xyz" in table
+
+
+def test_json_names_the_database_by_its_masked_url(db_url: str) -> None:
+    """It was a Python repr: "Database('postgresql+psycopg://postgres:***@…')"."""
+    db = Database(db_url)
+    write_two_runs(db)
+    shown = json.loads(render(build_report(db), "json"))["database"]
+    assert shown == redact(db_url) and not shown.startswith("Database(")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import logging
 import os
@@ -24,9 +25,11 @@ from hijackwatch.cli import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    int_between,
     stdout_console,
 )
 from hijackwatch.seeds import URL_LENGTH_LIMIT, Seed, SeedsFileError, read_seeds_file
+from hijackwatch.storage.errors import one_line
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -36,6 +39,11 @@ if TYPE_CHECKING:
 
 # close reason recorded for a run stopped by a second Ctrl-C (Scrapy's first is "shutdown")
 FORCED_REASON = "shutdown_forced"
+# the crawl's size, as an option or a -s setting: 0 or fewer pages (or a negative depth)
+# would record an empty "finished" run every night
+PAGES_RANGE = int_between(1)
+DEPTH_RANGE = int_between(0)
+SETTING_RANGES = {"HIJACKWATCH_MAX_PAGES": PAGES_RANGE, "HIJACKWATCH_MAX_DEPTH": DEPTH_RANGE}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,8 +74,15 @@ def _crawl_options(parser: argparse.ArgumentParser) -> None:
         "--db",
         help="SQLAlchemy database URL (default: $HIJACKWATCH_DB_URL or sqlite:///hijackwatch.db)",
     )
-    parser.add_argument("--max-pages", type=int, help="pages per site (default 200)")
-    parser.add_argument("--max-depth", type=int, help="link hops from the homepage (default 5)")
+    parser.add_argument(
+        "--max-pages", type=PAGES_RANGE, metavar="N", help="pages per site, >= 1 (default 200)"
+    )
+    parser.add_argument(
+        "--max-depth",
+        type=DEPTH_RANGE,
+        metavar="N",
+        help="link hops from the homepage, >= 0 (default 5)",
+    )
     parser.add_argument(
         "--notify",
         metavar="URL",
@@ -106,9 +121,32 @@ def crawl_settings(args: argparse.Namespace, db_url: str) -> Settings:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise CommandError(f"--set wants NAME=VALUE, got {item!r}", EXIT_USAGE)
+        check_setting(settings, name.strip(), value)
         overrides[name.strip()] = value
     settings.setdict(overrides, priority="cmdline")
     return settings
+
+
+def check_setting(settings: Settings, name: str, value: str) -> None:
+    """A ``-s`` value the crawl could not use is a usage error now (exit 2): Scrapy reads
+    settings only as each component starts, where a bad one ends the crawl with a
+    traceback. Checked against the type of the default (numbers, booleans) and, for the
+    crawl's size, its range; other bad values are caught when the crawl starts."""
+    from scrapy.settings import BaseSettings
+
+    default = settings.get(name)
+    try:
+        if name in SETTING_RANGES:
+            SETTING_RANGES[name](value)
+        elif isinstance(default, bool):
+            BaseSettings({name: value}).getbool(name)
+        elif isinstance(default, int | float):  # an int default may be read as a float
+            float(value)
+    except argparse.ArgumentTypeError as exc:
+        raise CommandError(f"-s {name}={value}: {exc}", EXIT_USAGE) from None
+    except ValueError:
+        kind = "true or false (1 or 0)" if isinstance(default, bool) else "a number"
+        raise CommandError(f"-s {name}={value}: must be {kind}", EXIT_USAGE) from None
 
 
 def prepare_database(url: str, timeout: float) -> None:
@@ -203,6 +241,11 @@ def execute(settings: Settings) -> dict[str, Any]:
     quiet = settings.getbool("HIJACKWATCH_QUIET")
     if quiet:
         settings.set("LOG_VERSIONS", [], priority="cmdline")
+        # "Scrapy x started" is logged while the process configures logging, which
+        # resets the levels of scrapy's loggers (not their filters)
+        logging.getLogger("scrapy.utils.log").addFilter(_warnings_only)
+    else:
+        logging.getLogger("scrapy.utils.log").removeFilter(_warnings_only)
     process = AsyncCrawlerProcess(settings)  # configures logging: adjust levels after it
     # Scrapy's own INFO lines (stats dumps, middleware lists) and Alembic's drown what
     # matters here; quiet mode keeps warnings, progress lines and the summary.
@@ -212,13 +255,16 @@ def execute(settings: Settings) -> dict[str, Any]:
         logging.getLogger("hijackwatch").setLevel(logging.WARNING)
         logging.getLogger("hijackwatch.extensions.progress").setLevel(logging.INFO)
     crawler = process.create_crawler(HijackSpider)
-    process.crawl(crawler)
+    failures: list[BaseException] = []
+    process.crawl(crawler).add_done_callback(functools.partial(_keep_failure, failures))
     from twisted.internet import reactor  # installed by AsyncCrawlerProcess by now
 
     notices = StopNotices(settings.getfloat("DOWNLOAD_TIMEOUT"))
     # Scrapy installs its handlers at reactor startup; ours wrap them just after
     reactor.callWhenRunning(reactor.callLater, 0, notices.install)  # type: ignore[attr-defined]
     process.start()
+    if failures and not _run_started(crawler):
+        start_failed(failures[0])
     try:
         stats = crawler.stats.get_stats()
     except RuntimeError:  # the crawl died before it started (its error was logged)
@@ -226,6 +272,37 @@ def execute(settings: Settings) -> dict[str, Any]:
     if stats.get("hijackwatch/run_id") is not None and "hijackwatch/run_status" not in stats:
         settle_forced_stop(crawler)  # a second Ctrl-C stopped the loop before the run's end
     return dict(crawler.stats.get_stats())
+
+
+def _warnings_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+def _keep_failure(failures: list[BaseException], task: asyncio.Task[None]) -> None:
+    """The exception that ended the crawl task, if any (taking it also stops asyncio's
+    "Task exception was never retrieved" traceback)."""
+    if not task.cancelled() and task.exception() is not None:
+        failures.append(task.exception())  # type: ignore[arg-type]
+
+
+def _run_started(crawler: Crawler) -> bool:
+    try:
+        return crawler.stats.get_value("hijackwatch/run_id") is not None
+    except (AttributeError, RuntimeError):  # no stats: the crawler never started
+        return False
+
+
+def start_failed(exc: BaseException) -> None:
+    """The crawl died before its run started. A bad setting value (a component's
+    ValueError, TypeError or NotConfigured from ``-s``) is a usage error, exit 2, in one
+    line; anything else is logged with its traceback and the crawl failed (exit 4)."""
+    from scrapy.exceptions import NotConfigured
+
+    if isinstance(exc, ValueError | TypeError | NotConfigured):
+        raise CommandError(
+            f"the crawl cannot start with these settings: {one_line(exc)}", EXIT_USAGE
+        )
+    logging.getLogger(__name__).error("the crawl could not start", exc_info=exc)
 
 
 def settle_forced_stop(crawler: Crawler) -> None:

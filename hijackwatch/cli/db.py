@@ -12,35 +12,25 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from hijackwatch.cli import EXIT_DATABASE, EXIT_USAGE, CommandError, stdout_console
+from hijackwatch.cli import (
+    EXIT_DATABASE,
+    EXIT_USAGE,
+    CommandError,
+    int_between,
+    stdout_console,
+)
 from hijackwatch.seeds import site_key
 from hijackwatch.storage import DEFAULT_URL, URL_ENV, Database, StorageError
 from hijackwatch.storage.database import MAX_KEEP_DAYS, PruneResult
 from hijackwatch.storage.deadline import NoAnswer, call_with_deadline
 from hijackwatch.storage.engine import redact
-from hijackwatch.storage.errors import one_line
+from hijackwatch.storage.errors import NotASpoolFile, one_line
 from hijackwatch.storage.models import Site
 
 T = TypeVar("T")
 
 DB_HELP = f"database URL (default: env {URL_ENV}, else {DEFAULT_URL})"
 READ_TIMEOUT = 600.0  # report, db status: a scheduled read must end, not pile up
-
-
-def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: out of range is a usage error (exit 2), not a crash later on."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"between {low} and {high}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value}")
-        return value
-
-    return parse
 
 
 def _open(url: str | None, *, create: bool = False) -> Database:
@@ -181,6 +171,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         if db.is_newer(current):
             print("          a newer hijackwatch migrated it: upgrade hijackwatch")
             return EXIT_DATABASE
+        if db.is_unknown(current):
+            print("          an unknown revision, not one hijackwatch wrote: check the URL")
+            return EXIT_DATABASE
         if current != head:
             print("          run `hijackwatch db upgrade` to bring it up to date")
             return EXIT_DATABASE
@@ -217,6 +210,8 @@ def cmd_import_spool(args: argparse.Namespace) -> int:
                 result = _bounded(db, args.timeout, lambda name=name: db.import_spool(name))
             except FileNotFoundError as exc:
                 raise CommandError(f"no such spool file: {exc.filename}", EXIT_USAGE) from exc
+            except (NotASpoolFile, UnicodeDecodeError) as exc:  # bad input, the database is fine
+                raise CommandError(one_line(exc), EXIT_USAGE) from exc
             state = "finished" if result.outcome is not None else "pages only"
             skipped = f", {result.skipped} already stored, skipped" if result.skipped else ""
             print(
@@ -265,7 +260,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--since", metavar="DATE", help="sites crawled (with --only new: hijacked) since DATE"
     )
     report.add_argument(
-        "--run", type=_int_between(1), metavar="ID", help="as of this run (default: latest)"
+        "--run", type=int_between(1), metavar="ID", help="as of this run (default: latest)"
     )
     report.add_argument(
         "--only",
@@ -285,7 +280,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status = db_sub.add_parser("status", help="schema revision and recent runs")
     _database_options(status, READ_TIMEOUT)
     status.add_argument(
-        "--runs", type=_int_between(0), default=10, metavar="N", help="show N recent runs"
+        "--runs", type=int_between(0), default=10, metavar="N", help="show N recent runs"
     )
     status.set_defaults(func=cmd_status)
 
@@ -295,7 +290,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _database_options(prune)
     prune.add_argument(
         "--keep-days",
-        type=_int_between(0, MAX_KEEP_DAYS),
+        type=int_between(0, MAX_KEEP_DAYS),
         required=True,
         metavar="N",
         help=f"keep the last N days (0 to {MAX_KEEP_DAYS})",

@@ -6,14 +6,19 @@ same facts. Everything textual in it comes from hostile pages: renderers escape 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import CTE, Integer, column, func, select, text, values
+from sqlalchemy import CTE, Integer, case, column, func, select, text, values
 
+from hijackwatch.seeds import site_key
 from hijackwatch.storage import Database, StorageError
+from hijackwatch.storage.engine import redact
+from hijackwatch.storage.incidents import unseen_sites
 from hijackwatch.storage.models import CrawlRun, FindingRow, Incident, Page
 from hijackwatch.storage.records import as_utc, parse_time
 
@@ -54,7 +59,9 @@ class PageEntry:
 @dataclass
 class SiteEntry:
     site: str
-    status: str  # hijacked | suspicious | clean | error
+    # hijacked | suspicious | clean | error; error also when the run did not *see* the
+    # site (no page answered 2xx and was analysed): never clean then
+    status: str
     run_id: int
     crawled_at: datetime | None
     pages: int
@@ -64,13 +71,19 @@ class SiteEntry:
     hijacked_since: datetime | None = None  # the open (or, for a past run, then open) incident
     incident_run_id: int | None = None
     incident_max_pages: int = 0
-    cleaned_at: datetime | None = None  # the latest incident closed by this run or before
+    # the latest incident closed by this run or before; empty while one is open, so a
+    # consumer that closes tickets on cleaned_at never closes an open hijack
+    cleaned_at: datetime | None = None
     cleaned_run_id: int | None = None
+    # an incident is open and an earlier one was cleaned: a recurrence (its cleaning)
+    previously_cleaned_at: datetime | None = None
+    previously_cleaned_run_id: int | None = None
     new: bool = False  # incident opened in this site's reported run
     # an incident is open, but this run did not see the site hijacked: its hijacked pages
     # were not seen clean (the site blocked the crawler, answered 5xx, or was not fetched)
     unconfirmed: bool = False
-    # a site that could not be read (status error): its most frequent page error
+    # a site that could not be read (status error): its most frequent page error or
+    # answer ("HTTP 503 on every page", "redirects off-site to x.example")
     error: str | None = None
     page_entries: list[PageEntry] = field(default_factory=list)
     pages_truncated: bool = False
@@ -167,8 +180,10 @@ def _site_incidents(db: Database, site_ids: list[int]) -> dict[int, list[Inciden
 
 
 def _apply_incident(entry: SiteEntry, incidents: list[Incident]) -> None:
-    """Which incident was open as of the entry's run, and the last cleaning before it."""
+    """Which incident was open as of the entry's run, and the last cleaning before it
+    (``cleaned_*`` when none is open, else ``previously_cleaned_*``)."""
     run = entry.run_id
+    cleaned: Incident | None = None
     for inc in incidents:
         opened = inc.opened_run_id or 0
         if opened <= run and (inc.closed_run_id is None or inc.closed_run_id > run):
@@ -177,30 +192,72 @@ def _apply_incident(entry: SiteEntry, incidents: list[Incident]) -> None:
             entry.incident_max_pages = inc.max_pages
             entry.new = opened == run
         elif inc.closed_run_id is not None and inc.closed_run_id <= run:
-            entry.cleaned_at = as_utc(inc.closed_at)
-            entry.cleaned_run_id = inc.closed_run_id
-            if entry.hijacked_since is None and inc.closed_run_id == run:
-                entry.incident_max_pages = inc.max_pages
+            cleaned = inc
+    if cleaned is None:
+        return
+    if entry.hijacked_since is not None:
+        entry.previously_cleaned_at = as_utc(cleaned.closed_at)
+        entry.previously_cleaned_run_id = cleaned.closed_run_id
+        return
+    entry.cleaned_at = as_utc(cleaned.closed_at)
+    entry.cleaned_run_id = cleaned.closed_run_id
+    if cleaned.closed_run_id == run:
+        entry.incident_max_pages = cleaned.max_pages
+
+
+def _mark_unseen(db: Database, entries: dict[tuple[int, int], SiteEntry]) -> None:
+    """``clean`` sites their run did not see (every page 403/5xx, an off-site redirect,
+    a login wall) become ``error``: nothing was seen that could be called clean."""
+    if not entries:
+        return
+    runs: dict[int, list[int]] = {}
+    for site_id, run_id in entries:
+        runs.setdefault(run_id, []).append(site_id)
+    with db.session() as session:
+        for run_id, site_ids in runs.items():
+            for site_id in unseen_sites(session, run_id, site_ids):
+                entries[(site_id, run_id)].status = "error"
+
+
+def _answer(site: str, status: int | None, moved_to: str | None, error: str | None) -> str:
+    """What fetches of an unreadable site got: an HTTP status, where they were sent, or
+    an error text (``moved_to``: the final URL when it is not the page asked for)."""
+    if status is not None and not 200 <= status <= 299:
+        if 300 <= status <= 399 and moved_to and site_key(moved_to) != site:
+            return f"redirects off-site to {urlsplit(moved_to).hostname}"
+        return f"HTTP {status}"
+    if error:
+        return error
+    if moved_to:  # a 2xx on another page of the site: a login or challenge wall
+        return f"redirects to {moved_to}"
+    return "no answer" if status is None else f"HTTP {status}"
 
 
 def _site_errors(db: Database, entries: dict[tuple[int, int], SiteEntry]) -> None:
-    """Why each unreadable site could not be read: its most frequent page error in the
-    reported run (one query for all of them)."""
+    """Why each unreadable site could not be read: its most frequent page error or
+    answer in the reported run (one query for all of them)."""
     if not entries:
         return
     wanted = _literal_table("error_sites", ("site_id", "run_id"), list(entries))
+    moved_to = case((Page.final_url != Page.url, Page.final_url), else_=None).label("moved_to")
     counted = (
-        select(Page.site_id, Page.run_id, Page.error, func.count().label("n"))
+        select(Page.site_id, Page.run_id, Page.status, moved_to, Page.error, func.count())
         .join(wanted, (Page.site_id == wanted.c.site_id) & (Page.run_id == wanted.c.run_id))
-        .where(Page.error.is_not(None))
-        .group_by(Page.site_id, Page.run_id, Page.error)
-        .order_by(func.count().desc(), Page.error)
+        .group_by(Page.site_id, Page.run_id, Page.status, moved_to, Page.error)
     )
+    answers: dict[tuple[int, int], Counter[str]] = {key: Counter() for key in entries}
     with db.session() as session:
-        for row in session.execute(counted):
-            entry = entries[(row.site_id, row.run_id)]
-            if entry.error is None:
-                entry.error = row.error
+        for site_id, run_id, status, moved, error, n in session.execute(counted):
+            key = (site_id, run_id)
+            answers[key][_answer(entries[key].site, status, moved, error)] += n
+    for key, counted_answers in answers.items():
+        if not counted_answers:
+            continue
+        total = counted_answers.total()
+        answer, n = min(counted_answers.items(), key=lambda kv: (-kv[1], kv[0]))
+        if answer.startswith("HTTP "):
+            answer += " on every page" if n == total else f" on {n} of {total} fetches"
+        entries[key].error = answer
 
 
 def _page_entries(db: Database, entries: dict[tuple[int, int], SiteEntry]) -> None:
@@ -337,12 +394,12 @@ def build_report(
         site_filter=site,
         since=since_dt,
         run_id=run_id,
-        database=repr(db),
+        database=redact(db.url),
     )
     rows = _site_rows(db, run_id, site)
     incidents = _site_incidents(db, [r["site_id"] for r in rows])
     listed: dict[tuple[int, int], SiteEntry] = {}  # sites with pages to list
-    unreadable: dict[tuple[int, int], SiteEntry] = {}
+    kept: dict[tuple[int, int], SiteEntry] = {}
     for row in rows:
         entry = SiteEntry(
             site=row["site"],
@@ -360,11 +417,11 @@ def build_report(
             continue
         if entry.hijacked_pages or entry.suspicious_pages:  # else no page to list
             listed[(row["site_id"], entry.run_id)] = entry
-        if entry.status == "error":
-            unreadable[(row["site_id"], entry.run_id)] = entry
+        kept[(row["site_id"], entry.run_id)] = entry
         report.sites.append(entry)
+    _mark_unseen(db, {key: e for key, e in kept.items() if e.status == "clean"})
     _page_entries(db, listed)
-    _site_errors(db, unreadable)
+    _site_errors(db, {key: e for key, e in kept.items() if e.status == "error"})
     report.sites.sort(key=lambda s: (-VERDICT_RANK.get(s.status, 0), not s.new, s.site))
     return report
 

@@ -68,11 +68,16 @@ def site_headline(site: SiteEntry) -> str:
         ]
     elif site.hijacked_since:
         parts.append(f"since {fmt_day(site.hijacked_since)} (run {site.incident_run_id})")
+    if site.previously_cleaned_at:
+        parts.append(
+            f"again: cleaned before on {fmt_day(site.previously_cleaned_at)} "
+            f"(run {site.previously_cleaned_run_id})"
+        )
     if site.status == "hijacked":
         parts.append(f"{site.hijacked_pages} hijacked of {site.pages} pages")
     elif site.suspicious_pages:
         parts.append(f"{site.suspicious_pages} suspicious of {site.pages} pages")
-    if site.cleaned_at and not site.hijacked_since:
+    if site.cleaned_at:
         parts.append(f"cleaned on {fmt_day(site.cleaned_at)} (run {site.cleaned_run_id})")
     if site.error:
         parts.append(f"could not be read: {site.error}")
@@ -97,6 +102,8 @@ def render_table(report: Report, console: Console) -> None:
         since = fmt_day(s.hijacked_since) or (
             f"cleaned {fmt_day(s.cleaned_at)}" if s.cleaned_at else ""
         )
+        if s.previously_cleaned_at:  # a recurrence: the same site hijacked again
+            since += f" (again; cleaned {fmt_day(s.previously_cleaned_at)})"
         overview.add_row(
             escape(clean(s.site)),
             status,
@@ -199,6 +206,9 @@ CSV_COLUMNS = (
     "unconfirmed",
     # why a site with status error could not be read (its most frequent page error)
     "site_error",
+    # an open incident's site was cleaned before (a recurrence): that cleaning's date;
+    # cleaned_at stays empty while an incident is open
+    "previously_cleaned_at",
 )
 
 
@@ -224,7 +234,12 @@ def render_csv(report: Report) -> str:
             s.run_id,
             s.crawled_at.isoformat() if s.crawled_at else "",
         ]
-        last = ["yes" if s.pages_truncated else "", "yes" if s.unconfirmed else "", s.error]
+        last = [
+            "yes" if s.pages_truncated else "",
+            "yes" if s.unconfirmed else "",
+            s.error,
+            s.previously_cleaned_at.isoformat() if s.previously_cleaned_at else "",
+        ]
         if not s.page_entries:
             writer.writerow([csv_cell(v) for v in site_part + [""] * 8 + last])
         for p in s.page_entries:

@@ -23,7 +23,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hijackwatch.storage.engine import build_engine, redact, resolve_url, sqlite_file
-from hijackwatch.storage.errors import DatabaseUnavailable, SchemaOutOfDate, StorageError
+from hijackwatch.storage.errors import (
+    DatabaseUnavailable,
+    NotASpoolFile,
+    SchemaOutOfDate,
+    StorageError,
+)
 from hijackwatch.storage.incidents import (
     RunOutcome,
     apply_counts,
@@ -85,6 +90,12 @@ def _page_key(site: str, url: str, profile: str | None, fetched: datetime | None
 
 
 @functools.cache
+def _revision_number(revision: str | None) -> int:
+    """``0002`` of ``0002_add_x``; -1 for a revision not numbered like ours."""
+    head, _, _ = (revision or "").partition("_")
+    return int(head) if head.isdigit() else -1
+
+
 def _migrations() -> ScriptDirectory:
     """The migration scripts, read once: an out-of-date check reads them up to three times."""
     return ScriptDirectory(str(MIGRATIONS_DIR))
@@ -180,18 +191,32 @@ class Database:
         except AlembicError as exc:  # e.g. a revision written meanwhile by a newer version
             raise SchemaOutOfDate(f"cannot upgrade {redact(self.url)}: {exc}") from exc
 
-    def is_newer(self, revision: str | None) -> bool:
-        """True for a revision our migrations do not know: a newer hijackwatch wrote it."""
+    def is_unknown(self, revision: str | None) -> bool:
+        """True for a revision our migrations do not know (a newer hijackwatch's, or
+        none of ours at all)."""
         return revision is not None and revision not in {
             r.revision for r in _migrations().walk_revisions()
         }
 
+    def is_newer(self, revision: str | None) -> bool:
+        """An unknown revision numbered after our head (``0002_…`` when we end at
+        ``0001_…``): a newer hijackwatch wrote it. Revisions are numbered in order."""
+        return self.is_unknown(revision) and _revision_number(revision) > _revision_number(
+            self.head_revision()
+        )
+
     def _refuse_newer(self, current: str | None) -> None:
-        """Neither reading nor migrating a newer schema can be right."""
+        """Neither reading nor migrating a newer or unknown schema can be right."""
         if self.is_newer(current):
             raise SchemaOutOfDate(
                 f"database {redact(self.url)} is at schema revision {current}, newer than this "
                 f"hijackwatch (expects {self.head_revision()}); upgrade hijackwatch"
+            )
+        if self.is_unknown(current):
+            raise SchemaOutOfDate(
+                f"database {redact(self.url)} is at unknown schema revision {current} (this "
+                f"hijackwatch expects {self.head_revision()}); not a revision hijackwatch "
+                "wrote: check the database URL"
             )
 
     def check_current(self) -> None:
@@ -500,8 +525,12 @@ class Database:
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise StorageError(f"{path}:{lineno}: not a spool line ({exc})") from exc
-                kind = entry.get("type")
+                    raise NotASpoolFile(f"{path}:{lineno}: not a spool line ({exc})") from exc
+                kind = entry.get("type") if isinstance(entry, dict) else None
+                if not isinstance(kind, str) or (
+                    kind == "page" and not isinstance(entry.get("page"), dict)
+                ):
+                    raise NotASpoolFile(f"{path}:{lineno}: not a spool line")
                 if kind == "run":
                     header = entry
                 elif kind == "page":
@@ -509,7 +538,7 @@ class Database:
                 elif kind == "finish":
                     finish = entry
         if header is None:
-            raise StorageError(f"{path}: no run header; not a hijackwatch spool file")
+            raise NotASpoolFile(f"{path}: no run header; not a hijackwatch spool file")
         self._check_file()
         with self.session() as session:  # all or nothing: a failed import can be repeated
             run, created = self._spool_target_run(session, header)

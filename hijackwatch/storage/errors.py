@@ -15,6 +15,11 @@ class DatabaseUnavailable(StorageError):
     """The database could not be reached or written."""
 
 
+class NotASpoolFile(StorageError):
+    """A file given to ``import-spool`` is not a spool file: bad input, not a database
+    problem."""
+
+
 def one_line(exc: BaseException) -> str:
     """The error's message on one line (driver errors add hints on further lines)."""
     return " ".join(str(exc).split())

@@ -104,8 +104,16 @@ class UrlState:
 SEEN_SAMPLE = 50
 
 
+_USABLE = Page.verdict != "error"  # fetched and analysed; a fetch error has no status
+_SUCCESS = _USABLE & Page.status.between(200, 299)
+_MOVED = Page.final_url.is_not(None) & (Page.final_url != Page.url)
+
+
 def _page_states(
-    session: Session, run_id: int, incident_urls: set[tuple[int, str]]
+    session: Session,
+    run_id: int,
+    incident_urls: set[tuple[int, str]],
+    site_ids: Sequence[int] | None = None,
 ) -> dict[int, dict[str, UrlState]]:
     """site_id -> url -> UrlState; a URL the run did not fetch is absent.
 
@@ -113,21 +121,22 @@ def _page_states(
     on the same page (http -> https, a trailing slash): a site that sends every URL to
     a login or challenge page has not shown the hijacked page. That is decided for the
     URLs of open page incidents and, for a site with no direct 2xx, on a sample.
+    ``site_ids``: only these sites (default: every site the run crawled).
     """
-    usable = Page.verdict != "error"  # fetched and analysed; a fetch error has no status
-    success = usable & Page.status.between(200, 299)
-    moved = Page.final_url.is_not(None) & (Page.final_url != Page.url)
     hijacked = func.max(case((Page.verdict == "hijacked", 1), else_=0))
-    ok = func.max(case((success & ~moved, 1), else_=0))
-    ok_moved = func.max(case((success & moved, 1), else_=0))
-    gone = func.max(case((usable & Page.status.in_(GONE_STATUSES), 1), else_=0))
-    answered = usable & (Page.status.between(200, 299) | Page.status.in_(GONE_STATUSES))
+    ok = func.max(case((_SUCCESS & ~_MOVED, 1), else_=0))
+    ok_moved = func.max(case((_SUCCESS & _MOVED, 1), else_=0))
+    gone = func.max(case((_USABLE & Page.status.in_(GONE_STATUSES), 1), else_=0))
+    answered = _USABLE & (Page.status.between(200, 299) | Page.status.in_(GONE_STATUSES))
     unanswered = func.max(case((answered, 0), else_=1))  # a NULL status counts too
-    rows = session.execute(
+    query = (
         select(Page.site_id, Page.url, hijacked, ok, ok_moved, gone, unanswered)
         .where(Page.run_id == run_id)
         .group_by(Page.site_id, Page.url)
     )
+    if site_ids is not None:
+        query = query.where(Page.site_id.in_(site_ids))
+    rows = session.execute(query)
     flags: dict[int, dict[str, list[bool]]] = {}
     for site_id, url, *values in rows:
         flags.setdefault(site_id, {})[url] = list(map(bool, values))
@@ -151,6 +160,27 @@ def _page_states(
                 unanswered=is_unanswered,
             )
     return states
+
+
+def unseen_sites(session: Session, run_id: int, site_ids: Sequence[int]) -> set[int]:
+    """Those of ``site_ids`` that run ``run_id`` did not *see* (module docstring): every
+    fetch failed, answered non-2xx (403, 5xx, an off-site redirect) or only reached
+    another page of the site. A report must not call such a site clean."""
+    seen: set[int] = set()
+    for chunk in chunks(list(site_ids)):
+        seen.update(  # the common case, one cheap query: a 2xx analysed at the page itself
+            session.scalars(
+                select(Page.site_id)
+                .where(Page.run_id == run_id, Page.site_id.in_(chunk), _SUCCESS & ~_MOVED)
+                .distinct()
+            )
+        )
+    rest = [site_id for site_id in site_ids if site_id not in seen]
+    for chunk in chunks(rest):  # redirected 2xx only: the same rule as settling
+        for site_id, urls in _page_states(session, run_id, set(), chunk).items():
+            if any(state.ok for state in urls.values()):
+                seen.add(site_id)
+    return {site_id for site_id in site_ids if site_id not in seen}
 
 
 def _landed_on_same_page(
