@@ -423,6 +423,10 @@ def _unlisted_brand(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- hidden content
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _block_verdict(block: HiddenBlock) -> Finding | None:
     anchors = " ".join(link_text(link) for link in block.links[:200])
     hits = _hits(f"{block.text}\n{anchors}")
@@ -437,7 +441,8 @@ def _block_verdict(block: HiddenBlock) -> Finding | None:
         return _finding(
             "hidden_links",
             "high",
-            f"{where} holds {len(external)} links to {len(domains)} other sites "
+            f"{where} holds {_count(len(external), 'link')} to "
+            f"{_count(len(domains), 'other site')} "
             f"({', '.join(domains[:8])}) with spam ({hits.describe() or 'spam domains'}): {sample}",
         )
     if hits.spammy() and len(block.text.strip()) >= 4:
