@@ -28,6 +28,7 @@ from hijackwatch.detect.script import (
     navigation_findings,
     scan_scripts,
     spammy_domain,
+    spammy_url,
     title_findings,
 )
 from hijackwatch.detect.text import (
@@ -1060,7 +1061,7 @@ def _alternate_findings(doc: Document) -> list[Finding]:
     own = url_domain(doc.url) if doc.url else ""
     for href in doc.alternates:
         domain = url_domain(href) if href.lower().startswith(("http", "//")) else ""
-        if domain and domain != own and spammy_domain(domain):
+        if domain and domain != own and spammy_url(href, domain):
             return [
                 _finding(
                     "canonical_hijack",

@@ -124,7 +124,7 @@ _DOMAIN_TOKENS = frozenset(
 )  # fmt: skip
 _DOMAIN_SPLIT = re.compile(r"[-_.\d]+")
 _DOMAIN_SHAPES = re.compile(
-    r"^(?:casino|slot|porn|xxx|togel|judi|gacor)|^bet[a-z]*\d|hg\d{3,}|\d{4,}"
+    r"^(?:casino|slot|porn|xxx|togel|judi|gacor)|gacor|togel|maxwin|^bet[a-z]*\d|hg\d{3,}|\d{4,}"
     r"|[a-z]{2,}(?:88|888|777|168|365)(?:[a-z]|$)"
 )
 
@@ -140,6 +140,12 @@ def spammy_domain(domain: str) -> bool:
     if any(t in _DOMAIN_TOKENS or (t.endswith("bet") and t != "alphabet") for t in tokens):
         return True
     return bool(_DOMAIN_SHAPES.search(label))
+
+
+def spammy_url(url: str, domain: str) -> bool:
+    """``url`` (on registrable ``domain``) names spam: by its domain's shape or by
+    spam terms in the address (``/slot-gacor/``)."""
+    return spammy_domain(domain) or scan(normalise(url[:300])).spammy()
 
 
 @dataclass(slots=True)
@@ -577,7 +583,7 @@ def navigation_findings(report: ScriptReport, page_domain: str) -> list[Finding]
                     )
                 )
             continue
-        spam = spammy_domain(domain)
+        spam = spammy_url(nav.target, domain)
         if cloaked or spam:  # every (or every mobile) visitor sent to a casino-like site
             severity = "high"
         elif nav.obfuscated:

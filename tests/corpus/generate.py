@@ -1580,6 +1580,86 @@ def make_clean(rng: random.Random) -> list[Entry]:
     return entries
 
 
+# Evasions a QA pass found (2026-11-28): drawn from their own random stream, after the
+# pages above, so those stay byte-identical.
+EVASIONS = ["noscript", "alternate", "js-all", "title-script", "deep", "onload"]
+
+
+def inj_evasion(p: Page, rng: random.Random, sl: str, v: str) -> tuple[str, str]:
+    """(technique, note) for one evasion variant injected into ``p``."""
+    url = spam_url(sl, rng)
+    if v == "noscript":
+        p.put(rng.choice(["body_top", "footer", "body_end", "after_article"]),
+              f"<noscript>{spam_links(sl, rng, rng.randint(4, 12))}</noscript>")
+        return "hidden", "hidden links inside <noscript>"
+    if v == "alternate":
+        rel = rng.choice(['rel="amphtml"', 'rel="canonical"', 'rel="alternate" hreflang="x-default"'])
+        p.head.append(f'<link {rel} href="{url}">')
+        return "redirect", f"<link {rel}> -> {url}"
+    if v == "js-all":
+        code = rng.choice([
+            f'window.location.href="{url}";',
+            f'if(/Android|iPhone|iPad|Mobile/i.test(navigator.userAgent)){{location.replace("{url}")}}',
+            f'setTimeout(function(){{top.location="{url}"}},{rng.choice([0, 300, 1000])});',
+        ])
+        p.put(rng.choice(["body_top", "body_end"]), f"<script>{code}</script>")
+        return "redirect", f"script sends every (or mobile) visitor -> {url}"
+    if v == "title-script":
+        spam_title = keyword_chain(sl, rng, rng.randint(3, 5))
+        safe = spam_title.replace("\\", "\\\\").replace('"', '\\"')
+        code = rng.choice([
+            f'var t="{safe}";document.title=t;',
+            f'document.getElementsByTagName("title")[0].innerHTML="{safe}";',
+            f'document.querySelector("title").textContent="{safe}";',
+        ])
+        p.head.append(f"<script>{code}</script>")
+        return "title", "script sets a spam title indirectly"
+    if v == "deep":
+        n = rng.choice([260, 400, 2100])
+        tag = rng.choice(["span", "div", "b", "font"])
+        p.put("body_top", f"<{tag}>" * n + "&nbsp;" + f"</{tag}>" * n)
+        p.put(rng.choice(["footer", "body_end"]),
+              f'<div style="{rng.choice(HIDE_STYLES)}">{spam_links(sl, rng, rng.randint(5, 15))}</div>')
+        return "hidden", f"{n} nested <{tag}> in front of a hidden link block"
+    p.body_attrs += (
+        ' onload="var r=document.referrer;if(/baidu|google|sogou|bing/i.test(r))'
+        f"{{location.href='{url}'}}\""
+    )
+    return "redirect", f"<body onload> referrer redirect -> {url}"
+
+
+def make_evasions(rng: random.Random) -> list[Entry]:
+    entries: list[Entry] = []
+    for lang in LANGS:
+        for v in EVASIONS:
+            p = build_host(lang, rng)
+            feats = add_benign_features(p, rng, rng.randint(0, 3))
+            tech, note = inj_evasion(p, rng, spam_lang_for(lang, rng), v)
+            name = f"hijacked/{lang.lower()}-evasion-{v}.html"
+            data, full = finish(p, rng, f"{p.site['kind']} host {p.site['domain']}: {note}"
+                                + (f"; benign: {','.join(feats)}" if feats else ""))
+            entries.append(Entry(name, "hijacked", [tech], lang, full, data))
+        # what the evasions look like on clean pages
+        p = build_host(lang, rng)
+        domain = p.site["domain"]
+        p.head.append(f'<link rel="canonical" href="https://{domain}{p.path}">')
+        p.head.append(f'<link rel="amphtml" href="https://{domain}/amp{p.path}">')
+        p.head.append(f'<link rel="alternate" hreflang="en" href="https://en.{domain.removeprefix("www.")}/">')
+        p.put("body_top", '<noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-'
+              f'{rid(rng).upper()}" height="0" width="0" style="display:none;visibility:hidden"></iframe></noscript>')
+        p.put("body_end", "<noscript>JavaScript is disabled. <a href=\"https://www.enable-javascript.com/\">"
+              "How to enable it</a></noscript>")
+        p.body_attrs += ' onload="if(/Android|iPhone/i.test(navigator.userAgent)){location.href=\'https://m.' \
+            + domain.removeprefix("www.") + "/'}\""
+        p.put("body_top", "<div>" * 300 + "&nbsp;" + "</div>" * 300)
+        p.head.append('<script>var t=document.title;document.title="(1) "+t;</script>')
+        data, full = finish(p, rng, f"{p.site['kind']} page on {domain}: own canonical/amphtml/hreflang, "
+                            "GTM and notice <noscript>, mobile onload redirect to its m. site, 300 nested "
+                            "divs, script-prefixed title")
+        entries.append(Entry(f"clean/{lang.lower()}-evasion-lookalike.html", "clean", [], lang, full, data))
+    return entries
+
+
 def shared_entries() -> list[dict]:
     out = []
     for f in sorted(SHARED_BENIGN.glob("*.html")):
@@ -1728,7 +1808,7 @@ def build() -> tuple[list[Entry], list[dict]]:
     """Everything the corpus consists of, in memory (pages + label rows)."""
     rng = random.Random(SEED)
     _encoding_bags.clear()
-    pages = make_hijacked(rng) + make_clean(rng)
+    pages = make_hijacked(rng) + make_clean(rng) + make_evasions(random.Random(SEED + 1))
     rows = [{"path": e.path, "label": e.label, "techniques": e.techniques, "language": e.language, "note": e.note}
             for e in pages]
     return pages, rows + shared_entries()
@@ -1809,8 +1889,10 @@ def validate(rows: list[dict]) -> list[str]:
         if not r["path"].startswith("../") and not 3 * 1024 <= len(data) <= 80 * 1024:
             problems.append(f"size {len(data)} out of 3-80 KB: {r['path']}")
         try:
-            root = lxml.html.document_fromstring(data)
+            root = lxml.html.document_fromstring(data, parser=lxml.html.HTMLParser(huge_tree=True))
             ok = root.find("body") is not None and (r["path"].startswith("../") or len(root.text_content()) > 200)
+            # nested past libxml2's limit on purpose: the analyser flattens such pages
+            ok = ok or "-evasion-deep" in r["path"]
         except Exception as exc:  # any parser failure is a corpus bug
             ok, exc_text = False, str(exc)
         else:
