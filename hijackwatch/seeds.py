@@ -46,7 +46,7 @@ class SeedsFileError(Exception):
 class Seed:
     """One site to watch: where to start and which hosts belong to it."""
 
-    url: str  # homepage URL the crawl starts from
+    url: str  # a start page of the site (a site listed with several URLs has several)
     key: str  # site key: host without "www.", plus ":port" when not the default
     host: str  # host as written (lower case, ASCII: see ascii_host)
     line: int = 0
@@ -186,12 +186,16 @@ def parse_seed(text: str, line: int = 0, max_length: int = URL_LENGTH_LIMIT) -> 
 def parse_seeds(
     lines: list[str] | str, max_length: int = URL_LENGTH_LIMIT
 ) -> tuple[list[Seed], list[SeedProblem]]:
-    """Parse seed lines; malformed ones are reported by line number, not fatal."""
+    """Parse seed lines; malformed ones are reported by line number, not fatal.
+
+    Several URLs of one site are each a start page of it (one Seed each, same key);
+    only the same page listed again is reported as a duplicate.
+    """
     if isinstance(lines, str):
         lines = lines.splitlines()
     seeds: list[Seed] = []
     problems: list[SeedProblem] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for number, text in enumerate(lines, start=1):
         entry = text.split("#", 1)[0].strip() if not text.lstrip().startswith("#") else ""
         if not entry:
@@ -201,12 +205,30 @@ def parse_seeds(
         except ValueError as exc:
             problems.append(SeedProblem(number, _shown(entry), str(exc)))
             continue
-        if seed.key in seen:
+        # another page of a listed site is one more start page of that site (same key,
+        # same page budget); the same page again, whatever its scheme or www., is not
+        page = (seed.key, start_page(seed.url))
+        if page in seen:
             problems.append(SeedProblem(number, _shown(entry), "duplicate of an earlier entry"))
             continue
-        seen.add(seed.key)
+        seen.add(page)
         seeds.append(seed)
     return seeds, problems
+
+
+def start_page(url: str) -> str:
+    """Path and query of a start URL: what tells two start pages of one site apart."""
+    parts = urlsplit(url)
+    return f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
+
+
+def sites_of(seeds: Sequence[Seed]) -> dict[str, list[Seed]]:
+    """Seeds grouped by site key, in file order: a site listed with several start URLs
+    is one site with several start pages."""
+    sites: dict[str, list[Seed]] = {}
+    for seed in seeds:
+        sites.setdefault(seed.key, []).append(seed)
+    return sites
 
 
 def _shown(entry: str, limit: int = 120) -> str:

@@ -54,6 +54,7 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # also bounds decompressed size
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 DNS_TIMEOUT = 15
+TWISTED_DNS_RESOLVER = "hijackwatch.resolver.TimedHostnameResolver"  # IPv6 too; DNS_TIMEOUT
 RETRY_TIMES = 1
 REDIRECT_MAX_TIMES = 5
 METAREFRESH_ENABLED = False  # a meta refresh is evidence to analyse, not a hop to follow

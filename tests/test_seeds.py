@@ -13,6 +13,7 @@ from hijackwatch.seeds import (
     read_seeds_file,
     same_site,
     site_key,
+    sites_of,
 )
 
 SEEDS = """\
@@ -202,3 +203,23 @@ def test_urls_fetched_outside_scrapy_spell_their_host_with_idna_2008() -> None:
         "http://xn--fa-hia.de/x.js",
         "http://site.example/local.js",
     ]
+
+
+def test_more_urls_of_a_site_are_more_start_pages_and_the_same_page_a_duplicate() -> None:
+    """The README: a URL starts the crawl at that page. A second start page used to be
+    dropped as a duplicate of the site; the same page again still is one."""
+    seeds, problems = parse_seeds(
+        "example.edu.cn\nhttp://example.edu.cn/library/\nhttps://www.example.edu.cn/library/\n"
+        "http://example.edu.cn/library/?lang=en\nother.example.org\n"
+    )
+    assert [(s.url, s.key) for s in seeds] == [
+        ("http://example.edu.cn/", "example.edu.cn"),
+        ("http://example.edu.cn/library/", "example.edu.cn"),
+        ("http://example.edu.cn/library/?lang=en", "example.edu.cn"),
+        ("http://other.example.org/", "other.example.org"),
+    ]
+    assert [(p.line, p.reason) for p in problems] == [(3, "duplicate of an earlier entry")]
+    assert {key: [s.line for s in starts] for key, starts in sites_of(seeds).items()} == {
+        "example.edu.cn": [1, 2, 4],
+        "other.example.org": [5],
+    }

@@ -1,13 +1,44 @@
-"""The ``hijack`` spider: walk each seed site like a search engine would find it."""
+"""The ``hijack`` spider: walk each seed site like a search engine would find it.
+
+Sharing a site's page budget (``HIJACKWATCH_MAX_PAGES``). A page counts against the
+budget when its request is created, not when it is fetched, so whatever is scheduled
+first would win: a 5,000-URL sitemap read first took the whole budget, and a small
+sitemap of parasite pages listed after it was never fetched; a homepage with 300 links
+would do the same to every sitemap. Hence:
+
+- a sitemap's URLs are not requested as it is read: each sitemap keeps its best
+  entries, at most one budget's worth: newest ``<lastmod>`` first (ISO dates sort as
+  text), undated ones as oldest, and among equals the later in the file first, as
+  sitemaps grow by appending (an index's children are requested in that order too);
+- the budget has two halves. While the site's sitemaps are being read (robots.txt,
+  ``/sitemap.xml``, the children of indexes, all bounded by
+  ``HIJACKWATCH_MAX_SITEMAPS``), followed links (with the homepage and rechecks) may
+  fill only theirs; links found past it are held back;
+- once every sitemap has answered, their URLs are requested round-robin across
+  sitemaps, one from each in turn, until the sitemaps' half is full: a small appended
+  sitemap or index child gets as many pages as the big one until it runs out. The
+  links' half stays theirs even if the homepage answers after the sitemaps. Then the
+  held-back links take whatever room is left (all of it on a site without sitemaps);
+- when the crawl goes idle (every site's links have run out), sitemap URLs left over
+  take what remains of each budget, again round-robin.
+
+Priorities only order fetches (homepage 100, robots.txt and sitemaps 90, rechecks and
+sitemap URLs 50, links by depth): the split above does not depend on which response
+comes first. A sitemap request that never reaches its callback (dropped on the way)
+cannot hold a site back for good: at idle a site still waiting is settled with what it
+has read.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import logging
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -15,6 +46,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
 from lxml import etree
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.datatypes import LocalCache
@@ -31,6 +64,7 @@ from hijackwatch.seeds import (
     read_seeds_file,
     same_site,
     site_key,
+    sites_of,
 )
 from hijackwatch.storage import Database
 from hijackwatch.storage.deadline import await_with_deadline
@@ -119,6 +153,28 @@ def _sitemap_link(base: str, loc: str) -> str | None:
     return _cleaned(base, loc, skip=()) if loc else None
 
 
+def round_robin_shares(lengths: Sequence[int], budget: int) -> list[int]:
+    """How many entries of each queue a round-robin draw of ``budget`` takes."""
+    shares = [0] * len(lengths)
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for rank, i in enumerate(order):
+        fair = -(-budget // (len(order) - rank)) if budget > 0 else 0  # ceiling
+        shares[i] = min(lengths[i], fair)
+        budget -= shares[i]
+    return shares
+
+
+@dataclass(slots=True)
+class SiteSitemaps:
+    """One site's sitemap reading: what is still in flight and the URLs found so far."""
+
+    seed: Seed
+    pending: int = 0  # robots.txt and sitemap fetches not answered yet
+    settled: bool = False  # all answered: the URLs below were requested
+    queues: list[deque[str]] = field(default_factory=list)  # one per sitemap, best first
+    held: dict[str, int] = field(default_factory=dict)  # links held back: URL -> depth
+
+
 def read_open_incidents(
     db_url: str, site_keys: Sequence[str], per_site: int
 ) -> dict[str, list[str]]:
@@ -133,10 +189,11 @@ def read_open_incidents(
 class HijackSpider(scrapy.Spider):
     """Crawls every seed site: homepage, same-site links, robots.txt and sitemap URLs.
 
-    Hijackers list their parasite pages in sitemaps, so sitemap URLs are fetched
-    first; each site stops at ``HIJACKWATCH_MAX_PAGES`` pages and
-    ``HIJACKWATCH_MAX_DEPTH`` link hops. Other sites are never crawled: their
-    domains are only recorded (by detection) as outbound links. The URLs of a site's
+    Hijackers list their parasite pages in sitemaps, so sitemap URLs get half of a
+    site's budget, shared fairly across its sitemaps (see the module docstring); each
+    site stops at ``HIJACKWATCH_MAX_PAGES`` pages and ``HIJACKWATCH_MAX_DEPTH`` link
+    hops, and several start URLs of one site share its budget. Other sites are never
+    crawled: their domains are only recorded (by detection) as outbound links. The URLs of a site's
     open page incidents (``HIJACKWATCH_RECHECK_MAX``) are requested again as well:
     an unlinked parasite page may still be live, and only a fetch can tell.
     """
@@ -157,6 +214,7 @@ class HijackSpider(scrapy.Spider):
         self.scheduled: Counter[str] = Counter()  # page requests per site
         self.sitemaps_read: Counter[str] = Counter()
         self.sitemaps_seen: set[str] = set()  # an index listing itself (or its parent) is read once
+        self.sitemaps: dict[str, SiteSitemaps] = {}  # site key -> its sitemap reading
         self.seen: set[str] = set()
         self.followed: LocalCache[tuple[str, bytes], None] = LocalCache(FOLLOWED_KEEP)
 
@@ -175,6 +233,7 @@ class HijackSpider(scrapy.Spider):
         if settings.getbool("HIJACKWATCH_STORAGE_ENABLED", True):
             spider.recheck_db = db_url_setting(settings)  # where StoragePipeline writes
         spider.seeds = spider._load_seeds(settings.getlist("HIJACKWATCH_SEED_LIST"))
+        crawler.signals.connect(spider.settle_waiting_sites, signal=signals.spider_idle)
         return spider
 
     def _load_seeds(self, inline: list[str]) -> list[Seed]:
@@ -209,21 +268,25 @@ class HijackSpider(scrapy.Spider):
         )
 
     async def start(self) -> AsyncIterator[Request]:
-        self.crawler.stats.set_value("hijackwatch/sites_total", len(self.seeds))
+        sites = list(sites_of(self.seeds).values())
+        self.crawler.stats.set_value("hijackwatch/sites_total", len(sites))
         if self.recheck_db is None:
             logger.debug("storage is off: open incidents are not rechecked")
-        for batch in chunks(self.seeds):
-            rechecks = await self.open_incident_urls([seed.key for seed in batch])
-            for seed in batch:
-                request = self.page_request(seed, seed.url, 0, priority=100)
-                if request is not None:
-                    yield request
+        for batch in chunks(sites):
+            rechecks = await self.open_incident_urls([starts[0].key for starts in batch])
+            for starts in batch:
+                seed = starts[0]  # the site's first entry: its robots.txt and sitemaps
+                for start in starts:
+                    request = self.page_request(start, start.url, 0, priority=100)
+                    if request is not None:
+                        yield request
                 for request in self.recheck_requests(seed, rechecks.get(seed.key, ())):
                     yield request
                 parts = urlsplit(seed.url)
                 root = f"{parts.scheme}://{parts.netloc}"
                 # optional files: no retries, failures are noted at debug level (aux_failed)
                 meta = {"hw_site": seed.key, "hw_seed": seed, "dont_retry": True}
+                self.sitemaps_of(seed).pending += 1
                 yield Request(
                     f"{root}/robots.txt",
                     callback=self.parse_robots,
@@ -271,6 +334,7 @@ class HijackSpider(scrapy.Spider):
             return None
         self.sitemaps_seen.add(url)
         self.sitemaps_read[seed.key] += 1
+        self.sitemaps_of(seed).pending += 1
         return Request(
             url,
             callback=self.parse_sitemap,
@@ -279,8 +343,87 @@ class HijackSpider(scrapy.Spider):
             meta={"hw_site": seed.key, "hw_seed": seed, "dont_retry": True},
         )
 
+    # --- sharing the budget among sitemaps and links --------------------------------
+    @property
+    def link_share(self) -> int:
+        """The part of a site's budget links keep (the homepage and rechecks included)."""
+        return self.max_pages - self.max_pages // 2
+
+    def sitemaps_of(self, seed: Seed) -> SiteSitemaps:
+        state = self.sitemaps.get(seed.key)
+        if state is None:
+            state = self.sitemaps[seed.key] = SiteSitemaps(seed)
+        return state
+
+    def sitemap_answered(self, site: str) -> Iterator[Request]:
+        """One robots.txt or sitemap fetch of ``site`` is over; the last one settles it."""
+        state = self.sitemaps.get(site)
+        if state is None or state.settled:
+            return
+        state.pending -= 1
+        if state.pending <= 0:
+            yield from self.settle(state)
+
+    def settle(self, state: SiteSitemaps) -> Iterator[Request]:
+        """All of the site's sitemaps are read: request their URLs within the sitemaps'
+        half of the budget (the links' half stays theirs even when the homepage has not
+        answered yet), then the links held back meanwhile."""
+        state.settled = True
+        key = state.seed.key
+        room = self.max_pages - max(self.scheduled[key], self.link_share)
+        yield from self.draw(state, self.scheduled[key] + room)
+        for url, depth in state.held.items():
+            request = self.page_request(state.seed, url, depth)
+            if request is not None:
+                yield request
+        state.held.clear()
+        # what waits for the idle round is kept to what it could use (memory)
+        left = self.max_pages - self.scheduled[key]
+        shares = round_robin_shares([len(queue) for queue in state.queues], left)
+        for queue, share in zip(state.queues, shares, strict=True):
+            # twice the share: URLs fetched as links meanwhile are skipped for free
+            while len(queue) > 2 * share:
+                queue.pop()
+        state.queues[:] = [queue for queue in state.queues if queue]
+
+    def draw(self, state: SiteSitemaps, until: int) -> Iterator[Request]:
+        """Sitemap URLs, one from each sitemap in turn (newest first within each), while
+        the site has fewer than ``until`` pages scheduled."""
+        seed, turns = state.seed, deque(queue for queue in state.queues if queue)
+        while turns and self.scheduled[seed.key] < until:
+            queue = turns.popleft()
+            request = self.page_request(seed, queue.popleft(), 1, priority=50)
+            if request is not None:
+                yield request
+            if queue:
+                turns.append(queue)
+        state.queues[:] = turns
+
+    def settle_waiting_sites(self) -> None:
+        """On ``spider_idle``, every site's links have run out: sitemap URLs left over
+        take what remains of the budget. A site whose sitemap fetch was dropped without
+        a callback (it would wait for ever) is settled with what it has read."""
+        requests: list[Request] = []
+        for state in self.sitemaps.values():
+            if not state.settled:
+                requests += self.settle(state)
+            elif state.queues:
+                requests += self.draw(state, self.max_pages)
+                if self.scheduled[state.seed.key] >= self.max_pages:
+                    left = sum(len(queue) for queue in state.queues)
+                    self.crawler.stats.inc_value("hijackwatch/pages_over_limit", left)
+                    state.queues.clear()
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
+
     # --- callbacks -------------------------------------------------------------------
     def parse_robots(self, response: Response) -> Iterable[Request]:
+        yield from self._robots_sitemaps(response)
+        yield from self.sitemap_answered(response.meta["hw_site"])
+
+    def _robots_sitemaps(self, response: Response) -> Iterable[Request]:
         seed: Seed = response.meta["hw_seed"]
         if response.status != 200 or not isinstance(response, TextResponse):
             return
@@ -293,6 +436,11 @@ class HijackSpider(scrapy.Spider):
                     yield request
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
+        yield from self._read_sitemap(response)
+        yield from self.sitemap_answered(response.meta["hw_site"])
+
+    def _read_sitemap(self, response: Response) -> Iterable[Request]:
+        """An index's child sitemaps are requested; a urlset's pages wait in its queue."""
         seed: Seed = response.meta["hw_seed"]
         if response.status != 200:
             return
@@ -305,6 +453,7 @@ class HijackSpider(scrapy.Spider):
             logger.info("not a sitemap: %s", response.url)
             return
         index = sitemap.type == "sitemapindex"
+        entries: list[tuple[str, int, str]] = []  # (lastmod, position, URL)
         for entry in sitemap:
             loc = entry.get("loc")
             # an index lists sitemaps (post-sitemap.xml, pages.xml.gz); a urlset lists
@@ -313,15 +462,23 @@ class HijackSpider(scrapy.Spider):
             key = site_key(url) if url else None
             if not url or not key or not same_site(seed.key, key):
                 continue
-            if index:
+            entries.append((str(entry.get("lastmod") or ""), len(entries), url))
+        # newest first (ISO 8601 dates sort as text), undated last, the later in the file
+        # first among equals; no sitemap can use more than the site's page budget
+        cap = self.max_sitemaps if index else self.max_pages
+        best = [url for _, _, url in heapq.nlargest(cap, entries)]
+        if index:
+            for url in best:
                 request = self.sitemap_request(seed, url)
                 if request is not None:
                     yield request
-            else:
-                self.crawler.stats.inc_value("hijackwatch/sitemap_urls")
-                request = self.page_request(seed, url, 1, priority=50)
-                if request is not None:
-                    yield request
+            return
+        self.crawler.stats.inc_value("hijackwatch/sitemap_urls", len(entries))
+        state = self.sitemaps_of(seed)
+        if best:
+            state.queues.append(deque(best))
+        if state.settled:  # read after the site settled (the idle fallback): at once
+            yield from self.draw(state, self.max_pages)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         body = response.body
@@ -353,9 +510,11 @@ class HijackSpider(scrapy.Spider):
         # a profile view is of a page the browser got as HTML: whatever this visitor got
         # instead (plain-text spam for crawlers, a download) is evidence and keeps its row
         keep = is_html or (profile != BASELINE and not redirect_target)
-        if not keep and not redirect_target:
+        if not keep and not redirect_target and 200 <= response.status < 300:
             self.crawler.stats.inc_value("hijackwatch/non_html_skipped")
             return
+        # an error answer (503 text/plain, a JSON 403) is not a page but a fact about the
+        # site, down or blocking us: its row keeps the status, with nothing to analyse
         digest = body_digest(response) if is_html and not redirect_target else None
         yield PageItem(
             url=meta.get("redirect_urls", [response.url])[0],
@@ -393,6 +552,9 @@ class HijackSpider(scrapy.Spider):
     def follow_links(self, response: Response, seed: Seed, depth: int) -> Iterable[Request]:
         if depth > self.max_depth or self.scheduled[seed.key] >= self.max_pages:
             return
+        state = self.sitemaps.get(seed.key)
+        if state is not None and state.settled:
+            state = None
         assert isinstance(response, TextResponse)
         try:
             # lxml's own XPath on parsel's tree: plain strings, no Selector per link
@@ -408,6 +570,11 @@ class HijackSpider(scrapy.Spider):
                 continue
             key = site_key(url)
             if key is None or not same_site(seed.key, key):
+                continue
+            # while its sitemaps are read, links leave half of the budget to them
+            if state is not None and self.scheduled[seed.key] >= self.link_share:
+                if url not in state.held and len(state.held) < self.max_pages:
+                    state.held[url] = depth
                 continue
             request = self.page_request(seed, url, depth)
             if request is not None:
@@ -434,7 +601,8 @@ class HijackSpider(scrapy.Spider):
             verdict="error",
         )
 
-    def aux_failed(self, failure: Failure) -> None:
+    def aux_failed(self, failure: Failure) -> Iterable[Request]:
         """robots.txt and sitemaps are optional: a failure is noted, never fatal."""
         request = failure.request  # type: ignore[attr-defined]
         logger.debug("optional fetch failed %s: %s", request.url, failure.getErrorMessage())
+        return list(self.sitemap_answered(request.meta["hw_site"]))
