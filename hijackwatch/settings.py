@@ -50,12 +50,17 @@ USER_AGENT = (
 ROBOTSTXT_OBEY = False  # owners scan their own sites; spam pages hide behind Disallow too
 TELNETCONSOLE_ENABLED = False  # no control port, ever
 REMOTE_CONTROL_ENABLED = False
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # also bounds decompressed size
+# also bounds decompressed size; a page past it is cut there and analysed, not dropped
+# (hijackwatch.middlewares.bodies): padding must not hide a page
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 DNS_TIMEOUT = 15
 TWISTED_DNS_RESOLVER = "hijackwatch.resolver.TimedHostnameResolver"  # IPv6 too; DNS_TIMEOUT
 RETRY_TIMES = 1
+# a body shorter than its Content-Length is analysed (flag dataloss, a partial_body note),
+# as `hijackwatch scan` does, not dropped
+DOWNLOAD_FAIL_ON_DATALOSS = False
 REDIRECT_MAX_TIMES = 5
 METAREFRESH_ENABLED = False  # a meta refresh is evidence to analyse, not a hop to follow
 COOKIES_ENABLED = False
@@ -74,11 +79,15 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
     "hijackwatch.middlewares.boundary.SiteBoundaryMiddleware": 650,
+    # cuts a page view over DOWNLOAD_MAXSIZE instead of dropping it
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "hijackwatch.middlewares.bodies.BoundedCompressionMiddleware": 590,
 }
 SPIDER_MIDDLEWARES = {
     # below RefererMiddleware (700): profile/script requests keep exactly their own headers
     "hijackwatch.middlewares.profiles.ProfilesMiddleware": 450,
     "hijackwatch.middlewares.scripts.ExternalScriptsMiddleware": 460,
+    "hijackwatch.middlewares.bodies.PartialBodyMiddleware": 470,  # notes a cut body
 }
 ITEM_PIPELINES = {
     "hijackwatch.pipelines.detection.DetectionPipeline": 100,

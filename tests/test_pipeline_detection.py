@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing.connection
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +20,13 @@ from hijackwatch.detect import Analysis, analyse
 from hijackwatch.items import PageItem
 from hijackwatch.pipelines.detection import (
     CLOSE_WAIT,
+    PARENT_POLL,
     SLOTS,
     DetectionPipeline,
     _analyse,
 )
 from hijackwatch.spiders.hijack import HijackSpider
-from tests.conftest import SEED_PAGE
+from tests.conftest import REPO, SEED_PAGE
 
 
 def _pipeline(
@@ -431,3 +436,52 @@ def test_identical_views_of_a_page_are_analysed_once() -> None:
         assert item.summary == first.summary
     assert other_body.verdict == "hijacked" and other_url.verdict == "hijacked"
     assert other_encoding.findings  # analysed on its own (another declared encoding)
+
+
+# The crawl process, as far as its detection pool goes: it prints the pids of its worker
+# and of multiprocessing's resource tracker, then waits to be killed.
+POOL_OWNER = """
+import os, time
+from multiprocessing import resource_tracker
+from tests.test_pipeline_detection import _pipeline
+pipeline, _ = _pipeline()
+pipeline.open_spider()
+worker = pipeline.executor.submit(os.getpid).result()
+print(worker, resource_tracker._resource_tracker._pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (whoever adopted it may never reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_a_worker_exits_when_its_crawl_process_is_killed() -> None:
+    """SIGKILL of the crawl (the OOM killer, `timeout -s KILL`) left its worker (~80 MB)
+    and the resource tracker running forever: the worker holds both ends of its queue's
+    pipe, so it never sees EOF."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", POOL_OWNER], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    pids: list[int] = []
+    try:
+        assert owner.stdout is not None
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == 2 and not any(_gone(pid) for pid in pids)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 3 * PARENT_POLL + 2
+        while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in pids if not _gone(pid)] == []
+    finally:
+        owner.kill()
+        owner.wait(10)
+        for pid in pids:  # left behind by a failure: the worker and the tracker we started
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)

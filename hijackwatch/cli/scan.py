@@ -17,9 +17,11 @@ from rich.markup import escape
 
 from hijackwatch.cli import EXIT_OK, EXIT_USAGE, CommandError, stdout_console
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.detect.cloaking import offsite_redirect_findings
 from hijackwatch.profiles import (
     Profile,
     parse_profiles,
+    rescore,
     scan_url_views,
     unanalysed_is_error,
     with_profiles,
@@ -83,6 +85,10 @@ def _scan_url(target: str, profiles: list[Profile], timeout: float) -> ScanResul
     base = views[0][1]
     if base.error and all(view.error for _, view, _ in views):
         raise CommandError(f"{target}: fetch failed: {base.error}")
+    # the browser view sent off the site to a casino (as the crawl's DetectionPipeline)
+    base_analysis = views[0][2]
+    base_analysis.findings.extend(offsite_redirect_findings(target, base.final_url))
+    rescore(base_analysis)
     return ScanResult(
         target,
         [

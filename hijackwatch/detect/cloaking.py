@@ -27,6 +27,7 @@ from hijackwatch.detect.text import (
 
 UA_CLOAKING = "ua_cloaking"
 REFERER_CLOAKING = "referer_cloaking"
+OFFSITE_REDIRECT = "offsite_redirect"
 
 # Simhash distances (of 64 bits) between two views' main text. Honest dynamic pages
 # (timestamps, rotating teasers, banners) stay well below DIFFERENT_TEXT_BITS.
@@ -277,6 +278,23 @@ def compare_redirects(
             "high",
             f"{profile} is redirected to {clip(other_final or '', 200)!r}{spam}; "
             f"browser ends at {clip(baseline_final or page_url, 200)!r}",
+        )
+    ]
+
+
+def offsite_redirect_findings(page_url: str, final_url: str | None) -> list[Finding]:
+    """A high finding when the browser view itself is redirected (HTTP) off the site to a
+    gambling/porn-looking domain: a hijack that sends every visitor away has no view
+    that differs to compare. Off the site to an ordinary domain is a domain move."""
+    domain = offsite_target(page_url, final_url)
+    if domain is None or not spammy_domain(domain):
+        return []
+    return [
+        Finding(
+            OFFSITE_REDIRECT,
+            "high",
+            f"the page redirects (HTTP) off the site to {clip(final_url or '', 200)!r} "
+            "(gambling/porn-looking domain)",
         )
     ]
 

@@ -35,6 +35,7 @@ KIND_TECHNIQUE = {
     "iframe_overlay": "redirect",
     "script_redirect": "redirect",
     "canonical_hijack": "redirect",
+    "offsite_redirect": "redirect",
     "parasite_page": "parasite",
     "ua_cloaking": "cloaking",
     "referer_cloaking": "cloaking",

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.utils.datatypes import LocalCache
 
-from hijackwatch.detect import Analysis, analyse
+from hijackwatch.detect import Analysis, analyse, score_findings
+from hijackwatch.detect.cloaking import offsite_redirect_findings
 from hijackwatch.detect.decode import MAX_BYTES
 from hijackwatch.items import PageItem
 from hijackwatch.middlewares.profiles import profile_mode
+from hijackwatch.profiles import BASELINE
 from hijackwatch.threads import DaemonThreads
 
 if TYPE_CHECKING:
@@ -46,6 +48,9 @@ THREADS = 2  # threads when HIJACKWATCH_DETECT_WORKERS is 0
 # Closing waits this long for the workers to leave: the crawl's pages are all settled by
 # then, so one still busy is stuck (a process is killed, a thread left behind).
 CLOSE_WAIT = 2.0
+# A worker whose crawl process died (SIGKILL, the OOM killer) exits within this many s:
+# it holds both ends of its own queue's pipe, so it would wait for work forever.
+PARENT_POLL = 1.0
 # Analyses kept for reuse: the views of one URL (one per visitor profile) arrive close
 # together, and most sites send every visitor the same bytes.
 REUSE_ENTRIES = 1024
@@ -162,7 +167,7 @@ class DetectionPipeline:
             max_workers=self.workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(times, self.worker_initializer),
+            initargs=(times, os.getpid(), self.worker_initializer),
         )
 
     async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
@@ -267,6 +272,11 @@ class DetectionPipeline:
         if item.body is None:
             if item.error:
                 item.verdict = "error"
+            elif item.profile == BASELINE:
+                # an off-site HTTP redirect (the spider keeps no body: the hop is the
+                # evidence); one that only some profiles get is cloaking (CloakingPipeline)
+                item.findings.extend(offsite_redirect_findings(item.url, item.final_url))
+                item.score, item.verdict = score_findings(item.findings)
             return item
         body, url = item.body[:MAX_BYTES], item.final_url or item.url
         # the spider's digest covers the body and its encoding; other views (a crawler
@@ -297,7 +307,8 @@ class DetectionPipeline:
         item.title = analysis.title
         item.score = analysis.score
         item.verdict = analysis.verdict
-        item.findings = list(analysis.findings)
+        # notes the spider's middlewares put on the item (a cut body) stay
+        item.findings = [*analysis.findings, *item.findings]
         item.outbound_domains = list(analysis.outbound_domains)
         item.summary = analysis.summary
         if analysis.error and not item.error:
@@ -372,11 +383,29 @@ async def _within(
 _STARTS: MutableSequence[float] | None = None  # in a worker process: its pool's slot times
 
 
-def _init_worker(times: MutableSequence[float], then: Callable[[], None] | None) -> None:
+def _init_worker(
+    times: MutableSequence[float], parent: int, then: Callable[[], None] | None
+) -> None:
     global _STARTS
     _STARTS = times
+    _exit_with(parent)
     if then is not None:
         then()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker process when ``parent`` (the crawl) is gone.
+
+    By polling the parent pid, not PR_SET_PDEATHSIG: that signal fires when the thread
+    that started the worker ends, and the pool may start workers from any thread.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hijackwatch-parent-watch", daemon=True).start()
 
 
 def _stamped(
