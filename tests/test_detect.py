@@ -517,14 +517,37 @@ def test_noscript_pixels_and_notices_are_clean() -> None:
     assert analysis.verdict == "clean" and not analysis.findings
 
 
-def test_body_onload_redirect_is_read_as_a_script() -> None:
-    html = en_page("").replace(
-        "<body>",
-        "<body onload=\"if(document.referrer.indexOf('google')>-1)"
-        "{location.href='https://www.amjs888.example/'}\">",
+@pytest.mark.parametrize(
+    "where",
+    [
+        ("<body>", '<body onload="{code}">'),
+        ("<main>", '<body onload="{code}"><main>'),  # a second <body>: browsers merge it
+        ("<main>", '<main><img src=x onerror="{code}">'),
+        ("<main>", "<main><svg onload='{code}'></svg>"),
+    ],
+    ids=["body-onload", "second-body", "img-onerror", "svg-onload"],
+)
+def test_event_handlers_are_read_as_scripts(where: tuple[str, str]) -> None:
+    code = (
+        "if(document.referrer.indexOf(&quot;google&quot;)>-1)"
+        "{location.href=&quot;https://www.amjs888.example/&quot;}"
     )
+    old, new = where
+    html = en_page("").replace(old, new.format(code=code), 1)
     analysis = analyse(html, "https://city.example/a")
     assert "script_redirect" in kinds(analysis) and analysis.verdict == "hijacked"
+
+
+def test_a_spam_canonical_after_many_language_alternates_is_seen() -> None:
+    head = (
+        "".join(
+            f"<link rel='alternate' hreflang='x{n}' href='https://city.example/{n}/'>"
+            for n in range(60)
+        )
+        + "<link rel='canonical' href='http://slot-gacor88.example/'>"
+    )
+    analysis = analyse(en_page("").replace("</title>", "</title>" + head), "https://city.example/a")
+    assert "canonical_hijack" in kinds(analysis)
 
 
 def test_full_screen_iframe_overlay() -> None:

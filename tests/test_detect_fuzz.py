@@ -104,8 +104,19 @@ _SPAM_AFTER = (
         "<span>" * 50_000 + "x" + "</span>" * 50_000,
         "<li>" * 5000 + "<div>" * 3000 + "<script>'<div>'.repeat(9)</script>x",
         "<p><!-- <div><div> -->" * 3000 + "<i>" * 2500,
+        "<span><div></span>" * 1500,  # end tags a browser ignores: misjudged by _flatten
+        "<div title='</div>'>" * 3000,  # a tag inside an attribute value
     ],
-    ids=["255", "300-unclosed", "2200-mixed", "50000", "self-ending+raw", "comments"],
+    ids=[
+        "255",
+        "300-unclosed",
+        "2200-mixed",
+        "50000",
+        "self-ending+raw",
+        "comments",
+        "ignored-end-tags",
+        "tag-in-attribute",
+    ],
 )
 def test_deep_nesting_does_not_hide_what_follows(prefix: str) -> None:
     """Nesting past libxml2's limit made it drop the rest of the page, which browsers
@@ -123,3 +134,4 @@ def test_deep_nesting_alone_is_not_an_attack() -> None:
     analysis = analyse(f"<html><head><title>Kampus</title></head><body>{deep}</body></html>")
     assert analysis.verdict == "clean" and not analysis.findings
     assert _timed(analyse, "<div>" * 2100 + "</b>" * 1_000_000) < 10.0
+    assert _timed(analyse, "<div>" * 3000 + "<a title='" * 200_000) < 10.0  # never closed

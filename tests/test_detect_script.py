@@ -106,8 +106,17 @@ def test_string_concatenation_is_joined() -> None:
         # top['loc'+'ation'] and document['refe'+'rrer']
         "var r=document['refe'+'rrer'];if(r.indexOf('baidu')>-1){top['loc'+'ation']="
         "'http://bet.example/'}",
+        "window['location'].href='http://slot-gacor88.example/'",
+        "window['location']['href']='http://slot-gacor88.example/'",
     ],
-    ids=["unconditional", "mobile", "decoded-bare-url", "bracket-concat"],
+    ids=[
+        "unconditional",
+        "mobile",
+        "decoded-bare-url",
+        "bracket-concat",
+        "bracket-href",
+        "bracket-bracket",
+    ],
 )
 def test_redirects_a_qa_pass_got_through_are_high(source: str) -> None:
     """A script sending every (or every mobile) visitor to a casino-like domain was only
@@ -125,8 +134,21 @@ def test_redirects_a_qa_pass_got_through_are_high(source: str) -> None:
         'document.getElementsByTagName("title")[0].innerHTML="Slot Gacor Maxwin Situs Judi"',
         'document.querySelector("title").textContent="Slot Gacor Maxwin Situs Judi"',
         'var a="ca"+"sino";document["ti"+"tle"]="Online "+a+" slot gacor judi bola";',
+        'document.title=";Slot Gacor Maxwin} Situs Judi Online"',  # ; and } inside the literal
+        'var t="Kampus";t="Slot Gacor Maxwin Situs Judi";document.title=t',  # reassigned
+        "document.getElementsByTagName('title')[0].text='Slot Gacor Maxwin Situs Judi'",
+        "document[`title`]='Slot Gacor Maxwin Situs Judi'",
     ],
-    ids=["variable", "element", "query", "bracket-concat"],
+    ids=[
+        "variable",
+        "element",
+        "query",
+        "bracket-concat",
+        "separators-in-literal",
+        "reassigned",
+        "element-text",
+        "backtick-bracket",
+    ],
 )
 def test_spam_title_set_indirectly(source: str) -> None:
     findings = analyse_script(source, "https://u.example.ac.id/")

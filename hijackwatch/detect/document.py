@@ -9,6 +9,7 @@ so ``Document.root`` is not the page as parsed.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections import Counter, defaultdict
@@ -39,7 +40,11 @@ MAX_LINKS = 5000  # links collected per page
 # travels between processes and is cached, so a page of 100,000 tags must not bloat it).
 MAX_SCRIPT_SRCS = 200
 MAX_ID_GROUP = 1000  # elements kept per repeated id
-MAX_HANDLER_CHARS = 20_000  # of a <body onload> handler
+MAX_HANDLER_CHARS = 20_000  # of an onload/onerror handler
+MAX_HANDLERS = 50  # handlers read as scripts per page
+_HANDLER = re.compile(
+    r"""\son(?:load|error|pageshow)\s*=\s*(?:"([^"]{1,20000})"|'([^']{1,20000})')""", re.I
+)
 NOSCRIPT = "<noscript> (shown only without JavaScript)"
 
 # collect_ids=False: libxml2 would file every id attribute in a hash table (and log
@@ -217,6 +222,9 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     if root is not None and _too_deep():
         text = _flatten(text, MAX_DEPTH)
         root = _parsed(text)
+        if root is not None and _too_deep():  # nesting _flatten misjudged: flatten all
+            text = _TAG.sub(_flat_tag, text)
+            root = _parsed(text)
     doc = Document(url=url, raw=text, root=root, site=url_domain(url) if url else "")
     if root is not None:
         try:
@@ -248,7 +256,22 @@ def _too_deep() -> bool:
 # Nesting kept when a page is too deep for libxml2. Browsers show what lies deeper
 # (Chrome re-parents elements past depth 512), so the content must stay.
 MAX_DEPTH = 1000
-_TOKEN = re.compile(r"<!--|<(/?)([a-zA-Z][^\s/>]{0,40})[^>]*>")
+# A tag's attributes: quoted values (which may hold '<' or '>') up to 2000 characters,
+# else no '<': a tag that never closes ends at the next one, so searches stay linear.
+_ATTRIBUTES = r"""(?:[^<>"']++|"[^"]{0,2000}"|'[^']{0,2000}')*+>"""
+_TOKEN = re.compile(r"<!--|<(/?)([a-zA-Z][^\s/<>]{0,40})" + _ATTRIBUTES)
+_TAG = re.compile(r"</?([a-zA-Z][^\s/<>]{0,40})" + _ATTRIBUTES)
+# Kept by the last-resort flattening: none of them nests (a new <a> closes the open
+# one; the others are void or hold text only), so the page is at most a few levels deep.
+_UNNESTED = frozenset(
+    "a area base body br head hr html iframe img input link meta script style title".split()  # noqa: SIM905
+)
+
+
+def _flat_tag(m: re.Match[str]) -> str:
+    return m.group() if m.group(1).lower() in _UNNESTED else " "
+
+
 _COMMENT_END = re.compile(r"-->")
 _VOID = frozenset(
     "area base br col embed hr img input link meta param source track wbr".split()  # noqa: SIM905
@@ -560,12 +583,11 @@ def _walk(doc: Document, root: etree._Element) -> None:
     for el in root.iter("noscript"):
         # Kits put links for crawlers there: only a visitor without JavaScript sees them.
         hidden_map.setdefault(el, NOSCRIPT)
-    body = root.find("body")
-    if body is not None:
-        # Handlers that run unasked, like an inline script (the redirect kits' choice).
-        for handler in ("onload", "onpageshow"):
-            if code := body.get(handler):
-                doc.scripts.append(code[:MAX_HANDLER_CHARS])
+    # Handlers that run unasked (<body onload>, <img onerror>, <svg onload>), like an
+    # inline script: read from the source, where a second <body>'s are too (browsers
+    # merge them into the body; libxml2 drops them).
+    for m in islice(_HANDLER.finditer(doc.raw), MAX_HANDLERS):
+        doc.scripts.append(html.unescape(m.group(1) or m.group(2))[:MAX_HANDLER_CHARS])
     etree.strip_elements(root, *_SKIP, with_tail=False)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:
@@ -644,18 +666,20 @@ def _hidden_link(doc: Document, el: etree._Element, href: str) -> Link | None:
     return link
 
 
-_ALTERNATE_RELS = frozenset(("canonical", "amphtml", "alternate", "base"))
-MAX_ALTERNATES = 50
+_OWN_ADDRESS_RELS = frozenset(("canonical", "amphtml", "base"))
+MAX_ALTERNATES = 50  # rel=alternate links kept (a page lists one per language)
+MAX_OWN_ADDRESSES = 200  # canonical/amphtml/base kept, whatever the alternates
 
 
 def _alternate(doc: Document, rel: str, href: str | None) -> None:
     """Record the href of a <link> whose rel says the page lives at (or also at) it,
     or of <base> (``rel`` "base"), which every relative link of the page follows."""
-    if (
-        href
-        and len(doc.alternates) < MAX_ALTERNATES
-        and not _ALTERNATE_RELS.isdisjoint(rel.lower().split())
-    ):
+    if not href:
+        return
+    rels = rel.lower().split()
+    own = not _OWN_ADDRESS_RELS.isdisjoint(rels)
+    limit = MAX_OWN_ADDRESSES if own else MAX_ALTERNATES if "alternate" in rels else 0
+    if len(doc.alternates) < limit:
         doc.alternates.append(href.strip()[:2000])
 
 

@@ -63,17 +63,21 @@ _NAV = (
         r"|\.\s*(?:replace|assign)\s*\()"
     ),
     re.compile(r"window\s*\.\s*open\s*\("),
-    # top["location"]= once 'loc'+'ation' is joined
-    re.compile(r"\[\s*['\"]location['\"]\s*\]\s*(?:=(?!=)|\.\s*(?:replace|assign)\s*\()"),
+    # top["location"]= (also ['location'].href=, ['location']['href']=) once
+    # 'loc'+'ation' is joined
+    re.compile(
+        r"\[\s*['\"`]location['\"`]\s*\]\s*(?:=(?!=)|\.\s*(?:replace|assign)\s*\("
+        r"|(?:\.\s*href|\[\s*['\"`]href['\"`]\s*\])\s*=(?!=))"
+    ),
 )
 _NAV_OWNER = re.compile(r"(?:window|self|top|parent|document)\s*\.\s*$")
 _TITLE_SET = re.compile(r"document\s*\.\s*title\s*=(?!=)\s*")
 # The same through the <title> element or a bracket ("ti"+"tle" joined).
 _TITLE_SET_OTHER = re.compile(
     r"(?:getElementsByTagName\s*\(\s*['\"]title['\"]\s*\)\s*\[\s*0\s*\]"
-    r"|querySelector\s*\(\s*['\"]title['\"]\s*\))\s*\.\s*(?:innerHTML|innerText|textContent)"
+    r"|querySelector\s*\(\s*['\"]title['\"]\s*\))\s*\.\s*(?:innerHTML|innerText|textContent|text)"
     r"\s*=(?!=)\s*"
-    r"|document\s*\[\s*['\"]title['\"]\s*\]\s*=(?!=)\s*"
+    r"|document\s*\[\s*['\"`]title['\"`]\s*\]\s*=(?!=)\s*"
 )
 _TITLE_SETS = (_TITLE_SET, _TITLE_SET_OTHER)
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]{0,60}")
@@ -355,27 +359,38 @@ def _literal_after(text: str, pos: int) -> str:
 def _assigned_text(text: str, pos: int) -> str:
     """The text an assignment starting at ``pos`` gives: its string literals joined
     (``"Online "+a+" casino"``), or a variable's literal value (``document.title=t``
-    after ``var t="..."``); '' when computed otherwise."""
-    window = text[pos : pos + 2000]
-    stop = _EXPR_END.search(window)
-    expr = window[: stop.start()] if stop else window
-    parts = []
-    i = 0
-    while i < len(expr) and len(parts) < 20:
-        if expr[i] in "'\"`":
-            raw, i = read_js_string(expr, i)
+    after ``var t="..."``, its last assignment); '' when computed otherwise.
+
+    Literals are read whole: a ';' or '}' inside one does not end the expression."""
+    end = min(len(text), pos + 2000)
+    parts: list[str] = []
+    i = pos
+    while i < end and len(parts) < 20:
+        c = text[i]
+        if c in "'\"`":
+            raw, i = read_js_string(text, i)
             parts.append(_unescape_js(raw))
+        elif c in ";}\n":
+            break
         else:
             i += 1
     if parts:
         return "".join(parts)
-    name = _IDENTIFIER.match(expr.strip())
+    name = _IDENTIFIER.match(text, pos)
     if name is not None:
-        value = re.search(rf"\b{re.escape(name.group())}\s*=\s*(['\"`])", text[:pos])
-        if value is not None:
-            raw, _ = read_js_string(text, value.start(1))
+        last = None
+        for last in _assignments(name.group()).finditer(text, 0, pos):  # noqa: B007
+            pass
+        if last is not None:
+            raw, _ = read_js_string(text, last.start(1))
             return _unescape_js(raw)
     return ""
+
+
+@lru_cache(maxsize=64)
+def _assignments(name: str) -> re.Pattern[str]:
+    """Where ``name`` is given a string literal."""
+    return re.compile(rf"(?<![\w$.]){re.escape(name)}\s*=\s*(['\"`])")
 
 
 def scan_script(source: str) -> ScriptReport:
