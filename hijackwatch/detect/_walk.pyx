@@ -80,6 +80,8 @@ cdef Py_ssize_t max_scripts_chars = 0
 cdef Py_ssize_t max_script_srcs = 0
 cdef Py_ssize_t max_id_group = 0
 cdef Py_ssize_t max_hiding_attrs = 0
+cdef Py_ssize_t max_handlers = 0
+cdef Py_ssize_t max_handler_chars = 0
 
 
 def setup(**names):
@@ -87,7 +89,7 @@ def setup(**names):
     global Link, HeadFacts, hiding_reason, attr_hidden, meta, alternate, repeated_ids
     global add_misplaced
     global link_domain, max_links, max_scripts_chars, max_script_srcs, max_id_group
-    global max_hiding_attrs
+    global max_hiding_attrs, max_handlers, max_handler_chars
     Link = names["Link"]
     HeadFacts = names["HeadFacts"]
     hiding_reason = names["hiding_reason"]
@@ -102,6 +104,8 @@ def setup(**names):
     max_script_srcs = names["max_script_srcs"]
     max_id_group = names["max_id_group"]
     max_hiding_attrs = names["max_hiding_attrs"]
+    max_handlers = names["max_handlers"]
+    max_handler_chars = names["max_handler_chars"]
 
 
 cdef inline bint eq(const char* a, const char* b) noexcept nogil:
@@ -266,6 +270,7 @@ def scan(doc, _Element root):
     id_nodes.items = NULL
     id_nodes.size = id_nodes.cap = 0
     cdef list id_values = []
+    cdef list handlers = []  # //*/@onload | //*/@onerror | //*/@onpageshow, in order
     cdef list styles = []
     cdef list marquees = []
     cdef list unseen_marquees = []
@@ -296,6 +301,13 @@ def scan(doc, _Element root):
                                 style_attr = a
                             elif an[0] == c'h' and hidden_attr is NULL and eq(an, "hidden"):
                                 hidden_attr = a
+                            elif (
+                                an[0] == c'o'
+                                and an[1] == c'n'
+                                and (eq(an, "onload") or eq(an, "onerror") or eq(an, "onpageshow"))
+                                and len(handlers) < max_handlers
+                            ):
+                                handlers.append(attr_value(c, a)[:max_handler_chars])
                         a = a.next
                     if id_attr is not NULL:
                         id_values.append(attr_value(c, id_attr))
@@ -414,6 +426,7 @@ def scan(doc, _Element root):
         reason = attr_hidden(el)
         if reason:
             found[el] = reason
+    doc.scripts.extend(handlers)
     return id_values, HeadFacts(styles, marquees), found
 
 

@@ -9,7 +9,6 @@ so ``Document.root`` is not the page as parsed.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from collections import Counter, defaultdict
@@ -42,9 +41,7 @@ MAX_SCRIPT_SRCS = 200
 MAX_ID_GROUP = 1000  # elements kept per repeated id
 MAX_HANDLER_CHARS = 20_000  # of an onload/onerror handler
 MAX_HANDLERS = 50  # handlers read as scripts per page
-_HANDLER = re.compile(
-    r"""\son(?:load|error|pageshow)\s*=\s*(?:"([^"]{1,20000})"|'([^']{1,20000})')""", re.I
-)
+_HANDLERS = etree.XPath("//*/@onload | //*/@onerror | //*/@onpageshow", smart_strings=False)
 NOSCRIPT = "<noscript> (shown only without JavaScript)"
 
 # collect_ids=False: libxml2 would file every id attribute in a hash table (and log
@@ -579,15 +576,13 @@ def _walk(doc: Document, root: etree._Element) -> None:
         id_values = _ID_VALUES(root)  # read once for the repeated-id count and the selectors
         head = _collect_head(doc, root, id_values)
         found = _attr_hidden_elements(root, head.marquees)
+        # Handlers that run unasked (<body onload>, <img onerror>, <svg onload>) are
+        # read like inline scripts.
+        doc.scripts.extend(v[:MAX_HANDLER_CHARS] for v in _HANDLERS(root)[:MAX_HANDLERS])
     hidden_map = _hidden_elements(root, id_values, head, found)
     for el in root.iter("noscript"):
         # Kits put links for crawlers there: only a visitor without JavaScript sees them.
         hidden_map.setdefault(el, NOSCRIPT)
-    # Handlers that run unasked (<body onload>, <img onerror>, <svg onload>), like an
-    # inline script: read from the source, where a second <body>'s are too (browsers
-    # merge them into the body; libxml2 drops them).
-    for m in islice(_HANDLER.finditer(doc.raw), MAX_HANDLERS):
-        doc.scripts.append(html.unescape(m.group(1) or m.group(2))[:MAX_HANDLER_CHARS])
     etree.strip_elements(root, *_SKIP, with_tail=False)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:
@@ -733,4 +728,6 @@ if _compiled_module is not None:
         max_script_srcs=MAX_SCRIPT_SRCS,
         max_id_group=MAX_ID_GROUP,
         max_hiding_attrs=MAX_HIDING_ATTRS,
+        max_handlers=MAX_HANDLERS,
+        max_handler_chars=MAX_HANDLER_CHARS,
     )
