@@ -31,6 +31,7 @@ class PageItem:
     # the same URL gets the same analysis, links and script URLs, so they are reused
     body_digest: bytes | None = None
     referer: str | None = None
+    refresh: str | None = None  # the HTTP Refresh: header (browsers follow it like a meta)
     # filled by DetectionPipeline
     title: str | None = None
     score: float = 0.0

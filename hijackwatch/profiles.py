@@ -26,10 +26,10 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 
-from hijackwatch.detect import Analysis, analyse, score_findings
+from hijackwatch.detect import Analysis, Finding, analyse, score_findings
 from hijackwatch.detect.cloaking import (
     REFERER_CLOAKING,
     UA_CLOAKING,
@@ -65,8 +65,10 @@ BAIDU_SEARCH = "https://www.baidu.com/s?wd={query}"
 GOOGLE_SEARCH = "https://www.google.com/search?q={query}"
 
 SCRIPT_MAX_BYTES = 512 * 1024
-PAGE_MAX_BYTES = 5 * 1024 * 1024
-DECODED_MAX_BYTES = 10 * 1024 * 1024  # after Content-Encoding, as the crawl's DOWNLOAD_MAXSIZE
+# as sent and after Content-Encoding, as the crawl's DOWNLOAD_MAXSIZE: a longer page is
+# cut there and analysed (padding must not hide it), with the crawl's partial_body note
+DECODED_MAX_BYTES = 10 * 1024 * 1024
+PAGE_MAX_BYTES = DECODED_MAX_BYTES
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 try:  # in requirements; without it br is neither asked for nor decoded
@@ -196,6 +198,8 @@ class View:
     body: bytes | None = None
     encoding: str | None = None
     error: str | None = None
+    refresh: str | None = None  # the HTTP Refresh: header (browsers follow it)
+    cut_at: int | None = None  # the body was longer and cut at this many bytes
 
 
 Fetch = Callable[[str, Profile], View]
@@ -298,6 +302,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
 
 def _read_bounded(response: Any, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` + 1 bytes of the body: one more tells that it was longer."""
     chunks: list[bytes] = []
     size = 0
     while size <= max_bytes:
@@ -306,7 +311,7 @@ def _read_bounded(response: Any, max_bytes: int) -> bytes:
             break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)[:max_bytes]
+    return b"".join(chunks)[: max_bytes + 1]
 
 
 # gzip members decoded per body: real servers send one; a body of 250,000 empty members
@@ -345,12 +350,14 @@ def _brotli_decode(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def decode_content(body: bytes, content_encoding: str | None, limit: int) -> bytes:
-    """``body`` with its Content-Encoding undone, at most ``limit`` bytes after each step.
+def decode_content(body: bytes, content_encoding: str | None, limit: int) -> tuple[bytes, bool]:
+    """(``body`` with its Content-Encoding undone, whether a step was cut at ``limit``).
 
     A truncated stream keeps what it decoded (the body may have been cut at its size
-    bound); a bigger result (a compression bomb) is an error, as in the crawl.
+    bound); a bigger result (padding, a compression bomb) is cut at ``limit``, as in the
+    crawl: nothing past ``limit`` + 1 bytes is decoded.
     """
+    cut = False
     codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
     for coding in reversed([c for c in codings if c and c != "identity"]):
         try:
@@ -368,8 +375,19 @@ def decode_content(body: bytes, content_encoding: str | None, limit: int) -> byt
         except (zlib.error, getattr(brotli, "error", zlib.error)) as exc:
             raise ValueError(f"cannot decode Content-Encoding {coding}: {exc}") from exc
         if len(body) > limit:
-            raise ValueError(f"Content-Encoding {coding}: more than {limit} bytes decoded")
-    return body
+            body, cut = body[:limit], True
+    return body, cut
+
+
+class Fetched(NamedTuple):
+    """What :func:`fetch_page` got; its first four fields are :func:`fetch_url`'s."""
+
+    status: int
+    final_url: str
+    body: bytes
+    charset: str | None
+    refresh: str | None  # the HTTP Refresh: header
+    cut_at: int | None  # the body was longer and cut at this many bytes
 
 
 def fetch_url(
@@ -381,12 +399,33 @@ def fetch_url(
     max_redirects: int = 5,
     follow: Callable[[str, str], bool] | None = None,
 ) -> tuple[int, str, bytes, str | None]:
-    """(status, final URL, body, charset) of a GET; redirects followed while ``follow(from, to)``.
+    """(status, final URL, body, charset) of a GET: :func:`fetch_page`'s first four."""
+    status, final, body, charset, _, _ = fetch_page(
+        url,
+        headers,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        max_redirects=max_redirects,
+        follow=follow,
+    )
+    return status, final, body, charset
+
+
+def fetch_page(
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    timeout: float = 15.0,
+    max_bytes: int = PAGE_MAX_BYTES,
+    max_redirects: int = 5,
+    follow: Callable[[str, str], bool] | None = None,
+) -> Fetched:
+    """A GET; redirects followed while ``follow(from, to)``.
 
     The whole fetch, redirects included, is bounded by ``timeout`` however slowly the
-    server sends (TimeoutError), the body by ``max_bytes`` as sent and by
-    ``DECODED_MAX_BYTES`` after its Content-Encoding is undone; a redirect not followed
-    is returned as is (its Location is the final URL).
+    server sends (TimeoutError); the body is cut at ``max_bytes`` as sent and after its
+    Content-Encoding is undone (at most ``DECODED_MAX_BYTES`` decoded), and ``cut_at``
+    says so; a redirect not followed is returned as is (its Location is the final URL).
     """
     deadline = time.monotonic() + timeout
     watchdog = _Watchdog(deadline)
@@ -416,7 +455,7 @@ def _fetch(
     max_bytes: int,
     max_redirects: int,
     follow: Callable[[str, str], bool] | None,
-) -> tuple[int, str, bytes, str | None]:
+) -> Fetched:
     current = url
     for _ in range(max_redirects + 1):
         if urlsplit(current).scheme not in ("http", "https"):
@@ -433,17 +472,24 @@ def _fetch(
             status = int(response.status or response.code)
             location = response.headers.get("Location")
             charset = response.headers.get_content_charset()
+            refresh = response.headers.get("Refresh")
             body = _read_bounded(response, max_bytes)
+            cut = len(body) > max_bytes
             if body:
                 encoding = response.headers.get("Content-Encoding")
-                body = decode_content(body, encoding, DECODED_MAX_BYTES)[:max_bytes]
+                body, decoded_cut = decode_content(
+                    body[:max_bytes], encoding, max(max_bytes, DECODED_MAX_BYTES)
+                )
+                cut = cut or decoded_cut or len(body) > max_bytes
+                body = body[:max_bytes]
+        cut_at = max_bytes if cut else None
         if status in REDIRECT_STATUSES and location:
             target = urljoin(current, location.strip())
             if follow is not None and follow(current, target):
                 current = target
                 continue
-            return status, target, body, charset
-        return status, current, body, charset
+            return Fetched(status, target, body, charset, refresh, cut_at)
+        return Fetched(status, current, body, charset, refresh, cut_at)
     raise ValueError(f"more than {max_redirects} redirects")
 
 
@@ -456,12 +502,12 @@ def fetch_view(
 ) -> View:
     """Fetch ``url`` as ``profile``; never raises (a failure is the view's ``error``)."""
     try:
-        status, final, body, charset = fetch_url(
+        status, final, body, charset, refresh, cut_at = fetch_page(
             url, profile.headers_for(url), timeout=timeout, max_bytes=max_bytes, follow=_same_site
         )
     except FETCH_ERRORS as exc:
         return View(profile, url, error=f"{type(exc).__name__}: {exc}"[:500])
-    return View(profile, url, final, status, body, charset)
+    return View(profile, url, final, status, body, charset, refresh=refresh, cut_at=cut_at)
 
 
 def fetch_views(
@@ -489,8 +535,21 @@ def _analysis(view: View) -> Analysis:
         return Analysis(verdict="error", score=0.0, error=view.error or "no body")
     if not view.body.strip() and view.status in REDIRECT_STATUSES:
         return Analysis(verdict="clean", score=0.0)  # a bare redirect: the hop is the evidence
-    analysis = analyse(view.body, view.final_url or view.url, encoding=view.encoding)
+    analysis = analyse(
+        view.body, view.final_url or view.url, encoding=view.encoding, refresh=view.refresh
+    )
+    if view.cut_at is not None:
+        analysis.findings.append(cut_note(view.cut_at))
     return unanalysed_is_error(analysis)
+
+
+PARTIAL_BODY = "partial_body"  # finding kind of the note on a body cut short
+
+
+def cut_note(limit: int) -> Finding:
+    """The ``partial_body`` note for a body cut at ``limit`` bytes (crawl and scan)."""
+    why = f"the body is longer than {limit} bytes (DOWNLOAD_MAXSIZE): the first {limit}"
+    return Finding(PARTIAL_BODY, "low", f"{why} were analysed", points=0.0)
 
 
 def _script_findings(
@@ -593,6 +652,7 @@ __all__ = [
     "DEFAULT_PROFILES",
     "Profile",
     "View",
+    "fetch_page",
     "fetch_url",
     "fetch_view",
     "fetch_views",

@@ -217,3 +217,26 @@ def test_only_page_views_are_cut_other_fetches_keep_scrapys_rule() -> None:
     page = fetch({"hw_site": "127.0.61.3", "hw_profile": "googlebot"})
     assert page.body == PADDED[:LIMIT] and TRUNCATED in page.flags
     assert crawler.stats.get_value("hijackwatch/bodies_truncated") == 1
+
+
+def test_scan_url_cuts_a_page_past_the_limit_and_analyses_it() -> None:
+    """``scan`` refused a page over 10 MB after decoding ("more than 10485760 bytes
+    decoded") and cut one sent plain at 5 MB without a word; now it cuts both at the
+    crawl's limit and says so with the crawl's note."""
+    with http_server(Site, host="127.0.61.3") as base:
+        result = run_cli(
+            "scan", "--json", "--profile", "googlebot", f"{base}/pad-gzip", f"{base}/bigfront",
+            timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        record = json.loads(line)
+        assert record["verdict"] == "hijacked", record
+        kinds = {(f["kind"], f["profile"]) for f in record["findings"]}
+        assert {("hidden_links", "browser"), ("hidden_links", "googlebot")} <= kinds, kinds
+        notes = [f for f in record["findings"] if f["kind"] == PARTIAL_BODY]
+        assert {f["profile"] for f in notes} == {"browser", "googlebot"}, notes
+        for note in notes:
+            assert note["severity"] == "low"
+            assert f"longer than {LIMIT} bytes" in note["evidence"], note
+    assert len(result.stdout.splitlines()) == 2

@@ -171,7 +171,9 @@ def _slow_analyse(body: bytes, url: str, encoding: str | None, timeout: float) -
 
 
 class _SlowPipeline(DetectionPipeline):
-    async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
+    async def _analyse(
+        self, body: bytes, url: str, encoding: str | None, refresh: str | None = None
+    ) -> Analysis:
         return await self._run(_slow_analyse, body, url, encoding, self.timeout)
 
 
@@ -396,9 +398,11 @@ def test_a_worker_hung_starting_up_beside_a_working_one_is_killed_at_close(
 class _CountingPipeline(DetectionPipeline):
     analysed = 0
 
-    async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
+    async def _analyse(
+        self, body: bytes, url: str, encoding: str | None, refresh: str | None = None
+    ) -> Analysis:
         type(self).analysed += 1
-        return await super()._analyse(body, url, encoding)
+        return await super()._analyse(body, url, encoding, refresh)
 
 
 def test_identical_views_of_a_page_are_analysed_once() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hijackwatch.detect.decode import MAX_BYTES, UndecodableError, decode_body, xml_safe_bytes
 from hijackwatch.detect.detectors import run_all, written_html_findings
-from hijackwatch.detect.document import parse
+from hijackwatch.detect.document import parse, refresh_value
 from hijackwatch.detect.findings import Analysis, Finding, score_findings, unique_findings
 from hijackwatch.detect.script import (
     external_target,
@@ -19,8 +19,14 @@ MAX_TEXT_CHARS = MAX_BYTES  # str input is bounded like bytes input
 MAX_FINDINGS = 40
 
 
-def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) -> Analysis:
-    """Analyse one page; binary or empty input yields a clean Analysis with ``error`` set."""
+def analyse(
+    body: bytes | str, url: str = "", *, encoding: str | None = None, refresh: str | None = None
+) -> Analysis:
+    """Analyse one page; binary or empty input yields a clean Analysis with ``error`` set.
+
+    ``refresh``: the value of the response's HTTP ``Refresh:`` header, which browsers
+    follow like a ``<meta http-equiv=refresh>`` (the page's own meta wins).
+    """
     used: str | None = None
     safe = False
     if isinstance(body, bytes | bytearray | memoryview):
@@ -39,6 +45,9 @@ def analyse(body: bytes | str, url: str = "", *, encoding: str | None = None) ->
         return Analysis(
             verdict="clean", score=0.0, encoding=used, error="no HTML content could be parsed"
         )
+    if refresh is not None and doc.refresh is None:
+        doc.refresh = refresh_value(refresh)
+        doc.refresh_source = "header"
     findings, ctx = run_all(doc)
     findings = _rank(findings)
     score, verdict = score_findings(findings)

@@ -1038,7 +1038,12 @@ def detect_redirect(ctx: Context) -> list[Finding]:
                 _finding(
                     "meta_refresh",
                     "high" if spam or delay <= 1 else "medium",
-                    f"<meta http-equiv=refresh> after {delay}s to another site: {target}",
+                    (
+                        "HTTP Refresh: header"
+                        if doc.refresh_source == "header"
+                        else "<meta http-equiv=refresh>"
+                    )
+                    + f" after {delay}s to another site: {target}",
                 )
             )
     findings.extend(_alternate_findings(doc))

@@ -124,6 +124,15 @@ BLOCK = (
 _REFRESH = re.compile(r"^\s*(\d{0,6})(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)", re.I)
 
 
+def refresh_value(content: str) -> tuple[int, str] | None:
+    """(delay, target) of a refresh instruction: a ``<meta http-equiv=refresh>``'s
+    content or an HTTP ``Refresh:`` header, which browsers read alike."""
+    m = _REFRESH.match(content[:2000])
+    if m is None:
+        return None
+    return (int(m.group(1)) if m.group(1) else 0, m.group(2).strip())
+
+
 @dataclass(slots=True)
 class Link:
     href: str
@@ -155,6 +164,7 @@ class Document:
     meta_description: str = ""
     meta_keywords: str = ""
     refresh: tuple[int, str] | None = None
+    refresh_source: str = "meta"  # where ``refresh`` came from: "meta" or "header" (HTTP)
     canonical: str = ""  # <link rel=canonical>, og:url or <base href>
     # hrefs of <link rel=canonical|amphtml|alternate> (search engines index the page
     # under, or alongside, these addresses) and <base>
@@ -695,10 +705,7 @@ def _meta(
     elif name == "og:url" and not doc.canonical and content.lower().startswith("http"):
         doc.canonical = content.strip()
     elif (http_equiv or "").lower() == "refresh" and doc.refresh is None:
-        m = _REFRESH.match(content[:2000])
-        if m:
-            delay = int(m.group(1)) if m.group(1) else 0
-            doc.refresh = (delay, m.group(2).strip())
+        doc.refresh = refresh_value(content)
 
 
 def link_text(link: Link) -> str:

@@ -28,6 +28,7 @@ from scrapy.utils._compression import brotli, zstd
 
 from hijackwatch.detect import Finding
 from hijackwatch.items import PageItem
+from hijackwatch.profiles import PARTIAL_BODY, cut_note
 
 if TYPE_CHECKING:
     from typing import Self
@@ -44,7 +45,6 @@ BODY_LIMIT = "hw_body_limit"  # meta: the bound a page view's body is cut at
 RECEIVED = "hw_body_received"  # meta: bytes of the body received so far
 TRUNCATED = "truncated"  # response flag: the body was cut at BODY_LIMIT
 DATALOSS = "dataloss"  # Scrapy's flag: the connection closed before the body was complete
-PARTIAL_BODY = "partial_body"  # the note's finding kind
 
 
 def _inflate(body: bytes, wbits: int) -> Iterator[bytes]:
@@ -212,9 +212,8 @@ class BoundedCompressionMiddleware(HttpCompressionMiddleware):
 def partial_body_note(response: Response) -> Finding | None:
     """The ``partial_body`` note for a response cut short, or None for a whole one."""
     if TRUNCATED in response.flags:
-        limit = response.meta.get(BODY_LIMIT)
-        why = f"the body is longer than {limit} bytes (DOWNLOAD_MAXSIZE): the first {limit}"
-    elif DATALOSS in response.flags:
+        return cut_note(response.meta.get(BODY_LIMIT))
+    if DATALOSS in response.flags:
         why = (
             f"the connection closed before the Content-Length's bytes arrived: the "
             f"{len(response.body)} received"

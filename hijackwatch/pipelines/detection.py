@@ -103,9 +103,10 @@ class DetectionPipeline:
         self.fingerprint = fingerprint
         self.executor: Executor | None = None
         self.starts: _Starts | None = None  # the executor's
-        # (body digest, URL, declared encoding) -> its analysis: analyse() depends on
-        # nothing else, so an identical view gets the identical result without the work
-        self._recent: LocalCache[tuple[bytes, str, str | None], Analysis] = LocalCache(
+        # (body digest, URL, declared encoding, Refresh header) -> its analysis: analyse()
+        # depends on nothing else, so an identical view gets the identical result
+        # without the work
+        self._recent: LocalCache[tuple[bytes, str, str | None, str | None], Analysis] = LocalCache(
             REUSE_ENTRIES
         )
 
@@ -170,8 +171,12 @@ class DetectionPipeline:
             initargs=(times, os.getpid(), self.worker_initializer),
         )
 
-    async def _analyse(self, body: bytes, url: str, encoding: str | None) -> Analysis:
-        return await self._run(_analyse, body, url, encoding, self.timeout, self.fingerprint)
+    async def _analyse(
+        self, body: bytes, url: str, encoding: str | None, refresh: str | None = None
+    ) -> Analysis:
+        return await self._run(
+            _analyse, body, url, encoding, self.timeout, self.fingerprint, refresh
+        )
 
     async def _run(self, fn: Callable[..., Analysis], *args: Any, retry: bool = True) -> Analysis:
         """``fn(*args)`` in the pool, with a fresh pool on a dead or stuck worker.
@@ -282,12 +287,12 @@ class DetectionPipeline:
         # the spider's digest covers the body and its encoding; other views (a crawler
         # served plain text) are hashed here
         digest = item.body_digest or hashlib.blake2b(body, digest_size=16).digest()
-        key = (digest, url, item.encoding)
+        key = (digest, url, item.encoding, item.refresh)
         try:
             analysis = self._recent.get(key)
             if analysis is None:
                 # the library reads at most MAX_BYTES: don't ship more to the worker
-                analysis = await self._analyse(body, url, item.encoding)
+                analysis = await self._analyse(body, url, item.encoding, item.refresh)
                 # kept only once finished: timeouts and failures raise before this
                 self._recent[key] = analysis
             else:
@@ -307,6 +312,10 @@ class DetectionPipeline:
         item.title = analysis.title
         item.score = analysis.score
         item.verdict = analysis.verdict
+        if analysis.error and item.depth == 0 and item.profile == BASELINE:
+            # a start page nothing could be read from (a download, binary): not clean,
+            # or a site that answers only so would pass for checked (as in ``scan``)
+            item.score, item.verdict = 0.0, "error"
         # notes the spider's middlewares put on the item (a cut body) stay
         item.findings = [*analysis.findings, *item.findings]
         item.outbound_domains = list(analysis.outbound_domains)
@@ -432,12 +441,17 @@ def _workers(executor: Executor) -> list[Any]:
 
 
 def _analyse(
-    body: bytes, url: str, encoding: str | None, timeout: float = 0.0, fingerprint: bool = True
+    body: bytes,
+    url: str,
+    encoding: str | None,
+    timeout: float = 0.0,
+    fingerprint: bool = True,
+    refresh: str | None = None,
 ) -> Analysis:
     """analyse() within ``timeout``, its summary sealed (see ViewSummary.seal) before it
     travels and is kept."""
     with _alarm(timeout):
-        analysis = analyse(body, url, encoding=encoding)
+        analysis = analyse(body, url, encoding=encoding, refresh=refresh)
         analysis.summary.seal(fingerprint=fingerprint)
     return analysis
 

@@ -24,8 +24,11 @@ would do the same to every sitemap. Hence:
 
 Priorities only order fetches (homepage 100, robots.txt and sitemaps 90, rechecks and
 sitemap URLs 50, links by depth): the split above does not depend on which response
-comes first. A sitemap request that never reaches its callback (dropped on the way)
-cannot hold a site back for good: at idle a site still waiting is settled with what it
+comes first. robots.txt and sitemap requests skip Scrapy's duplicate filter (a
+sitemap may be at a page's URL, ``Sitemap: https://site/``; ``sitemaps_seen`` already
+reads each once), and one dropped all the same (``request_dropped``) counts as answered:
+a request that never reaches a callback or errback would hold the site's links back
+until the whole crawl goes idle. At idle a site still waiting is settled with what it
 has read.
 """
 
@@ -234,6 +237,7 @@ class HijackSpider(scrapy.Spider):
             spider.recheck_db = db_url_setting(settings)  # where StoragePipeline writes
         spider.seeds = spider._load_seeds(settings.getlist("HIJACKWATCH_SEED_LIST"))
         crawler.signals.connect(spider.settle_waiting_sites, signal=signals.spider_idle)
+        crawler.signals.connect(spider.aux_dropped, signal=signals.request_dropped)
         return spider
 
     def _load_seeds(self, inline: list[str]) -> list[Seed]:
@@ -293,6 +297,7 @@ class HijackSpider(scrapy.Spider):
                     errback=self.aux_failed,
                     meta=meta,
                     priority=90,
+                    dont_filter=True,
                 )
                 sitemap = self.sitemap_request(seed, f"{root}/sitemap.xml")
                 if sitemap is not None:
@@ -341,6 +346,7 @@ class HijackSpider(scrapy.Spider):
             errback=self.aux_failed,
             priority=90,
             meta={"hw_site": seed.key, "hw_seed": seed, "dont_retry": True},
+            dont_filter=True,  # sitemaps_seen deduplicates; a page's URL may be one
         )
 
     # --- sharing the budget among sitemaps and links --------------------------------
@@ -507,9 +513,14 @@ class HijackSpider(scrapy.Spider):
         mime = content_type.split(b";")[0].strip().lower()
         is_html = isinstance(response, HtmlResponse) or mime in _HTML_TYPES
         profile = meta.get("hw_profile", BASELINE)
+        depth = meta.get("hw_depth", 0)
         # a profile view is of a page the browser got as HTML: whatever this visitor got
-        # instead (plain-text spam for crawlers, a download) is evidence and keeps its row
-        keep = is_html or (profile != BASELINE and not redirect_target)
+        # instead (plain-text spam for crawlers, a download) is evidence and keeps its row;
+        # so is a start page's answer, whatever its type: a site that answers everything
+        # with a download or plain text must still get a row in this run (detection
+        # decides whether it is text to analyse), or its last run's verdict would stand
+        start = depth == 0 and 200 <= response.status < 300 and not redirect_target
+        keep = is_html or start or (profile != BASELINE and not redirect_target)
         if not keep and not redirect_target and 200 <= response.status < 300:
             self.crawler.stats.inc_value("hijackwatch/non_html_skipped")
             return
@@ -522,20 +533,22 @@ class HijackSpider(scrapy.Spider):
             profile=profile,
             final_url=redirect_target or response.url,
             status=response.status,
-            depth=meta.get("hw_depth", 0),
+            depth=depth,
             content_type=content_type.decode("latin-1")[:200] or None,
             fetched_at=datetime.now(UTC),
             # an off-site redirect has nothing to analyse: the hop itself is the evidence
             body=response.body if keep and not redirect_target else None,
             encoding=getattr(response, "encoding", None),
             body_digest=digest,
+            # browsers follow an HTTP Refresh: header like <meta http-equiv=refresh>
+            refresh=(response.headers.get(b"Refresh") or b"").decode("latin-1")[:2000] or None,
             referer=(response.request.headers.get(b"Referer") or b"").decode("latin-1") or None
             if response.request
             else None,
         )
         if digest is None or self._links_followed(response.url, digest):
             return
-        yield from self.follow_links(response, seed, meta.get("hw_depth", 0) + 1)
+        yield from self.follow_links(response, seed, depth + 1)
 
     def _links_followed(self, url: str, digest: bytes) -> bool:
         """Whether the links of this very text at this URL were already followed.
@@ -606,3 +619,14 @@ class HijackSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         logger.debug("optional fetch failed %s: %s", request.url, failure.getErrorMessage())
         return list(self.sitemap_answered(request.meta["hw_site"]))
+
+    def aux_dropped(self, request: Request) -> None:
+        """On ``request_dropped``: a robots.txt or sitemap request (``hw_site`` without
+        ``hw_depth``) the scheduler refused gets no callback or errback; it counts as
+        answered, so its site does not wait for it."""
+        meta = request.meta
+        if "hw_site" not in meta or "hw_depth" in meta:
+            return
+        logger.debug("optional fetch dropped %s", request.url)
+        for follow_up in self.sitemap_answered(meta["hw_site"]):
+            self.crawler.engine.crawl(follow_up)
