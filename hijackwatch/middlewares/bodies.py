@@ -23,20 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
-from scrapy.exceptions import NotConfigured, StopDownload
+from scrapy.exceptions import StopDownload
 from scrapy.utils._compression import brotli, zstd
 
 from hijackwatch.detect import Finding
 from hijackwatch.items import PageItem
-from hijackwatch.profiles import PARTIAL_BODY, cut_note
+from hijackwatch.profiles import MAX_GZIP_MEMBERS, PARTIAL_BODY, cut_note
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +51,7 @@ def _inflate(body: bytes, wbits: int) -> Iterator[bytes]:
     something was decoded (Scrapy's gunzip keeps such pages too) and raises otherwise.
     """
     stream = zlib.decompressobj(wbits)
-    data, produced = body, False
+    data, produced, members = body, False, 1
     while data:
         try:
             chunk = stream.decompress(data, CHUNK)
@@ -67,6 +64,11 @@ def _inflate(body: bytes, wbits: int) -> Iterator[bytes]:
             yield chunk
         if stream.eof:  # a gzip body may hold several members; deflate holds one
             data = stream.unused_data if wbits > zlib.MAX_WBITS else b""
+            if data and members >= MAX_GZIP_MEMBERS:  # each copies the rest: quadratic
+                if produced:
+                    return
+                raise zlib.error(f"more than {MAX_GZIP_MEMBERS} gzip members")
+            members += 1
             stream = zlib.decompressobj(wbits)
             continue
         left = stream.unconsumed_tail
@@ -143,17 +145,11 @@ class BoundedCompressionMiddleware(HttpCompressionMiddleware):
     signal, once it passes the limit (``StopDownload(fail=False)`` keeps what arrived).
     """
 
-    def __init__(self, stats: StatsCollector | None = None, *, crawler: Crawler) -> None:
+    def __init__(self, *, crawler: Crawler) -> None:  # built by Scrapy's from_crawler
         super().__init__(crawler=crawler)
         crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
         self._cutting = False  # in a page view's process_response (synchronous)
         self._cut = False  # a decoding step in it was cut
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("COMPRESSION_ENABLED"):
-            raise NotConfigured
-        return cls(crawler=crawler)
 
     def process_request(self, request: Request) -> None:
         super().process_request(request)

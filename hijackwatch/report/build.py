@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import CTE, Integer, case, column, func, select, text, values
 
-from hijackwatch.seeds import site_key
+from hijackwatch.seeds import same_site, site_key
 from hijackwatch.storage import Database, StorageError
 from hijackwatch.storage.engine import redact
 from hijackwatch.storage.incidents import unseen_sites
@@ -223,7 +223,8 @@ def _answer(site: str, status: int | None, moved_to: str | None, error: str | No
     """What fetches of an unreadable site got: an HTTP status, where they were sent, or
     an error text (``moved_to``: the final URL when it is not the page asked for)."""
     if status is not None and not 200 <= status <= 299:
-        if 300 <= status <= 399 and moved_to and site_key(moved_to) != site:
+        # (a subdomain is the site's own, as the spider treats it)
+        if 300 <= status <= 399 and moved_to and not same_site(site, site_key(moved_to) or ""):
             return f"redirects off-site to {urlsplit(moved_to).hostname}"
         return f"HTTP {status}"
     if error:
