@@ -207,7 +207,7 @@ Fetch = Callable[[str, Profile], View]
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # every hop is decided (and recorded) by fetch_url
+        return None  # every hop is decided (and recorded) by fetch_page
 
 
 # what a hostile server can make a fetch raise: http.client's protocol errors (a bad
@@ -380,7 +380,7 @@ def decode_content(body: bytes, content_encoding: str | None, limit: int) -> tup
 
 
 class Fetched(NamedTuple):
-    """What :func:`fetch_page` got; its first four fields are :func:`fetch_url`'s."""
+    """What :func:`fetch_page` got."""
 
     status: int
     final_url: str
@@ -388,27 +388,6 @@ class Fetched(NamedTuple):
     charset: str | None
     refresh: str | None  # the HTTP Refresh: header
     cut_at: int | None  # the body was longer and cut at this many bytes
-
-
-def fetch_url(
-    url: str,
-    headers: Mapping[str, str],
-    *,
-    timeout: float = 15.0,
-    max_bytes: int = PAGE_MAX_BYTES,
-    max_redirects: int = 5,
-    follow: Callable[[str, str], bool] | None = None,
-) -> tuple[int, str, bytes, str | None]:
-    """(status, final URL, body, charset) of a GET: :func:`fetch_page`'s first four."""
-    status, final, body, charset, _, _ = fetch_page(
-        url,
-        headers,
-        timeout=timeout,
-        max_bytes=max_bytes,
-        max_redirects=max_redirects,
-        follow=follow,
-    )
-    return status, final, body, charset
 
 
 def fetch_page(
@@ -477,11 +456,9 @@ def _fetch(
             cut = len(body) > max_bytes
             if body:
                 encoding = response.headers.get("Content-Encoding")
-                body, decoded_cut = decode_content(
-                    body[:max_bytes], encoding, max(max_bytes, DECODED_MAX_BYTES)
-                )
-                cut = cut or decoded_cut or len(body) > max_bytes
-                body = body[:max_bytes]
+                # decoded up to max_bytes (a script: 512 KB), cut there, not 10 MB first
+                body, decoded_cut = decode_content(body[:max_bytes], encoding, max_bytes)
+                cut = cut or decoded_cut
         cut_at = max_bytes if cut else None
         if status in REDIRECT_STATUSES and location:
             target = urljoin(current, location.strip())
@@ -568,13 +545,11 @@ def _script_findings(
 
     def load(script_url: str) -> list:
         try:
-            _, _, body, charset = fetch_url(
-                script_url, headers, timeout=timeout, max_bytes=SCRIPT_MAX_BYTES
-            )
+            fetched = fetch_page(script_url, headers, timeout=timeout, max_bytes=SCRIPT_MAX_BYTES)
         except FETCH_ERRORS:
             return []
         # the server names the charset: an unknown one must not end the scan
-        source = body.decode(codec_name(charset) or "utf-8", "replace")
+        source = fetched.body.decode(codec_name(fetched.charset) or "utf-8", "replace")
         return external_script_findings(source, script_url)
 
     found = dict(zip(wanted, parallel_map(load, wanted, 4, FETCH_THREAD), strict=True))
@@ -653,7 +628,6 @@ __all__ = [
     "Profile",
     "View",
     "fetch_page",
-    "fetch_url",
     "fetch_view",
     "fetch_views",
     "parse_profiles",

@@ -78,9 +78,9 @@ class TimedHostnameResolver(CachingHostnameResolver):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> Self:
-        settings = crawler.settings
-        cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"))
+        resolver = super().from_crawler(crawler, reactor)  # its DNS cache settings
+        resolver.timeout = crawler.settings.getfloat("DNS_TIMEOUT")
+        return resolver
 
     def resolveHostName(
         self,

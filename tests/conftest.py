@@ -121,6 +121,24 @@ def http_server(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") 
         httpd.server_close()
 
 
+def reply(
+    handler: BaseHTTPRequestHandler,
+    body: bytes,
+    content_type: str | None = "text/html",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer a test server's request with ``body`` (and its Content-Length)."""
+    handler.send_response(status)
+    if content_type is not None:
+        handler.send_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def db_rows(db_url: str, sql: str, **params: Any) -> list[Any]:
     """The rows of one query against a database URL (engine opened and disposed)."""
     from sqlalchemy import create_engine, text

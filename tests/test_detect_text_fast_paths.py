@@ -18,6 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hijackwatch.detect import detectors, summary
+from hijackwatch.detect import text as text_module
 from hijackwatch.detect.document import parse
 from hijackwatch.detect.lexicon import SEPARATOR, _script, lexicon
 from hijackwatch.detect.summary import _tokens, simhash
@@ -129,12 +130,21 @@ def test_long_mostly_ascii_texts_match_the_reference(parts: list[tuple[int, str]
     assert normalise(text) == expected
 
 
-def test_long_page_texts_normalise_like_the_reference() -> None:
+def test_long_page_texts_normalise_like_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whole texts of mostly-Latin pages, long enough for the sparse path."""
     texts = [t for t in _corpus_texts() if len(t) >= 2048 and not t.isascii()]
-    texts.append(("Straße ÀÉÎ Ωmega ΣΑΣ naïve café " * 100) + "臺灣")
+    # sparse enough for that path (one extra UTF-8 byte per 16 characters at most), with
+    # the cases it hands back: Σ (lowered by context) and Traditional Chinese
+    sample = ("Straße ÀÉÎ Ωmega ΣΑΣ naïve café " + "x" * 200) * 20 + "臺灣"
+    texts.append(sample)
+    sparse: list[str] = []
+    real = text_module._normalise_sparse
+    monkeypatch.setattr(
+        text_module, "_normalise_sparse", lambda t, raw: sparse.append(t) or real(t, raw)
+    )
     for text in texts:
         assert normalise(text) == reference_normalise(text)
+    assert sample in sparse, "the sample no longer reaches the sparse path"
 
 
 _ANCHOR_PIECES = st.one_of(

@@ -17,7 +17,7 @@ from hijackwatch.profiles import (
     BUILTIN_PROFILES,
     DEFAULT_PROFILES,
     Profile,
-    fetch_url,
+    fetch_page,
     fetch_view,
     parse_profiles,
     scan_url_views,
@@ -168,7 +168,7 @@ def test_fetch_is_bounded_in_size_and_time() -> None:
     site = SiteSpec("bounded", {"/big": big, "/hang": Page(body=b"", hang=5.0)})
     with FixtureWeb(sites=[site], first_address=90) as fixture:
         base = fixture.seeds[0]
-        status, final, body, _ = fetch_url(base + "big", {}, max_bytes=1000)
+        status, final, body, *_ = fetch_page(base + "big", {}, max_bytes=1000)
         assert status == 200 and final == base + "big" and len(body) == 1000
         started = time.monotonic()
         view = fetch_view(base + "hang", BUILTIN_PROFILES["googlebot"], timeout=0.5)

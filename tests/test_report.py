@@ -644,11 +644,6 @@ NOT_SEEN = {
         [{"status": 302, "verdict": "clean", "final_url": "http://slot-gacor88.xyz/?ref=1"}],
         "redirects off-site to slot-gacor88.xyz",
     ),
-    # a non-HTML error answer recorded as a row (no analysis: verdict error)
-    "plain503.example": (
-        [{"status": 503, "verdict": "error", "error": "not an HTML page (text/plain)"}] * 2,
-        "HTTP 503 on every page",
-    ),
     "wall.example": (
         [{"status": 200, "verdict": "clean", "final_url": "http://wall.example/login"}],
         "redirects to http://wall.example/login",

@@ -24,7 +24,7 @@ from hijackwatch.profiles import (
     BUILTIN_PROFILES,
     DECODED_MAX_BYTES,
     MAX_GZIP_MEMBERS,
-    fetch_url,
+    fetch_page,
     fetch_view,
 )
 from tests.conftest import BENIGN_DIR, SEED_PAGE, http_server
@@ -235,7 +235,7 @@ def test_a_bad_gzip_stream_is_a_view_error(server: str) -> None:
 
 def test_the_fetch_asks_for_what_it_decodes(server: str) -> None:
     # the server gzips anyway; urllib alone would have sent "identity"
-    status, _, body, _ = fetch_url(server + "/gzip.html", {}, max_bytes=1000)
+    status, _, body, *_ = fetch_page(server + "/gzip.html", {}, max_bytes=1000)
     assert status == 200 and len(body) == 1000 and body.lstrip().startswith(b"<")
 
 

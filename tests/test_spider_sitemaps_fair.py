@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from hijackwatch.spiders.hijack import round_robin_shares
-from tests.conftest import SEED_PAGE, http_server
+from tests.conftest import SEED_PAGE, http_server, reply
 from tests.test_e2e_crawl import FAST, browser_verdicts, run_cli
 from tests.test_spider_links import SITEMAP_NS, _sitemap, _spider, _targets
 
@@ -65,11 +65,7 @@ def _site(files: dict[str, bytes], home: bytes = HOMEPAGE) -> type[BaseHTTPReque
             else:
                 self.send_error(404)
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, body, ctype)
 
     return Site
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import db_rows, http_server
+from tests.conftest import db_rows, http_server, reply
 from tests.test_e2e_crawl import FAST, browser_verdicts, run_cli
 
 
@@ -39,11 +39,7 @@ class _Sections(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, body)
 
 
 def test_another_url_of_a_listed_site_is_one_more_start_page(
@@ -71,11 +67,7 @@ def _answering(status: int, ctype: str, body: bytes) -> type[BaseHTTPRequestHand
             pass
 
         def do_GET(self) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, body, ctype, status)
 
     return Answer
 

@@ -16,16 +16,13 @@ from contextlib import ExitStack
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
-from scrapy import Request
 
 from hijackwatch.detect import analyse
-from tests.conftest import BENIGN_DIR, db_rows, http_server
+from tests.conftest import BENIGN_DIR, db_rows, http_server, reply
 from tests.test_e2e_crawl import FAST, run_cli
-from tests.test_spider_links import _spider
 
 CASINO = "http://slot-gacor88.xyz/"
 REFRESH = f"0; url={CASINO}"
@@ -64,12 +61,7 @@ class Site(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, body, None, headers=headers)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -196,11 +188,7 @@ class _SitemapIsHomepage(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, body)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -234,24 +222,6 @@ def test_a_sitemap_at_the_homepage_url_does_not_hold_the_links_until_idle(
     pages = [at for url, at in fetched.items() if url.startswith(site)]
     assert len(pages) == BUDGET
     assert max(pages) < fetched[f"{slow}/"], "links held until the crawl went idle"
-
-
-def test_a_dropped_sitemap_request_counts_as_answered() -> None:
-    spider = _spider()
-    (seed,) = spider.seeds
-    sitemap = spider.sitemap_request(seed, "http://site.example/sitemap.xml")
-    assert sitemap is not None and sitemap.dont_filter
-    state = spider.sitemaps[seed.key]
-    page = spider.page_request(seed, "http://site.example/a", 1)
-    assert page is not None
-    spider.aux_dropped(page)  # a page request is no sitemap fetch
-    assert state.pending == 1 and not state.settled
-    state.held["http://site.example/b"] = 2  # a link held back while the sitemap was out
-    crawled: list[Request] = []
-    spider.crawler.engine = SimpleNamespace(crawl=crawled.append)  # type: ignore[assignment]
-    spider.aux_dropped(Request(sitemap.url, meta=sitemap.meta))
-    assert state.settled
-    assert [(r.url, r.meta["hw_depth"]) for r in crawled] == [("http://site.example/b", 2)]
 
 
 # --- the Refresh: header --------------------------------------------------------------------

@@ -63,7 +63,7 @@ cdef enum:
     T_MARQUEE = 1 << 14
 
 cdef enum:
-    T_HEAD = T_SCRIPT | T_META | T_LINK | T_TITLE | T_BASE | T_STYLE | T_MARQUEE
+    T_HEAD = T_SCRIPT | T_META | T_LINK | T_TITLE | T_BASE | T_STYLE
 
 # Set by document.py (setup): classes, shared helpers and limits.
 cdef object Link = None
@@ -259,6 +259,7 @@ def scan(doc, _Element root):
     cdef const char* an
     cdef int flags
     cdef bint in_root
+    cdef bint judged  # a marquee's own attributes were looked at
     cdef int table_depth = 0
     cdef int listbox_depth = 0
     # root.iter() counts (cells, options) against document-wide XPath counts
@@ -272,7 +273,6 @@ def scan(doc, _Element root):
     cdef list id_values = []
     cdef list handlers = []  # //*/@onload | //*/@onerror | //*/@onpageshow, in order
     cdef list styles = []
-    cdef list marquees = []
     cdef list unseen_marquees = []
     cdef dict found = {}
     cdef dict srcs = {}
@@ -312,9 +312,11 @@ def scan(doc, _Element root):
                     if id_attr is not NULL:
                         id_values.append(attr_value(c, id_attr))
                         push(&id_nodes, c)
+                    judged = False
                     if style_attr is not NULL or hidden_attr is not NULL:
                         # //*/@style | //*/@hidden, the first max_hiding_attrs attributes
                         if hiding_attrs < max_hiding_attrs:
+                            judged = True
                             if flags & T_MARQUEE:
                                 el = elementFactory(pdoc, c)
                                 reason = attr_hidden(el)
@@ -329,10 +331,8 @@ def scan(doc, _Element root):
                                     reason = "hidden attribute"
                             if reason:
                                 found[elementFactory(pdoc, c) if el is None else el] = reason
-                        elif in_root and flags & T_MARQUEE:
-                            unseen_marquees.append(elementFactory(pdoc, c))
                         hiding_attrs += (style_attr is not NULL) + (hidden_attr is not NULL)
-                    elif in_root and flags & T_MARQUEE:
+                    if in_root and flags & T_MARQUEE and not judged:
                         unseen_marquees.append(elementFactory(pdoc, c))
                     if in_root and flags & T_HEAD:
                         if flags & T_SCRIPT:
@@ -360,8 +360,6 @@ def scan(doc, _Element root):
                         elif flags & T_TITLE:
                             if title is None:
                                 title = textOf(c) or ""
-                        elif flags & T_MARQUEE:
-                            marquees.append(elementFactory(pdoc, c))
                         else:
                             rel = "base" if flags & T_BASE else opt_attr(c, find_attr(c, "rel"))
                             if rel:
@@ -427,7 +425,7 @@ def scan(doc, _Element root):
         if reason:
             found[el] = reason
     doc.scripts.extend(handlers)
-    return id_values, HeadFacts(styles, marquees), found
+    return id_values, HeadFacts(styles, []), found  # marquees: judged above
 
 
 def visible(doc, _Element root):

@@ -8,6 +8,7 @@ links) is normal on the web, so most rules require spam content as well.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from bisect import bisect_right
@@ -550,7 +551,7 @@ def _mostly_empty(elements: list[etree._Element]) -> bool:
     """At least 60% of ``elements`` are _emptyish (all of them when there are three),
     counting only until that is reached."""
     count = len(elements)
-    need = 3 if count == 3 else next(k for k in range(count + 1) if k >= 0.6 * count)
+    need = 3 if count == 3 else math.ceil(0.6 * count)
     empty = 0
     for el in elements:
         if _emptyish(el):

@@ -124,12 +124,11 @@ BLOCK = (
 _REFRESH = re.compile(r"^\s*(\d{0,6})(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)", re.I)
 
 
-def refresh_value(content: str) -> tuple[int, str] | None:
+def refresh_value(content: str) -> tuple[int, str]:
     """(delay, target) of a refresh instruction: a ``<meta http-equiv=refresh>``'s
     content or an HTTP ``Refresh:`` header, which browsers read alike."""
-    m = _REFRESH.match(content[:2000])
-    if m is None:
-        return None
+    m = _REFRESH.match(content[:2000])  # every part optional: it always matches
+    assert m is not None
     return (int(m.group(1)) if m.group(1) else 0, m.group(2).strip())
 
 

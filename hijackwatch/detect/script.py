@@ -72,14 +72,15 @@ _NAV = (
 )
 _NAV_OWNER = re.compile(r"(?:window|self|top|parent|document)\s*\.\s*$")
 _TITLE_SET = re.compile(r"document\s*\.\s*title\s*=(?!=)\s*")
-# The same through the <title> element or a bracket ("ti"+"tle" joined).
-_TITLE_SET_OTHER = re.compile(
-    r"(?:getElementsByTagName\s*\(\s*['\"]title['\"]\s*\)\s*\[\s*0\s*\]"
-    r"|querySelector\s*\(\s*['\"]title['\"]\s*\))\s*\.\s*(?:innerHTML|innerText|textContent|text)"
-    r"\s*=(?!=)\s*"
-    r"|document\s*\[\s*['\"`]title['\"`]\s*\]\s*=(?!=)\s*"
+# The same through the <title> element or a bracket ("ti"+"tle" joined): one pattern
+# per leading literal, as for _NAV (an alternation is tried at every character).
+_TITLE_PROPERTY = r"\s*\.\s*(?:innerHTML|innerText|textContent|text)\s*=(?!=)\s*"
+_TITLE_SETS_OTHER = (
+    re.compile(r"getElementsByTagName\s*\(\s*['\"]title['\"]\s*\)\s*\[\s*0\s*\]" + _TITLE_PROPERTY),
+    re.compile(r"querySelector\s*\(\s*['\"]title['\"]\s*\)" + _TITLE_PROPERTY),
+    re.compile(r"document\s*\[\s*['\"`]title['\"`]\s*\]\s*=(?!=)\s*"),
 )
-_TITLE_SETS = (_TITLE_SET, _TITLE_SET_OTHER)
+_TITLE_SETS = (_TITLE_SET, *_TITLE_SETS_OTHER)
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]{0,60}")
 _BARE_URL = re.compile(r"https?://[^\s'\"`<>()]{3,300}", re.I)
 _WRITE = (
@@ -128,7 +129,7 @@ _DOMAIN_TOKENS = frozenset(
 )  # fmt: skip
 _DOMAIN_SPLIT = re.compile(r"[-_.\d]+")
 _DOMAIN_SHAPES = re.compile(
-    r"^(?:casino|slot|porn|xxx|togel|judi|gacor)|gacor|togel|maxwin|^bet[a-z]*\d|hg\d{3,}|\d{4,}"
+    r"^(?:casino|slot|porn|xxx|judi)|gacor|togel|maxwin|^bet[a-z]*\d|hg\d{3,}|\d{4,}"
     r"|[a-z]{2,}(?:88|888|777|168|365)(?:[a-z]|$)"
 )
 
@@ -462,7 +463,7 @@ _ACTION_MARKERS: tuple[_Marker, ...] = (
     (("location",), _NAV[0]),
     (("window", "open"), _NAV[1]),
     (("location",), _NAV[2]),
-    (("title",), _TITLE_SET_OTHER),
+    *((("title",), pattern) for pattern in _TITLE_SETS_OTHER),
     (("document",), re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()")),
     (("innerHTML",), _WRITE[1]),
     (("insertAdjacentHTML",), _WRITE[2]),

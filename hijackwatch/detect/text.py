@@ -154,6 +154,7 @@ def normalise(text: str) -> str:
     if not text:
         return ""
     if not text.isascii():  # O(1) in CPython
+        raw = None
         if len(text) >= _SPARSE_MIN_CHARS:
             raw = text.encode("utf-8", "surrogatepass")
             if (len(raw) - len(text)) * _SPARSE_MAX_SHARE <= len(text):
@@ -164,7 +165,9 @@ def normalise(text: str) -> str:
             # Nothing to fold and no case to change beyond ASCII letters, which
             # bytes.lower() changes alone (faster than str.lower() here; UTF-8
             # bytes below 0x80 are ASCII characters).
-            return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+            if raw is None:
+                raw = text.encode("utf-8", "surrogatepass")
+            return raw.lower().decode("utf-8", "surrogatepass")
         first = hit.start()  # nothing earlier is changeable
         # NFKC costs far more than a substring search; most pages only need it for a few
         # common characters (all changeable), swapped for exactly what NFKC gives them.

@@ -26,10 +26,9 @@ Priorities only order fetches (homepage 100, robots.txt and sitemaps 90, recheck
 sitemap URLs 50, links by depth): the split above does not depend on which response
 comes first. robots.txt and sitemap requests skip Scrapy's duplicate filter (a
 sitemap may be at a page's URL, ``Sitemap: https://site/``; ``sitemaps_seen`` already
-reads each once), and one dropped all the same (``request_dropped``) counts as answered:
-a request that never reaches a callback or errback would hold the site's links back
-until the whole crawl goes idle. At idle a site still waiting is settled with what it
-has read.
+reads each once): a dropped request reaches neither callback nor errback and would
+hold the site's links back until the whole crawl goes idle. At idle a site still
+waiting is settled with what it has read.
 """
 
 from __future__ import annotations
@@ -237,7 +236,6 @@ class HijackSpider(scrapy.Spider):
             spider.recheck_db = db_url_setting(settings)  # where StoragePipeline writes
         spider.seeds = spider._load_seeds(settings.getlist("HIJACKWATCH_SEED_LIST"))
         crawler.signals.connect(spider.settle_waiting_sites, signal=signals.spider_idle)
-        crawler.signals.connect(spider.aux_dropped, signal=signals.request_dropped)
         return spider
 
     def _load_seeds(self, inline: list[str]) -> list[Seed]:
@@ -619,14 +617,3 @@ class HijackSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         logger.debug("optional fetch failed %s: %s", request.url, failure.getErrorMessage())
         return list(self.sitemap_answered(request.meta["hw_site"]))
-
-    def aux_dropped(self, request: Request) -> None:
-        """On ``request_dropped``: a robots.txt or sitemap request (``hw_site`` without
-        ``hw_depth``) the scheduler refused gets no callback or errback; it counts as
-        answered, so its site does not wait for it."""
-        meta = request.meta
-        if "hw_site" not in meta or "hw_depth" in meta:
-            return
-        logger.debug("optional fetch dropped %s", request.url)
-        for follow_up in self.sitemap_answered(meta["hw_site"]):
-            self.crawler.engine.crawl(follow_up)

@@ -89,13 +89,13 @@ def _page_key(site: str, url: str, profile: str | None, fetched: datetime | None
     return None if fetched is None else (site, url, profile or "browser", fetched)
 
 
-@functools.cache
 def _revision_number(revision: str | None) -> int:
     """``0002`` of ``0002_add_x``; -1 for a revision not numbered like ours."""
     head, _, _ = (revision or "").partition("_")
     return int(head) if head.isdigit() else -1
 
 
+@functools.cache
 def _migrations() -> ScriptDirectory:
     """The migration scripts, read once: an out-of-date check reads them up to three times."""
     return ScriptDirectory(str(MIGRATIONS_DIR))
