@@ -23,7 +23,7 @@ from tests.test_storage import SITE_A, write_two_runs
 from tests.test_storage_pipeline import pg_proxy
 
 SECRET = "s3cret"
-FUTURE_REVISION = "0002_from_a_newer_hijackwatch"
+FUTURE_REVISION = "0003_from_a_newer_hijackwatch"
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

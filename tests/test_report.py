@@ -434,7 +434,7 @@ def test_report_cli(scenario_db: Database, tmp_path: Path) -> None:
 def test_db_cli_upgrade_status_prune(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     first = run_cli("db", "upgrade", "--db", url)
-    assert first.returncode == 0 and "(empty) -> 0001_baseline" in first.stdout
+    assert first.returncode == 0 and "(empty) -> 0002_site_runs" in first.stdout
     assert "already current" in run_cli("db", "upgrade", "--db", url).stdout
     db = Database(url)
     write_two_runs(db)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
@@ -314,6 +315,42 @@ def test_schema_doc_matches_database(sqlite_url: str) -> None:
         insp = inspect(conn)
         actual_views = {v: {c["name"] for c in insp.get_columns(v)} for v in insp.get_view_names()}
     assert documented("view") == actual_views
+    db.dispose()
+
+
+def site_statuses(db: Database, view: str = "site_history") -> dict[tuple[int, str], str]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT run_id, site, status FROM {view}")).all()
+    return {(run_id, site): status for run_id, site, status in rows}
+
+
+def test_views_call_a_site_the_run_did_not_see_error(db_url: str) -> None:
+    """503 on every page is the site hiding, not the site clean: SQL users get what the
+    report says. Runs settled before revision 0002 (no site_runs rows) keep the old
+    reading, and the revision migrates down and up again with data in place."""
+    db = Database(db_url)
+    db.ensure_schema()
+    blocked = [
+        {"url": f"http://{SITE_B}/", "site": SITE_B, "status": 503, "verdict": "clean"},
+        {"url": f"http://{SITE_B}/about", "site": SITE_B, "status": None, "error": "timeout"},
+    ]
+    run = write_run(db, RUN2[:3] + blocked, RUN2_AT)
+    assert run.cleaned_sites == []
+    expected = {(run.run_id, SITE_A): "clean", (run.run_id, SITE_B): "error"}
+    assert site_statuses(db) == expected
+    latest = site_statuses(db, "latest_site_status")
+    assert latest == expected
+    cfg = db.alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001_baseline")
+    assert site_statuses(db)[(run.run_id, SITE_B)] == "clean"  # the old view
+    db.upgrade()
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM site_runs")).scalar() == 0
+    assert site_statuses(db)[(run.run_id, SITE_B)] == "clean"  # settled before 0002
+    resettled = write_run(db, blocked, RUN2_AT + timedelta(days=1))
+    assert site_statuses(db)[(resettled.run_id, SITE_B)] == "error"
     db.dispose()
 
 

@@ -32,10 +32,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
-from hijackwatch.storage.models import CrawlRun, Incident, Page, Site
+from hijackwatch.storage.models import CrawlRun, Incident, Page, Site, SiteRun
 
 T = TypeVar("T")
 IN_LIST_MAX = 500  # values per SQL IN list
@@ -267,9 +267,12 @@ def settle_run(session: Session, run: CrawlRun) -> None:
     for i in incidents:
         if i.scope == "page":
             page_open.setdefault(i.site_id, {})[i.url or ""] = i
+    # Settling again (import-spool) rewrites the run's record of what it saw.
+    session.execute(delete(SiteRun).where(SiteRun.run_id == run.id))
     for site_id, urls in states.items():
         # a 403/5xx or "Access denied" everywhere is the site hiding, not the site clean
         seen = any(state.ok for state in urls.values())
+        session.add(SiteRun(run_id=run.id, site_id=site_id, seen=seen))
         hijacked = sorted(u for u, state in urls.items() if state.hijacked)
         site_pages = page_open.get(site_id, {})
         for url in hijacked:

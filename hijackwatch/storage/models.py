@@ -79,6 +79,22 @@ class Site(Base):
     )
 
 
+class SiteRun(Base):
+    """Whether a run *saw* a site (storage/incidents.py's rule: a 2xx analysed at the
+    page asked for), written when the run settles. The SQL views read it, so a site
+    that answered 403/5xx everywhere is ``error`` there as in the report, not ``clean``."""
+
+    __tablename__ = "site_runs"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen: Mapped[bool]
+
+
 class Page(Base):
     """One fetch of one URL under one visitor profile in one run."""
 
