@@ -436,17 +436,21 @@ class PendingAlerts:
 
 
 def _deliver(
-    url: str, payload: dict[str, Any] | None, pending: PendingAlerts, **kwargs: Any
+    url: str,
+    payload: dict[str, Any] | None,
+    pending: PendingAlerts,
+    redeliver: bool = True,
+    **kwargs: Any,
 ) -> bool | None:
     """Pending alerts first, in order, then this run's. The first pending one that fails
     stops the queue (the receiver is down: each would cost the full retry series) and
     this run's alert joins the queue untried, so the receiver still gets them in order."""
     queued = pending.load()
-    if queued:
+    if queued and redeliver:
         log.info("%d undelivered alert(s) in %s: sending them first", len(queued), pending.path)
     delivered: set[str] = set()
-    blocked = False
-    for alert in queued:
+    blocked = bool(queued) and not redeliver
+    for alert in queued if redeliver else ():
         outcome = _send(url, alert | {"redelivered": True}, **kwargs)
         if outcome == FAILED:
             blocked = True
@@ -474,6 +478,7 @@ def notify_run(
     *,
     pending_dir: Path | None = None,
     create_pending_dir: bool = False,
+    redeliver: bool = True,
     **kwargs: Any,
 ) -> bool | None:
     """Send the run's alert if there is something to say. None when nothing was sent
@@ -481,7 +486,8 @@ def notify_run(
 
     With ``pending_dir`` (the spool directory), alerts earlier runs could not deliver are
     sent first, even by a run without changes, to the current ``url``, and this run's
-    alert is kept there if it fails too.
+    alert is kept there if it fails too. ``redeliver=False`` (a forced stop, which must
+    not take long) sends none of them: this run's alert then joins their queue untried.
     """
     if not url:
         return None
@@ -490,7 +496,7 @@ def notify_run(
         if pending_dir is None:
             return None if payload is None else send_alert(url, payload, **kwargs)
         pending = PendingAlerts(pending_dir, create=create_pending_dir)
-        return _deliver(url, payload, pending, **kwargs)
+        return _deliver(url, payload, pending, redeliver=redeliver, **kwargs)
     except Exception:  # an alert bug must not fail the crawl
         log.exception("alert for run %s failed", outcome.run_id)
         return False if outcome.has_changes else None

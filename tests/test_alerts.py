@@ -340,6 +340,24 @@ def test_pending_alerts_are_bounded_and_a_down_receiver_costs_one_series_per_run
     assert "run(s) 1" in caplog.text and "run(s) 2" in caplog.text
 
 
+def test_a_forced_stop_queues_its_alert_behind_pending_ones_untried(tmp_path: Path) -> None:
+    """redeliver=False (a forced stop must not take long): no pending alert is sent, and
+    this run's joins their queue untried; with an empty queue it gets its one try."""
+    with Receiver(fail_first=1) as flaky:
+        first = outcome(run_id=1, new_hijacked_sites=["a.example"])
+        assert notify_run(flaky.url, first, pending_dir=tmp_path, attempts=1) is False
+        second = outcome(run_id=2, new_hijacked_sites=["b.example"])
+        sent = notify_run(flaky.url, second, pending_dir=tmp_path, redeliver=False, attempts=1)
+        assert sent is False and flaky.attempts == 1  # the receiver is up again: not asked
+    assert [alert["run_id"] for alert in pending_alerts(tmp_path)] == [1, 2]
+    with Receiver() as healthy:
+        third = outcome(run_id=3, new_hijacked_sites=["c.example"])
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        assert notify_run(healthy.url, third, pending_dir=empty, redeliver=False) is True
+        assert [call["run_id"] for call in healthy.calls] == [3]
+
+
 def test_an_alert_with_nowhere_to_wait_is_reported_not_raised(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

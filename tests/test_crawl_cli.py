@@ -26,8 +26,9 @@ FAST = ["-s", "HIJACKWATCH_LOOPBACK_ONLY=1", "-s", "RETRY_ENABLED=0", "-s", "LOG
 class Site:
     """A small site on 127.0.0.x; ``/hang`` (linked from the homepage) never answers."""
 
-    def __init__(self, host: str = "127.0.0.61") -> None:
+    def __init__(self, host: str = "127.0.0.61", bodies: dict[str, bytes] | None = None) -> None:
         release = self.release = threading.Event()
+        own = bodies or {}
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
@@ -44,10 +45,13 @@ class Site:
                     return
                 links = "".join(f"<a href='{p}'>{p}</a> " for p in [*PAGES, "/hang"])
                 body = (
-                    f"<html><head><title>Library {self.path}</title></head><body>"
-                    f"<p>Opening hours of the municipal library, nine to five.</p>{links}"
-                    "</body></html>"
-                ).encode()
+                    own.get(self.path)
+                    or (
+                        f"<html><head><title>Library {self.path}</title></head><body>"
+                        f"<p>Opening hours of the municipal library, nine to five.</p>{links}"
+                        "</body></html>"
+                    ).encode()
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -202,6 +206,43 @@ def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     assert stored == {site.url.rstrip("/") + p for p in PAGES}
     assert "run 1: interrupted" in stdout
     assert not list(tmp_path.glob("hijackwatch-spool-*"))  # imported and removed
+
+
+def test_forced_stop_sends_the_interrupted_runs_alert(tmp_path: Path) -> None:
+    """The run settled by a forced stop found a hijacked page: the webhook hears of it."""
+    from tests.test_alerts import Receiver
+
+    hijacked = (REPO.parent / "shared" / "samples" / "seed-page.html").read_bytes()
+    site = Site("127.0.0.62", bodies={"/c.html": hijacked})
+    seeds, db = seeds_for(site, tmp_path)
+    with Receiver() as receiver:
+        proc = spawn(
+            *crawl_args(
+                seeds,
+                f"sqlite:///{db}",
+                "DOWNLOAD_TIMEOUT=90",
+                "HIJACKWATCH_PROFILE_MODE=off",
+                "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+            ),
+            "--notify",
+            receiver.url,
+        )
+        err = Lines(proc.stderr)  # type: ignore[arg-type]
+        try:
+            err.wait_for(r"1 hijacked pages on 1 sites")  # the rest wait for /hang
+            force_stop(proc, err)
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            site.close()
+        calls = list(receiver.calls)
+    assert proc.returncode == 0, err.text
+    assert query(db, "SELECT status FROM crawl_runs") == [("interrupted",)]
+    assert len(calls) == 1, err.text
+    host = site.url.split("/")[2]
+    assert calls[0]["run_status"] == "interrupted" and calls[0]["new_hijacked_sites"] == [host]
 
 
 def test_forced_stop_during_a_write_held_by_a_postgresql_lock_stores_no_page_twice(

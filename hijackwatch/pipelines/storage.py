@@ -58,9 +58,10 @@ logger = logging.getLogger(__name__)
 
 INTERRUPTED_REASONS = ("shutdown", "cancelled")
 STORAGE_FAILED = "storage_failed"  # close reason: nothing takes the pages any more
-# s a forced stop waits, at most, for the database (writes in flight, then the import):
+# Seconds a forced stop waits, at most, for the database (writes in flight, then the import):
 # the operator has just said "stop now", and the write timeout may be minutes
 SALVAGE_WAIT = 10.0
+FORCED_ALERT_TIMEOUT = 5.0  # a forced stop's one try at the run's alert
 
 
 def run_status(reason: str | None) -> str:
@@ -590,16 +591,20 @@ class StoragePipeline:
             self.stats.set_value("hijackwatch/run_status", "unrecorded")
             return
         self._record(outcome)
-        sent = await asyncio.to_thread(
-            notify_run,
+        await asyncio.to_thread(self._notify, outcome)
+        await asyncio.to_thread(self.db.dispose)
+
+    def _notify(self, outcome: RunOutcome, **send: Any) -> None:
+        """Send the run's alert (blocking); ``send``: notify_run's options."""
+        sent = notify_run(
             self.notify_url,
             outcome,
             pending_dir=self.spool_dir,  # undelivered alerts wait next to the spool files
             create_pending_dir=self.spool_dir_configured,
+            **send,
         )
         if sent is not None:
             self.stats.set_value("hijackwatch/alert_sent", sent)
-        await asyncio.to_thread(self.db.dispose)
 
     # -- forced stop ------------------------------------------------------------------
 
@@ -624,7 +629,8 @@ class StoragePipeline:
         twice. Only once they have all returned is the file imported (import-spool skips
         the pages one of them committed after all). All within ``salvage_wait``; past it,
         or once ``abandon`` is set (a signal handler may set it), the file is left for
-        ``db import-spool``.
+        ``db import-spool``. A settled run's alert then gets one try of at most
+        ``FORCED_ALERT_TIMEOUT``; undelivered, it waits with the pending alerts.
         """
         if self.run_id is None:
             return None
@@ -679,6 +685,11 @@ class StoragePipeline:
         if imported.outcome is not None:
             self._record(imported.outcome)
             self.stats.set_value("hijackwatch/run_status", imported.outcome.status)
+            # An interrupted run can find new hijacks: its alert gets one short try (the
+            # operator wants out), else it waits with the pending alerts for the next run.
+            self._notify(
+                imported.outcome, redeliver=False, attempts=1, timeout=FORCED_ALERT_TIMEOUT
+            )
         return imported.outcome
 
     def _record(self, outcome: RunOutcome) -> None:
