@@ -87,6 +87,9 @@ class Profile:
     name: str
     user_agent: str
     referer: str | None = None  # template: {host} and {query} (the host, URL-quoted)
+    # What that visitor's software sends: kits that serve spam to Chinese search traffic
+    # only can test it. None: no Accept-Language at all (Googlebot sends none).
+    accept_language: str | None = "en-US,en;q=0.9"
 
     @property
     def is_baseline(self) -> bool:
@@ -103,8 +106,13 @@ class Profile:
         host = urlsplit(url).hostname or ""
         return self.referer.replace("{host}", host).replace("{query}", quote(host, safe=""))
 
-    def headers_for(self, url: str) -> dict[str, str]:
-        headers = {"User-Agent": self.user_agent}
+    def headers_for(self, url: str) -> dict[str, str | None]:
+        """Request headers; a None value means the header is not sent (the crawl's
+        default headers would otherwise add Scrapy's ``Accept-Language: en``)."""
+        headers: dict[str, str | None] = {
+            "User-Agent": self.user_agent,
+            "Accept-Language": self.accept_language,
+        }
         referer = self.referer_for(url)
         if referer:
             headers["Referer"] = referer
@@ -115,10 +123,10 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile(BASELINE, DESKTOP_UA),
-        Profile("googlebot", GOOGLEBOT_UA),
-        Profile("googlebot-mobile", GOOGLEBOT_MOBILE_UA),
-        Profile("baiduspider", BAIDUSPIDER_UA),
-        Profile("search-baidu", DESKTOP_UA, BAIDU_SEARCH),
+        Profile("googlebot", GOOGLEBOT_UA, accept_language=None),
+        Profile("googlebot-mobile", GOOGLEBOT_MOBILE_UA, accept_language=None),
+        Profile("baiduspider", BAIDUSPIDER_UA, accept_language="zh-cn,zh-tw"),
+        Profile("search-baidu", DESKTOP_UA, BAIDU_SEARCH, "zh-CN,zh;q=0.9"),
         Profile("search-google-mobile", MOBILE_UA, GOOGLE_SEARCH),
     )
 }
@@ -132,7 +140,7 @@ def _custom(name: str, spec: Any) -> Profile:
         return BUILTIN_PROFILES[name]
     if not isinstance(spec, Mapping):
         raise ValueError(f"profile {name!r}: want an object with user_agent/referer, got {spec!r}")
-    unknown = set(spec) - {"user_agent", "referer"}
+    unknown = set(spec) - {"user_agent", "referer", "accept_language"}
     if unknown:
         raise ValueError(f"profile {name!r}: unknown keys {sorted(unknown)}")
     base = BUILTIN_PROFILES.get(name)
@@ -142,7 +150,10 @@ def _custom(name: str, spec: Any) -> Profile:
     referer = spec.get("referer", base.referer if base else None)
     if referer is not None and not (isinstance(referer, str) and referer.startswith("http")):
         raise ValueError(f"profile {name!r}: referer must be an http(s) URL template")
-    return Profile(name, user_agent, referer or None)
+    language = spec.get("accept_language", (base or BUILTIN_PROFILES[BASELINE]).accept_language)
+    if language is not None and not (isinstance(language, str) and language.isprintable()):
+        raise ValueError(f"profile {name!r}: accept_language must be a header value or null")
+    return Profile(name, user_agent, referer or None, language or None)
 
 
 def parse_profiles(value: Any = None) -> list[Profile]:
@@ -392,7 +403,7 @@ class Fetched(NamedTuple):
 
 def fetch_page(
     url: str,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str | None],
     *,
     timeout: float = 15.0,
     max_bytes: int = PAGE_MAX_BYTES,
@@ -411,7 +422,8 @@ def fetch_page(
     opener = urllib.request.build_opener(
         _NoRedirect, _HTTPHandler(watchdog), _HTTPSHandler(watchdog)
     )
-    headers = {"Accept-Encoding": ACCEPT_ENCODING, **headers}
+    sent = {name: value for name, value in headers.items() if value is not None}
+    headers = {"Accept-Encoding": ACCEPT_ENCODING, **sent}
     try:
         result = _fetch(opener, url, headers, deadline, max_bytes, max_redirects, follow)
     except FETCH_ERRORS as exc:

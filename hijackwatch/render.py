@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import os
@@ -298,6 +299,12 @@ class HostPolicy:
         return address is not None and any(address in net for net in self.networks)
 
 
+def _locale(accept_language: str | None) -> str | None:
+    """The first language tag of an Accept-Language value (``zh-CN,zh;q=0.9`` -> zh-CN)."""
+    first = (accept_language or "").split(",")[0].split(";")[0].strip()
+    return first or None
+
+
 class Renderer:
     """One headless Chromium, driven from its own worker thread, one fresh context per page."""
 
@@ -380,8 +387,18 @@ class Renderer:
             self._launcher_dir = sandbox_launcher(self.executable, self.user, self.launcher_dir)
         return os.path.join(self._launcher_dir, LAUNCHER), CHROMIUM_ARGS
 
-    def render(self, url: str, *, user_agent: str, referer: str | None = None) -> RenderResult:
-        """Load ``url`` and let its scripts run for ``settle`` s (call from the worker thread)."""
+    def render(
+        self,
+        url: str,
+        *,
+        user_agent: str,
+        referer: str | None = None,
+        accept_language: str | None = None,
+    ) -> RenderResult:
+        """Load ``url`` and let its scripts run for ``settle`` s (call from the worker thread).
+
+        ``accept_language`` is sent as such and its first tag is the browser's locale
+        (``navigator.language``, which kits read as well)."""
         from playwright.sync_api import Error as PlaywrightError
 
         result = RenderResult(url=url, referer=referer, final_url=url)
@@ -397,6 +414,10 @@ class Renderer:
         try:
             context = browser.new_context(
                 user_agent=user_agent,
+                locale=_locale(accept_language),
+                extra_http_headers={"Accept-Language": accept_language}
+                if accept_language
+                else None,
                 service_workers="block",
                 accept_downloads=False,
                 java_script_enabled=True,
@@ -480,11 +501,23 @@ class Renderer:
 
     # --- event-loop side ------------------------------------------------------------
     async def render_async(
-        self, url: str, *, user_agent: str, referer: str | None = None
+        self,
+        url: str,
+        *,
+        user_agent: str,
+        referer: str | None = None,
+        accept_language: str | None = None,
     ) -> RenderResult:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(
-            self.executor, lambda: self.render(url, user_agent=user_agent, referer=referer)
+            self.executor,
+            functools.partial(
+                self.render,
+                url,
+                user_agent=user_agent,
+                referer=referer,
+                accept_language=accept_language,
+            ),
         )
         try:
             return await asyncio.wait_for(

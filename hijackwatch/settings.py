@@ -9,6 +9,7 @@ environment.
 from __future__ import annotations
 
 from hijackwatch.middlewares.scripts import DEFAULT_SKIP_HOSTS
+from hijackwatch.profiles import BASELINE, BUILTIN_PROFILES
 from hijackwatch.seeds import loopback_only
 
 BOT_NAME = "hijackwatch"
@@ -43,10 +44,12 @@ HIJACKWATCH_DETECT_TIMEOUT = 60.0  # seconds one page's analysis may take; 0 = n
 HIJACKWATCH_LOOPBACK_ONLY = loopback_only()
 
 # --- being a careful visitor of hostile sites ------------------------------------------
-USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
+# The baseline visitor (profile "browser"): every other profile is compared with it.
+USER_AGENT = BUILTIN_PROFILES[BASELINE].user_agent
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": BUILTIN_PROFILES[BASELINE].accept_language,
+}
 ROBOTSTXT_OBEY = False  # owners scan their own sites; spam pages hide behind Disallow too
 TELNETCONSOLE_ENABLED = False  # no control port, ever
 REMOTE_CONTROL_ENABLED = False

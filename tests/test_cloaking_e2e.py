@@ -9,6 +9,7 @@ site, whose every response differs, must not.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlalchemy import create_engine, text
 
 from hijackwatch.demo import FixtureWeb
 from hijackwatch.demo.cloaking_sites import CLOAKED, HONEST, SCRIPTED, cloaking_sites
-from hijackwatch.profiles import DEFAULT_PROFILES
+from hijackwatch.profiles import BUILTIN_PROFILES, DEFAULT_PROFILES
+from tests.conftest import SEED_PAGE, db_rows, http_server, reply
 from tests.test_e2e_crawl import FAST, run_cli
 
 CLOAKING_KINDS = {"ua_cloaking", "referer_cloaking"}
@@ -146,3 +148,42 @@ def test_profiles_off_fetches_each_page_once(
     # external scripts are still analysed without profiles
     pages = by_page(web, rows)
     assert "script_redirect" in pages[("script-redirect", "/news/3.html", "browser")]["kinds"]
+
+
+def test_language_cloaking_is_seen_by_the_chinese_visitors(tmp_path: Path) -> None:
+    """A kit serving its spam to Chinese-speaking visitors only (Accept-Language zh) is
+    caught by the profiles that send what Baiduspider and a Baidu user's browser send;
+    each profile's language goes out as such (Googlebot sends none)."""
+    clean = (
+        b"<html><head><title>County library</title></head><body><h1>County library</h1>"
+        b"<p>Opening hours: nine to five, Monday to Saturday; closed on holidays.</p>"
+        b"<p>Our reading room has newspapers, magazines and free wireless access.</p>"
+        b"</body></html>"
+    )
+    sent: dict[tuple[str, str | None], str | None] = {}  # (UA, Referer) -> Accept-Language
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            language = self.headers.get("Accept-Language")
+            sent[(self.headers.get("User-Agent", ""), self.headers.get("Referer"))] = language
+            chinese = (language or "").lower().startswith("zh")
+            reply(self, SEED_PAGE.read_bytes() if chinese else clean)
+
+    with http_server(Handler, "127.0.0.70") as base:
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(base + "/\n", encoding="utf-8")
+        db_url = f"sqlite:///{tmp_path / 'hw.db'}"
+        result = run_cli("crawl", str(seeds), "--db", db_url, "-q", *FAST)
+        assert result.returncode == 0, result.stderr[-3000:]
+    verdicts = dict(db_rows(db_url, "SELECT profile, verdict FROM pages"))
+    assert verdicts["browser"] == verdicts["googlebot"] == "clean"
+    assert verdicts["baiduspider"] == verdicts["search-baidu"] == "hijacked"
+    by_profile = {
+        name: sent[(p.user_agent, p.referer_for(base + "/"))]
+        for name, p in BUILTIN_PROFILES.items()
+    }
+    assert by_profile == {name: p.accept_language for name, p in BUILTIN_PROFILES.items()}
+    assert by_profile["googlebot"] is None and by_profile["baiduspider"] == "zh-cn,zh-tw"

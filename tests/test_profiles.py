@@ -71,12 +71,21 @@ def test_custom_profiles_from_json_and_dicts() -> None:
         assert sogou.kind == "referer_cloaking" and profiles["bingbot"].kind == "ua_cloaking"
         assert sogou.headers_for("https://www.county.gov.cn/a?b=1") == {
             "User-Agent": "Mozilla/5.0 X",
+            "Accept-Language": "en-US,en;q=0.9",  # the baseline's, unless given
             "Referer": "https://www.sogou.com/web?query=www.county.gov.cn",
         }
         assert profiles["baiduspider"].user_agent == BAIDUSPIDER_UA
     # a built-in name may be given another user agent and keeps its referer
     moved = parse_profiles({"search-baidu": {"user_agent": "UA/2"}})[1]
     assert moved.user_agent == "UA/2" and moved.referer == BUILTIN_PROFILES["search-baidu"].referer
+    assert moved.accept_language == "zh-CN,zh;q=0.9"
+    # and a language of its own, or none at all
+    spec = {
+        "ja-visitor": {"user_agent": "UA/3", "accept_language": "ja-JP"},
+        "bot": {"user_agent": "bot/1", "accept_language": None},
+    }
+    languages = {p.name: p.accept_language for p in parse_profiles(spec)}
+    assert languages == {"browser": "en-US,en;q=0.9", "ja-visitor": "ja-JP", "bot": None}
 
 
 @pytest.mark.parametrize(
@@ -87,6 +96,8 @@ def test_custom_profiles_from_json_and_dicts() -> None:
         ({"x": {"referer": "https://a/"}}, "needs a user_agent"),
         ({"x": {"user_agent": "a", "referer": "ftp://a/"}}, "referer must be"),
         ({"x": {"user_agent": "a", "cookie": "1"}}, "unknown keys"),
+        ({"x": {"user_agent": "a", "accept_language": "zh\r\nX-Evil: 1"}}, "accept_language"),
+        ({"x": {"user_agent": "a", "accept_language": 7}}, "accept_language"),
         ("bad name!", "bad profile name"),
         ("{not json", "Expecting"),
         (42, "cannot read"),
@@ -101,7 +112,8 @@ def test_search_referer_uses_the_page_host() -> None:
     profile = BUILTIN_PROFILES["search-baidu"]
     assert profile.referer_for("http://127.0.0.9:8080/x") == "https://www.baidu.com/s?wd=127.0.0.9"
     assert BUILTIN_PROFILES["googlebot"].headers_for("http://a.example/") == {
-        "User-Agent": BUILTIN_PROFILES["googlebot"].user_agent
+        "User-Agent": BUILTIN_PROFILES["googlebot"].user_agent,
+        "Accept-Language": None,  # Googlebot sends none: not sent
     }
     assert names(with_profiles(parse_profiles(), ["googlebot"])) == ["browser", "googlebot"]
 

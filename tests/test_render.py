@@ -52,6 +52,13 @@ LEAKY = html_page(
     "<script>fetch('http://example.org/beacon').catch(function(){});"
     "try{new WebSocket('ws://example.net/socket')}catch(e){}</script>",
 )
+# Sends Chinese-speaking visitors only to the casino (kits read navigator.language).
+CHINESE_ONLY = html_page(
+    "County library",
+    "<p>Opening hours: nine to five.</p><script>"
+    f"if (navigator.language.toLowerCase().indexOf('zh') === 0) location.href = '{CASINO}';"
+    "</script>",
+)
 
 
 def test_host_policy() -> None:
@@ -73,7 +80,11 @@ def test_host_policy() -> None:
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[FixtureWeb]:
-    sites = [*cloaking_sites(1), SiteSpec("leaky", {"/": page(LEAKY)})]
+    sites = [
+        *cloaking_sites(1),
+        SiteSpec("leaky", {"/": page(LEAKY)}),
+        SiteSpec("chinese-only", {"/": page(CHINESE_ONLY)}),
+    ]
     with FixtureWeb(sites=sites, first_address=100) as fixture:
         yield fixture
 
@@ -106,9 +117,26 @@ def render_once(r: Renderer) -> RenderResult:
 
 def render(r: Renderer, url: str, profile: Profile = SEARCH) -> RenderResult:
     job = r.executor.submit(
-        r.render, url, user_agent=profile.user_agent, referer=profile.referer_for(url)
+        r.render,
+        url,
+        user_agent=profile.user_agent,
+        referer=profile.referer_for(url),
+        accept_language=profile.accept_language,
     )
     return job.result(timeout=180)
+
+
+@needs_chromium
+def test_the_rendered_visitor_speaks_its_profiles_language(
+    web: FixtureWeb, renderer: Renderer
+) -> None:
+    """search-baidu's browser says zh-CN (header and navigator.language): a script that
+    sends only Chinese-speaking visitors away is seen; an English browser stays."""
+    url = web.base_of("chinese-only")
+    chinese = render(renderer, url)
+    assert chinese.final_url == CASINO and CASINO in chinese.blocked
+    english = render(renderer, url, BROWSER)
+    assert english.error is None and english.final_url == url
 
 
 @needs_chromium

@@ -245,7 +245,10 @@ class CloakingPipeline:
         self.rendered += 1
         profile = self.render_profile
         result = await self.renderer.render_async(
-            item.url, user_agent=profile.user_agent, referer=profile.referer_for(item.url)
+            item.url,
+            user_agent=profile.user_agent,
+            referer=profile.referer_for(item.url),
+            accept_language=profile.accept_language,
         )
         self.stats.inc_value("hijackwatch/rendered_pages")
         if result.error and not result.navigations:
