@@ -28,6 +28,7 @@ from hijackwatch.detect.text import (
     _T2S,
     _ZERO_WIDTH,
     _special,
+    collapse_ws,
     has_cjk_thai,
     normalise,
 )
@@ -101,9 +102,10 @@ def test_random_mixtures_match_the_reference(text: str) -> None:
 
 
 # Long texts with few non-ASCII characters take normalise()'s sparse path; these
-# characters exercise each of its branches (NFKC, context-folded sigma, lower cases
-# of other lengths, the Kelvin sign lowering to ASCII, lone surrogates).
-_SPARSE_EXTRAS = list("ﬁ⼀㎏\u212aİΣσÉÀÖ…\xa0\ud800🌟\u0301")
+# characters exercise each of its branches (NFKC, also where its quick check cannot
+# tell, and where it takes away a Traditional character; context-folded sigma, lower
+# cases of other lengths, the Kelvin sign lowering to ASCII, lone surrogates).
+_SPARSE_EXTRAS = list("ﬁ⼀㎏\u212aİΣσÉÀÖ…\xa0\ud800🌟\u0301\u0308豈½ǅ")
 
 
 @settings(max_examples=300, deadline=None)
@@ -128,6 +130,26 @@ def test_long_mostly_ascii_texts_match_the_reference(parts: list[tuple[int, str]
             normalise(text)
         return
     assert normalise(text) == expected
+
+
+# Cased characters NFKC keeps, with the common characters normalise() swaps itself:
+# the sparse path swaps those after lower-casing, unless a Σ is there.
+_SWAPPED_AND_CASED = list("\xa0\u3000，：（）；！？…\u0e33ΣσςÉéÀΩİAz.")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 300), st.lists(st.sampled_from(_SWAPPED_AND_CASED), max_size=4)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_swaps_in_long_texts_match_the_reference(parts: list[tuple[int, list[str]]]) -> None:
+    filler = "Lorem Ipsum dolor SIT amet, consectetur. " * 8
+    text = "".join(filler[:n] + "".join(piece) for n, piece in parts)
+    text = filler[: max(0, 2100 - len(text))] + text
+    assert normalise(text) == reference_normalise(text)
 
 
 def test_long_page_texts_normalise_like_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,3 +280,19 @@ def test_one_cjk_thai_check_serves_every_caller() -> None:
     terms = [t for t in lexicon().terms if _script(t) != "latin"]
     assert len(terms) > 200
     assert [t for t in terms if not has_cjk_thai(t)] == []
+
+
+_WHITESPACE_RE = re.compile(r"\s+")  # what collapse_ws() must agree with
+_SPACES = [chr(c) for c in range(0x110000) if _WHITESPACE_RE.match(chr(c))]
+
+
+def test_split_takes_the_regex_whitespace() -> None:
+    assert len(_SPACES) > 20
+    assert [chr(c) for c in range(0x110000) if chr(c).isspace()] == _SPACES
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([*_SPACES, "a", "é", "\u200b"]), st.text(max_size=3))))
+def test_collapse_ws_like_the_regex(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert collapse_ws(text) == _WHITESPACE_RE.sub(" ", text).strip()
