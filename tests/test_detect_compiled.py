@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from hijackwatch.detect import document
+from hijackwatch.detect import document, text
 
 compiled = pytest.mark.skipif(
     document._compiled_module is None, reason="compiled walk not built (setup.py)"
@@ -202,3 +202,52 @@ def test_compiled_control_character_check_matches_the_regex(text: str, pad: str)
     for sample in (text, pad + text, text + pad):
         expected = document._NON_XML.search(sample) is not None
         assert document._compiled_module.has_non_xml(sample) is expected
+
+
+HREF_PIECES = st.sampled_from(
+    [
+        "http://", "https://", "HTTP://", "Https://", "http:", "https:/", "//", "/", "#", "?",
+        ":", ":80", ":8080", ":123456", "@", "user:pw@", "\\", "%2e", "%41", "[::1]", "[", "]",
+        "example.com", "Sub.Example.CO.uk", "bet365.example", "xn--fa-hia.de", "faß.de", "K",
+        "\u212a", "localhost", "127.0.0.1", ".", "-", "_", "a", "Z", "9", " ", "\t", "\n",
+        "\x0b", "\x1c", "\x85", "\xa0", "\u3000", "\u2028", "mailto:", "javascript:", "tel:",
+        "data:", "ftp://", "./x", "../", "x:y", "中文", "\U0001f600", "h", "ht", "http",
+    ]
+)  # fmt: skip
+HREFS = st.lists(st.one_of(HREF_PIECES, st.text(max_size=4)), min_size=1, max_size=12).map("".join)
+URLS = st.sampled_from(
+    ["", "https://www.example.gov.cn/a.html", "http://[::1", "http://Bet.Example:8080/x", "x"]
+)
+
+
+@compiled
+@settings(max_examples=5000, deadline=None)
+@given(URLS, st.lists(HREFS, min_size=1, max_size=6))
+def test_compiled_link_domains_match_link_domain(url: str, hrefs: list[str]) -> None:
+    """The compiled shortcuts give text.link_domain's answer, whatever the href (one
+    LinkDomains per page: its host table is shared by the page's hrefs)."""
+    document.clear_cache()
+    domains = document._compiled_module.LinkDomains(url)
+    for href in hrefs:
+        if href:
+            assert domains.get(href) == text.link_domain(url, href), href
+
+
+@compiled
+def test_compiled_visible_text_with_an_entity_reference() -> None:
+    """libxml2's HTML parser makes no entity references; a tree that has one gets its
+    text from tostring, as on the pure path."""
+    texts = []
+    for use_compiled in (True, False):
+        saved = document._compiled
+        document._compiled = document._compiled_module if use_compiled else None
+        try:
+            root = document._parsed("<div>a<p>b</p>c</div>")
+            root.find(".//p").append(etree.Entity("amp"))
+            doc = document.Document(url="", raw="", root=root)
+            document._walk(doc, root)
+        finally:
+            document._compiled = saved
+        texts.append((doc.text, etree.tostring(root)))
+    assert texts[0] == texts[1]
+    assert "&amp;" in texts[0][1].decode()

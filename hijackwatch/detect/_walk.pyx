@@ -15,6 +15,8 @@ scans over the whole page text before parsing (end tags, control characters) are
 done here too, reading the str's buffer.
 """
 
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.unicode cimport (
     PyUnicode_DATA,
     PyUnicode_DecodeUTF8,
@@ -23,7 +25,7 @@ from cpython.unicode cimport (
 )
 from libc.stdint cimport uint16_t, uint32_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memchr, strcmp, strlen
+from libc.string cimport memchr, memcpy, strcmp, strlen
 from lxml.includes cimport tree
 from lxml.includes.etreepublic cimport (
     _Document,
@@ -42,6 +44,7 @@ import_lxml__etree()
 cdef extern from "Python.h":
     # (macros: plain reads of the string's buffer and of the Unicode database)
     unsigned int char_at "PyUnicode_READ"(int kind, const void* data, Py_ssize_t i) nogil
+    bint PyUnicode_IS_ASCII(object text) nogil
     bint is_space "Py_UNICODE_ISSPACE"(unsigned int ch) nogil
 
 # Tag classes (bit flags): the tags each walk of document.py filters on.
@@ -61,6 +64,7 @@ cdef enum:
     T_BASE = 1 << 12
     T_STYLE = 1 << 13
     T_MARQUEE = 1 << 14
+    T_NOSCRIPT = 1 << 15
 
 cdef enum:
     T_HEAD = T_SCRIPT | T_META | T_LINK | T_TITLE | T_BASE | T_STYLE
@@ -75,6 +79,7 @@ cdef object alternate = None
 cdef object repeated_ids = None
 cdef object add_misplaced = None
 cdef object link_domain = None
+cdef object registrable_domain = None
 cdef Py_ssize_t max_links = 0
 cdef Py_ssize_t max_scripts_chars = 0
 cdef Py_ssize_t max_script_srcs = 0
@@ -88,8 +93,8 @@ def setup(**names):
     """Receive document.py's classes, helpers and limits (no import cycle)."""
     global Link, HeadFacts, hiding_reason, attr_hidden, meta, alternate, repeated_ids
     global add_misplaced
-    global link_domain, max_links, max_scripts_chars, max_script_srcs, max_id_group
-    global max_hiding_attrs, max_handlers, max_handler_chars
+    global link_domain, registrable_domain, max_links, max_scripts_chars, max_script_srcs
+    global max_id_group, max_hiding_attrs, max_handlers, max_handler_chars
     Link = names["Link"]
     HeadFacts = names["HeadFacts"]
     hiding_reason = names["hiding_reason"]
@@ -99,6 +104,7 @@ def setup(**names):
     repeated_ids = names["repeated_ids"]
     add_misplaced = names["add_misplaced"]
     link_domain = names["link_domain"]
+    registrable_domain = names["registrable_domain"]
     max_links = names["max_links"]
     max_scripts_chars = names["max_scripts_chars"]
     max_script_srcs = names["max_script_srcs"]
@@ -183,6 +189,8 @@ cdef int tag_flags(const char* n) noexcept nogil:
     elif c == c'n':
         if eq(n, "nav"):
             return T_BLOCK
+        if eq(n, "noscript"):
+            return T_NOSCRIPT
     elif c == c'c':
         if eq(n, "center"):
             return T_BLOCK
@@ -241,8 +249,9 @@ cdef int push(NodeArray* arr, tree.xmlNode* node) except -1:
 
 
 def scan(doc, _Element root):
-    """What ``_ID_VALUES``, ``_collect_head`` and ``_attr_hidden_elements`` find, in
-    one walk: returns ``(id_values, head, found)``.
+    """What ``_ID_VALUES``, ``_collect_head``, ``_attr_hidden_elements`` and
+    ``root.iter("noscript")`` find, in one walk: returns
+    ``(id_values, head, found, noscripts)``.
 
     The XPath queries of the pure walk ("//...") see every top-level element of the
     document (libxml2 makes a second <html> of some pages), ``root.iter()`` only the
@@ -274,6 +283,7 @@ def scan(doc, _Element root):
     cdef list handlers = []  # //*/@onload | //*/@onerror | //*/@onpageshow, in order
     cdef list styles = []
     cdef list unseen_marquees = []
+    cdef list noscripts = []
     cdef dict found = {}
     cdef dict srcs = {}
     cdef list scripts = doc.scripts
@@ -334,6 +344,8 @@ def scan(doc, _Element root):
                         hiding_attrs += (style_attr is not NULL) + (hidden_attr is not NULL)
                     if in_root and flags & T_MARQUEE and not judged:
                         unseen_marquees.append(elementFactory(pdoc, c))
+                    if in_root and flags & T_NOSCRIPT:
+                        noscripts.append(elementFactory(pdoc, c))
                     if in_root and flags & T_HEAD:
                         if flags & T_SCRIPT:
                             src = opt_attr(c, find_attr(c, "src"))
@@ -425,68 +437,214 @@ def scan(doc, _Element root):
         if reason:
             found[el] = reason
     doc.scripts.extend(handlers)
-    return id_values, HeadFacts(styles, []), found  # marquees: judged above
+    return id_values, HeadFacts(styles, []), found, noscripts  # marquees: judged above
 
 
-def visible(doc, _Element root):
+cdef struct Chars:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int append_chars(Chars* buf, const char* s) except -1:
+    cdef Py_ssize_t n = strlen(s)
+    cdef char* grown
+    if buf.size + n > buf.cap:
+        buf.cap = max(2 * buf.cap, buf.size + n, 65536)
+        grown = <char*>realloc(buf.data, buf.cap)
+        if grown is NULL:
+            raise MemoryError()
+        buf.data = grown
+    memcpy(buf.data + buf.size, s, n)
+    buf.size += n
+    return 0
+
+
+def visible(doc, _Element root, LinkDomains domains not None):
     """What ``document._visible`` does: links, iframes, headings and blocks of the
-    (stripped) tree in one walk, writing the same newline separators."""
+    (stripped) tree in one walk, writing the same newline separators (``domains``: the
+    page's link domains). Returns the text ``document._text_of(root)`` then gives (the
+    walk passes every text node, new separators included, in document order), or None
+    on a tree with entity references.
+    """
     cdef _Document pdoc = root._doc
     cdef tree.xmlNode* top = root._c_node
     cdef tree.xmlNode* c = top
     cdef tree.xmlAttr* a
     cdef int flags
+    cdef Chars text_nodes
+    text_nodes.data = NULL
+    text_nodes.size = text_nodes.cap = 0
+    cdef bint exact = True  # text_nodes holds all the text (no entity references)
     cdef list links = doc.links
     cdef list iframes = doc.iframes
     cdef list headings = doc.headings
     cdef list blocks = doc.blocks
-    url = doc.url
     site = doc.site
-    while True:
-        if is_element(c):
-            flags = tag_flags(<const char*>c.name)
-            if flags & (T_A | T_IFRAME | T_HEADING | T_BLOCK):
-                if flags & T_A:
-                    a = find_attr(c, "href")
-                    if a is not NULL and len(links) < max_links:
-                        href = attr_value(c, a)
-                        if href:
-                            domain = link_domain(url, href)
-                            links.append(
-                                Link(
-                                    href,
-                                    "",
-                                    domain,
-                                    bool(domain) and domain != site,
-                                    False,
-                                    elementFactory(pdoc, c),
+    try:
+        while True:
+            if is_element(c):
+                flags = tag_flags(<const char*>c.name)
+                if flags & (T_A | T_IFRAME | T_HEADING | T_BLOCK):
+                    if flags & T_A:
+                        a = find_attr(c, "href")
+                        if a is not NULL and len(links) < max_links:
+                            href = attr_value(c, a)
+                            if href:
+                                domain = domains.get(href)
+                                links.append(
+                                    Link(
+                                        href,
+                                        "",
+                                        domain,
+                                        bool(domain) and domain != site,
+                                        False,
+                                        elementFactory(pdoc, c),
+                                    )
                                 )
-                            )
-                elif flags & T_IFRAME:
-                    iframes.append((elementFactory(pdoc, c), False))
-                else:
-                    text = textOf(c)
-                    if flags & T_HEADING and text:
-                        headings.append(text)
-                    # The tree is written here, before the walk moves on: the new
-                    # text nodes are in place when it reads c.children and c.next.
-                    if text:
-                        blocks.append((elementFactory(pdoc, c), text))
-                        setNodeText(c, "\n" + text)
+                    elif flags & T_IFRAME:
+                        iframes.append((elementFactory(pdoc, c), False))
                     else:
-                        setNodeText(c, "\n")
-                    tail = tailOf(c)
-                    setTailText(c, "\n" + tail if tail else "\n")
-            if c.children is not NULL:
-                c = c.children
-                continue
-        while c is not top and c.next is NULL:
-            c = c.parent
-        if c is top:
-            break
-        c = c.next
+                        text = textOf(c)
+                        if flags & T_HEADING and text:
+                            headings.append(text)
+                        # The tree is written here, before the walk moves on: the new
+                        # text nodes are in place when it reads c.children and c.next.
+                        if text:
+                            blocks.append((elementFactory(pdoc, c), text))
+                            setNodeText(c, newline_before(text))
+                        else:
+                            setNodeText(c, b"\n")
+                        tail = tailOf(c)
+                        setTailText(c, newline_before(tail) if tail else b"\n")
+                if c.children is not NULL:
+                    c = c.children
+                    continue
+            elif c.type == tree.XML_TEXT_NODE or c.type == tree.XML_CDATA_SECTION_NODE:
+                # what xmlNodeBufGetContent (tostring's text method) gathers
+                if c.content is not NULL:
+                    append_chars(&text_nodes, <const char*>c.content)
+            elif c.type == tree.XML_ENTITY_REF_NODE:
+                exact = False  # (libxml2's HTML parser makes none)
+            while c is not top and c.next is NULL:
+                c = c.parent
+            if c is top:
+                break
+            c = c.next
+        if not exact:
+            return None
+        if not text_nodes.size:
+            return ""
+        return PyUnicode_DecodeUTF8(text_nodes.data, text_nodes.size, NULL)
+    finally:
+        free(text_nodes.data)
 
 
+cdef object newline_before(str text):
+    """``"\\n" + text`` to write into the tree. lxml encodes a str to UTF-8 (a copy)
+    and takes ASCII bytes as they are (refusing control characters alike), so ASCII
+    text (most tails) is copied once, into bytes, instead of twice."""
+    cdef Py_ssize_t n
+    cdef char* buf
+    if not PyUnicode_IS_ASCII(text):
+        return "\n" + text
+    n = PyUnicode_GET_LENGTH(text)
+    out = PyBytes_FromStringAndSize(NULL, n + 1)
+    buf = PyBytes_AS_STRING(out)
+    buf[0] = c'\n'
+    memcpy(buf + 1, PyUnicode_DATA(text), n)
+    return out
+
+
+cdef inline bint is_host_char(unsigned int ch) noexcept nogil:
+    """[A-Za-z0-9._-], the host characters of text._HTTP_HOST."""
+    return (
+        (c'a' <= ch <= c'z') or (c'A' <= ch <= c'Z') or (c'0' <= ch <= c'9')
+        or ch == c'.' or ch == c'_' or ch == c'-'
+    )
+
+
+cdef inline bint ends_url(unsigned int ch) noexcept nogil:
+    return ch == c'/' or ch == c'?' or ch == c'#'
+
+
+@cython.final
+cdef class LinkDomains:
+    """``text.link_domain(url, href)`` for the hrefs of one page. The commonest shapes
+    ("#...", "/path", "http(s)://host/...") are told here, without a Python call per
+    href (and the lru_cache's key); each host's domain is looked up once. Every other
+    href (leading/trailing whitespace, other schemes, userinfo...) goes to link_domain.
+    """
+
+    cdef object url
+    cdef object base  # url_domain(url), once needed
+    cdef dict hosts  # host as written -> registrable domain
+
+    def __init__(self, url):
+        self.url = url
+        self.base = None
+        self.hosts = {}
+
+    cpdef object get(self, str href):
+        """The domain of a non-empty href."""
+        cdef int kind = PyUnicode_KIND(href)
+        cdef const void* data = PyUnicode_DATA(href)
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(href), i, start, end
+        cdef unsigned int first = char_at(kind, data, 0)
+        if is_space(first) or is_space(char_at(kind, data, n - 1)):
+            pass  # link_domain strips it first
+        elif first == c'#':
+            return ""
+        elif first == c'/':
+            if n == 1 or char_at(kind, data, 1) != c'/':
+                if not self.url:
+                    return ""
+                for i in range(1, min(n, 12)):
+                    if char_at(kind, data, i) == c':':
+                        return ""
+                if self.base is None:
+                    self.base = link_domain(self.url, "/")  # url_domain(url)
+                return self.base
+        elif first == c'h':
+            # text._HTTP_HOST: https?://([A-Za-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)
+            start = end = http_prefix(kind, data, n)
+            if start:
+                while end < n and is_host_char(char_at(kind, data, end)):
+                    end += 1
+            if end > start:
+                i = end
+                if i < n and char_at(kind, data, i) == c':':
+                    i += 1
+                    while i < n and i <= end + 5 and c'0' <= char_at(kind, data, i) <= c'9':
+                        i += 1
+                if i == n or ends_url(char_at(kind, data, i)):
+                    host = href[start:end]
+                    domain = self.hosts.get(host)
+                    if domain is None:
+                        domain = self.hosts[host] = registrable_domain(host.lower())
+                    return domain
+        return link_domain(self.url, href)
+
+
+cdef Py_ssize_t http_prefix(int kind, const void* data, Py_ssize_t n) noexcept nogil:
+    """The length of a leading "http://" or "https://" (lower case), else 0."""
+    cdef Py_ssize_t i = 4
+    if n < 7 or not (
+        char_at(kind, data, 0) == c'h'
+        and char_at(kind, data, 1) == c't'
+        and char_at(kind, data, 2) == c't'
+        and char_at(kind, data, 3) == c'p'
+    ):
+        return 0
+    if char_at(kind, data, 4) == c's':
+        i = 5
+    if i + 3 <= n and (
+        char_at(kind, data, i) == c':'
+        and char_at(kind, data, i + 1) == c'/'
+        and char_at(kind, data, i + 2) == c'/'
+    ):
+        return i + 3
+    return 0
 
 
 cdef inline unsigned int ascii_lower(unsigned int ch) noexcept nogil:

@@ -29,6 +29,7 @@ def analyse(
     """
     used: str | None = None
     safe = False
+    utf8 = None
     if isinstance(body, bytes | bytearray | memoryview):
         raw = bytes(body)[:MAX_BYTES]
         try:
@@ -36,11 +37,15 @@ def analyse(
         except UndecodableError as exc:
             return Analysis(verdict="clean", score=0.0, error=str(exc))
         safe = xml_safe_bytes(raw, used)
+        # The body is the text's UTF-8 unless decoding replaced a bad byte: parse()
+        # then hands libxml2 these bytes instead of encoding the text again.
+        if used == "utf-8" and "\ufffd" not in text:
+            utf8 = raw
     else:
         text = body[:MAX_TEXT_CHARS]
         if not text.strip():
             return Analysis(verdict="clean", score=0.0, error="empty document")
-    doc = parse(text, url, xml_safe=safe)
+    doc = parse(text, url, xml_safe=safe, utf8=utf8)
     if doc.root is None:
         return Analysis(
             verdict="clean", score=0.0, encoding=used, error="no HTML content could be parsed"

@@ -22,7 +22,7 @@ from lxml import etree
 from hijackwatch.detect.css import hidden_selectors, hiding_reason
 from hijackwatch.detect.lexicon import SpamHits, scan
 from hijackwatch.detect.script import spammy_domain
-from hijackwatch.detect.text import link_domain, normalise, url_domain
+from hijackwatch.detect.text import link_domain, normalise, registrable_domain, url_domain
 
 # The compiled walk (hijackwatch/detect/_walk.pyx) reads libxml2's nodes directly; this
 # module's pure-Python walk is the reference it must match, and the fallback when the
@@ -51,6 +51,19 @@ NOSCRIPT = "<noscript> (shown only without JavaScript)"
 # page, which browsers still show (255 empty <span>s in front hid any spam after
 # them); with it the limit is 2048, and deeper pages are flattened (_flatten).
 _PARSER = etree.HTMLParser(
+    huge_tree=True,
+    remove_blank_text=False,
+    remove_comments=True,
+    remove_pis=True,
+    no_network=True,
+    collect_ids=False,
+)
+# lxml hands a non-ASCII str to libxml2 as Latin-1, UTF-16 or UCS-4, which libxml2
+# converts to UTF-8 before parsing; UTF-8 bytes skip that (~20% of the parse). libxml2
+# parses the same UTF-8 either way, and the encoding given (here UTF-8, for a str the
+# str's own) keeps a page's <meta charset> from switching it: the trees are identical.
+_UTF8_PARSER = etree.HTMLParser(
+    encoding="utf-8",
     huge_tree=True,
     remove_blank_text=False,
     remove_comments=True,
@@ -211,9 +224,13 @@ class HeadFacts:
     marquees: list[etree._Element]
 
 
-def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
+def parse(
+    text: str, url: str = "", *, xml_safe: bool = False, utf8: bytes | None = None
+) -> Document:
     """Parse once and collect what detectors need. ``xml_safe``: the caller already
-    knows the text has no control characters or lone surrogates (saves a full scan)."""
+    knows the text has no control characters or lone surrogates (saves a full scan).
+    ``utf8``: ``text.encode("utf-8")``, when the caller has it (saves the encoding)."""
+    given = text
     text = _XML_DECL.sub("", text, count=1) if text[:100].lstrip()[:5] == "<?xml" else text
     # Control characters and lone surrogates are not XML-compatible: lxml refuses them
     # in strings and in the separators the walk writes. Rare, so checked for cheaply.
@@ -224,11 +241,11 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     end = _first_end_tag(text)
     if end >= 0 and not _TRAILER.fullmatch(text, end):
         text = _END_TAGS.sub("", text)
-    root = _parsed(text)
-    if root is not None and _too_deep():
+    root = _parsed(text, utf8 if text is given else None)
+    if root is not None and _too_deep(root):
         text = _flatten(text, MAX_DEPTH)
         root = _parsed(text)
-        if root is not None and _too_deep():  # nesting _flatten misjudged: flatten all
+        if root is not None and _too_deep(root):  # nesting _flatten misjudged: flatten all
             text = _TAG.sub(_flat_tag, text)
             root = _parsed(text)
     doc = Document(url=url, raw=text, root=root, site=url_domain(url) if url else "")
@@ -246,16 +263,30 @@ def parse(text: str, url: str = "", *, xml_safe: bool = False) -> Document:
     return doc
 
 
-def _parsed(text: str) -> etree._Element | None:
+def _parsed(text: str, utf8: bytes | None = None) -> etree._Element | None:
+    """The parsed page, or None; ``utf8``: the text's UTF-8 encoding, if known."""
+    if not text or text.isspace():
+        return None
+    source: str | bytes = text
+    parser = _PARSER
+    # ASCII: lxml passes the str's buffer to libxml2 as UTF-8 already. A str opening
+    # with an XML declaration naming an encoding makes lxml raise ValueError, the bytes
+    # do not: such a page keeps the str parse too.
+    if not text.isascii() and not text.startswith("<?xml"):
+        try:
+            source, parser = text.encode("utf-8") if utf8 is None else utf8, _UTF8_PARSER
+        except UnicodeEncodeError:  # a lone surrogate the caller called xml_safe
+            source = text
     try:
-        return etree.fromstring(text, _PARSER) if text and not text.isspace() else None
+        return etree.fromstring(source, parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
 
 
-def _too_deep() -> bool:
-    """The last parse stopped at libxml2's nesting limit (its fatal error is the last)."""
-    error = _PARSER.error_log.last_error
+def _too_deep(root: etree._Element) -> bool:
+    """The parse of ``root`` stopped at libxml2's nesting limit (its fatal error is the
+    last)."""
+    error = root.getroottree().parser.error_log.last_error
     return error is not None and error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT
 
 
@@ -580,7 +611,7 @@ def _walk(doc: Document, root: etree._Element) -> None:
     when built, does the two tree walks (head facts, visible facts) in one C loop each.
     """
     if _compiled is not None:
-        id_values, head, found = _compiled.scan(doc, root)
+        id_values, head, found, noscripts = _compiled.scan(doc, root)
     else:
         id_values = _ID_VALUES(root)  # read once for the repeated-id count and the selectors
         head = _collect_head(doc, root, id_values)
@@ -588,8 +619,12 @@ def _walk(doc: Document, root: etree._Element) -> None:
         # Handlers that run unasked (<body onload>, <img onerror>, <svg onload>) are
         # read like inline scripts.
         doc.scripts.extend(v[:MAX_HANDLER_CHARS] for v in _HANDLERS(root)[:MAX_HANDLERS])
+        noscripts = root.iter("noscript")
     hidden_map = _hidden_elements(root, id_values, head, found)
-    for el in root.iter("noscript"):
+    # The compiled link domains of the page serve its hidden and visible links alike.
+    domains = _compiled.LinkDomains(doc.url) if _compiled is not None else None
+    domain_of = partial(_link_domain, doc.url) if domains is None else domains.get
+    for el in noscripts:
         # Kits put links for crawlers there: only a visitor without JavaScript sees them.
         hidden_map.setdefault(el, NOSCRIPT)
     etree.strip_elements(root, *_SKIP, with_tail=False)
@@ -600,7 +635,7 @@ def _walk(doc: Document, root: etree._Element) -> None:
         for a in el.iter("a"):
             href = a.get("href")
             if href:
-                link = _hidden_link(doc, a, href)
+                link = _hidden_link(doc, a, href, domain_of)
                 if link is not None:
                     block.links.append(link)
         for iframe in el.iter("iframe"):
@@ -608,12 +643,9 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.hidden_blocks.append(block)
         if el is not root:
             _detach(el)
-    if _compiled is not None:
-        _compiled.visible(doc, root)
-    else:
-        _visible(doc, root)
+    text = _compiled.visible(doc, root, domains) if _compiled is not None else _visible(doc, root)
     if root not in hidden_map:
-        doc.text_parts.append(_text_of(root))
+        doc.text_parts.append(_text_of(root) if text is None else text)
     if not doc.site and doc.canonical:
         # Saved pages and scans without a URL: the page's own canonical/og:url/base
         # tells which links stay on its site (unless it names a spam site: then the
@@ -627,7 +659,8 @@ def _walk(doc: Document, root: etree._Element) -> None:
 
 
 def _visible(doc: Document, root: etree._Element) -> None:
-    """Visible links, iframes and headings; block elements get newline separators."""
+    """Visible links, iframes and headings; block elements get newline separators.
+    (The compiled ``visible`` returns the root's text too, read on the way.)"""
     # Visible links built inline: this loop runs once per anchor of the page.
     links, url, site = doc.links, doc.url, doc.site
     for a in root.iter("a"):
@@ -659,11 +692,14 @@ def _text_of(el: etree._Element) -> str:
     return etree.tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
-def _hidden_link(doc: Document, el: etree._Element, href: str) -> Link | None:
-    """A link inside a hidden block; it counts toward the page's links as well."""
+def _hidden_link(
+    doc: Document, el: etree._Element, href: str, domain_of: Callable[[str], str]
+) -> Link | None:
+    """A link inside a hidden block; it counts toward the page's links as well.
+    ``domain_of``: ``link_domain`` for the page's URL."""
     if len(doc.links) >= MAX_LINKS:
         return None
-    domain = _link_domain(doc.url, href)
+    domain = domain_of(href)
     external = bool(domain) and domain != doc.site
     link = Link(href, "", domain, external, True, el)
     doc.links.append(link)
@@ -729,6 +765,7 @@ if _compiled_module is not None:
         repeated_ids=_repeated_ids,
         add_misplaced=_add_misplaced,
         link_domain=_link_domain,
+        registrable_domain=registrable_domain,
         max_links=MAX_LINKS,
         max_scripts_chars=MAX_SCRIPTS_CHARS,
         max_script_srcs=MAX_SCRIPT_SRCS,
