@@ -53,6 +53,7 @@ _WORD_CHAR = re.compile(r"[^\W_]")
 _BRAND_TOKEN = re.compile(
     r"\b(?:[A-Z]{2,}[0-9]+|[A-Za-z]+[0-9]{2,}|[A-Z][a-z]+[A-Z][A-Za-z]*[0-9]*|[A-Z]{5,})\b"
 )
+_BRAND_SEED = re.compile(r"[A-Za-z][A-Z0-9]")  # in every _BRAND_TOKEN match
 _GAMBLING_WORDS = frozenset(
     {
         "bet", "casino", "slot", "slots", "spin", "poker", "jackpot", "judi", "togel", "gacor",
@@ -91,8 +92,22 @@ def _hits(text: str) -> SpamHits:
     return scan(normalise(text))
 
 
+_EVIDENCE_CHARS = 600
+
+
 def _finding(kind: str, severity: str, evidence: str) -> Finding:
-    return Finding(kind, severity, clip(evidence, 600))
+    """A finding with its evidence clipped; evidence can hold a whole block's text.
+
+    clip() folds the whitespace of all the text, megabytes for a big hidden block.
+    The folded start of a text is the start of the folded text, so once a prefix
+    folds to more than the limit, clipping the prefix gives what clipping all gives
+    (for a text twice the prefix or longer: the prefix is folded twice).
+    """
+    if len(evidence) > 4 * _EVIDENCE_CHARS:
+        head = collapse_ws(evidence[: 2 * _EVIDENCE_CHARS])
+        if len(head) > _EVIDENCE_CHARS:
+            return Finding(kind, severity, clip(head, _EVIDENCE_CHARS))
+    return Finding(kind, severity, clip(evidence, _EVIDENCE_CHARS))
 
 
 def _occurrences(text: str, needle: str, limit: int) -> Iterator[int]:
@@ -132,7 +147,11 @@ class Context:
         chosen: list[tuple[etree._Element, str]] = []
         norms: list[str] = []
         if self.body_hits.weight:
-            chosen = [(el, text) for el, text in doc.blocks[:5000] if len(text.strip()) >= 6]
+            chosen = [
+                (el, text)
+                for el, text in doc.blocks[:5000]
+                if len(text) >= 6 and len(text.strip()) >= 6  # no copy of short texts
+            ]
             norms = normalise_many([text for _el, text in chosen])
         # Title, meta, every candidate phrase and every block scanned in one lexicon pass.
         candidates = self._candidates()
@@ -231,7 +250,7 @@ class Context:
         """
         phrases: set[str] = set()
         for (_text, phrase), found in zip(candidates, hits, strict=True):
-            if found.distinct:
+            if found.terms and found.distinct:  # most pieces hold no term: no sum
                 phrases.add(phrase)
         return sorted(phrases, key=_longest_first)[:20]  # ties by text: no hash-seed order
 
@@ -402,8 +421,8 @@ def _unlisted_brand(ctx: Context) -> list[Finding]:
     """
     doc = ctx.doc
     segments = [seg.strip() for seg in _TITLE_SEGMENTS.split(doc.title_norm) if seg.strip()]
-    if len(segments) < 2:
-        return []
+    if len(segments) < 2 or not (_has_brand(doc.title) or _has_brand(doc.title_norm)):
+        return []  # no segment can name a brand: the searches of the page text are saved
     originals = [seg.strip() for seg in _TITLE_SEGMENTS.split(doc.title) if seg.strip()]
     for segment in segments:
         if segment in doc.norm_text:
@@ -420,6 +439,18 @@ def _unlisted_brand(ctx: Context) -> list[Finding]:
                 )
             ]
     return []
+
+
+def _has_brand(title: str) -> bool:
+    """Whether a segment of ``title`` (split by _TITLE_SEGMENTS) may hold a brand-like
+    token: every token of a segment is a token of the whole title once ``_`` (the one
+    word character among the separators) is a space, as tokens hold no separator and
+    a separator is a non-word character at a segment's edge like the string's edge.
+    Each _BRAND_TOKEN shape holds a letter before an upper-case letter or a digit: most
+    titles (and folded ones, lower-case, without digits) are ruled out by that alone."""
+    if _BRAND_SEED.search(title) is None:
+        return False
+    return any(brand_like(t) for t in _BRAND_TOKEN.findall(title.replace("_", " ")))
 
 
 # ---------------------------------------------------------------- hidden content
@@ -762,6 +793,10 @@ _UPPER_SHAPE = re.compile(
     rb"A(?<= A)(?=a*+[A0])(?:A++0++|[Aa]*+0{2,}+|a++A[Aa]*+0*+|A{4,}+)(?![Aa0_])"
 )
 _LOWER_SHAPE_REVERSED = re.compile(rb"00(?<![Aa0_]00)0*+[Aa]*+(?<=a) ")
+# Each lower-case token holds a letter before two digits (``slot777``: `` aaaa000``);
+# most texts hold none, found by this forward search (it tries each digit) several
+# times faster than the reversed pass above runs: that pass is skipped then.
+_LETTER_DIGITS = re.compile(rb"0(?<=[Aa]0)0")
 _WORD = re.compile(r"\w")
 
 
@@ -780,11 +815,12 @@ def _brand_spans(padded: str) -> list[tuple[int, int]]:
     """Where brand_tokens() finds its tokens in ``padded`` (its text after a space)."""
     classes = padded.encode("ascii", "replace").translate(_CLASSES)  # "?": one per char
     spans = [m.span() for m in _UPPER_SHAPE.finditer(classes)]
-    n = len(classes)
-    lower = [
-        (n - m.end() + 1, n - m.start()) for m in _LOWER_SHAPE_REVERSED.finditer(classes[::-1])
-    ]
-    spans.extend(reversed(lower))
+    if _LETTER_DIGITS.search(classes) is not None:
+        n = len(classes)
+        lower = [
+            (n - m.end() + 1, n - m.start()) for m in _LOWER_SHAPE_REVERSED.finditer(classes[::-1])
+        ]
+        spans.extend(reversed(lower))
     return [
         (start, end)
         for start, end in spans
@@ -832,16 +868,18 @@ def _headline_runs(ctx: Context) -> list[Finding]:
     between them mark where one ends.
     """
     # Cheap exact gates first: ASCII text holds no CJK/Thai (isascii() is O(1)), and
-    # four segments need three separators.
+    # four segments need three separators. Separators are counted once CJK/Thai is
+    # found in the long blocks together: counting them in every block first cost
+    # more on other pages than the check of the few more blocks it spared.
     pending = [
-        (el, text)
-        for el, text in ctx.doc.blocks[:5000]
-        if len(text) >= 40 and not text.isascii() and text.count(" ") + text.count("\u3000") >= 3
+        (el, text) for el, text in ctx.doc.blocks[:5000] if len(text) >= 40 and not text.isascii()
     ]
-    if not pending or not _maybe_cjk_thai("\n".join(text for _el, text in pending)):
+    if not pending or not _maybe_cjk_thai("\n".join([text for _el, text in pending])):
         return []
     candidates = []
     for el, text in pending:
+        if text.count(" ") + text.count("\u3000") < 3:
+            continue
         if el.tag in ("ul", "ol", "nav", "table", "tr", "marquee"):
             continue
         if not _NO_SPACE_SCRIPT.search(text):
@@ -971,7 +1009,8 @@ def _link_farms(ctx: Context) -> list[Finding]:
     lexical = ctx.body_hits.weight > 0
     if not ctx.page_is_spam and not ctx.reporting:
         candidates = [link for link in ctx.doc.links[:2000] if link.external and not link.hidden]
-        spam_links = _spam_links(candidates, lexical)
+        # A farm takes two links at least: a lone foreign link is not even looked at.
+        spam_links = _spam_links(candidates, lexical) if len(candidates) >= 2 else []
         if len(spam_links) >= 3 or len({link.href for link in spam_links}) >= 2:
             findings.append(
                 _finding(
