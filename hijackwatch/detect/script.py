@@ -18,6 +18,8 @@ from functools import lru_cache
 from itertools import islice
 from urllib.parse import unquote
 
+import ahocorasick_rs
+
 from hijackwatch.detect.findings import Finding, unique_findings
 from hijackwatch.detect.lexicon import scan
 from hijackwatch.detect.text import clip, normalise, url_domain
@@ -213,6 +215,29 @@ def _safe_chr(n: int) -> str:
     return chr(n) if 0 <= n <= 0x10FFFF else ""
 
 
+def _char_codes(arguments: str) -> str:
+    """The text String.fromCharCode() makes of its comma-separated ``arguments``
+    (decimal or 0x hex; unreadable ones are skipped, out-of-range ones give nothing)."""
+    parts = arguments.split(",")
+    try:
+        # Kits write hundreds of plain decimal codes: all at once in C (int() ignores
+        # the whitespace strip() would remove; hex or empty parts raise).
+        codes = list(map(int, parts))
+    except ValueError:
+        chars = []
+        for part in parts:
+            part = part.strip()
+            try:
+                n = int(part, 16) if part[:2].lower() == "0x" else int(part)
+            except ValueError:
+                continue
+            chars.append(_safe_chr(n))
+        return "".join(chars)
+    if codes and max(codes) <= 0x10FFFF:  # no sign in the arguments: none is negative
+        return "".join(map(chr, codes))
+    return "".join(map(_safe_chr, codes))
+
+
 def _percent_decode(raw: str) -> str:
     raw = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), raw)
     return unquote(raw, errors="replace")
@@ -286,16 +311,8 @@ def _decode_layer(text: str) -> list[str]:
     if _PACKER in text:
         found.extend(_unpack(text))
     for m in _FROMCHARCODE.finditer(text) if "fromCharCode" in text else ():
-        chars = []
-        for part in m.group(1).split(","):
-            part = part.strip()
-            try:
-                n = int(part, 16) if part[:2].lower() == "0x" else int(part)
-            except ValueError:
-                continue
-            chars.append(_safe_chr(n))
-        if chars:
-            found.append("".join(chars))
+        if chars := _char_codes(m.group(1)):
+            found.append(chars)
     has_decoder = "unescape" in text or "decodeURI" in text or "atob" in text
     for m in _DECODER_CALL.finditer(text) if has_decoder else ():
         raw, _ = read_js_string(text, m.end() - 1)
@@ -444,70 +461,106 @@ def _scan(source: str, decode: bool) -> ScriptReport:
     return report
 
 
-# Without one of these _decode_layer finds nothing to decode. Each marker comes with
-# substrings every match holds: a C-level ``in`` over the joined scripts (several times
-# faster than a regex search) skips the marker on the many pages that lack them.
-_Marker = tuple[tuple[str, ...], re.Pattern[str]]
+# Without one of these _decode_layer finds nothing to decode. A marker: the words
+# every match of its pattern holds, and the pattern (None: the word is the match).
+_Marker = tuple[frozenset[str], re.Pattern[str] | None]
 _DECODER_MARKERS: tuple[_Marker, ...] = (
     *(
-        ((marker,), re.compile(re.escape(marker)))
+        (frozenset({marker}), None)
         for marker in (_PACKER, "fromCharCode", "unescape", "decodeURI", "atob", ".reverse(")
     ),
-    (("\\",), re.compile(r"\\[xu]")),
-    (("'", "+"), _CONCATS[0]),
-    (('"', "+"), _CONCATS[1]),
+    (frozenset({"\\x"}), None),
+    (frozenset({"\\u"}), None),
+    (frozenset({"'", "+"}), _CONCATS[0]),
+    (frozenset({'"', "+"}), _CONCATS[1]),
 )
 # Undecoded text can only yield a finding through one of these (_NAV, _TITLE_SET and
 # _WRITE, the document.* ones merged).
 _ACTION_MARKERS: tuple[_Marker, ...] = (
-    (("location",), _NAV[0]),
-    (("window", "open"), _NAV[1]),
-    (("location",), _NAV[2]),
-    *((("title",), pattern) for pattern in _TITLE_SETS_OTHER),
-    (("document",), re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()")),
-    (("innerHTML",), _WRITE[1]),
-    (("insertAdjacentHTML",), _WRITE[2]),
+    (frozenset({"location"}), _NAV[0]),
+    (frozenset({"window", "open"}), _NAV[1]),
+    (frozenset({"location"}), _NAV[2]),
+    (frozenset({"getElementsByTagName"}), _TITLE_SETS_OTHER[0]),
+    (frozenset({"querySelector"}), _TITLE_SETS_OTHER[1]),
+    (frozenset({"document", "title"}), _TITLE_SETS_OTHER[2]),
+    (frozenset({"document"}), re.compile(r"document\s*\.\s*(?:title\s*=(?!=)|write(?:ln)?\s*\()")),
+    (frozenset({"innerHTML"}), _WRITE[1]),
+    (frozenset({"insertAdjacentHTML"}), _WRITE[2]),
 )
+# The markers' words, found in the scripts by one automaton pass (Rust) instead of a
+# dozen substring scans; single characters by memchr (``in``), since every script
+# holds them many times and the automaton lists every occurrence.
+_WORDS = sorted({w for words, _ in _DECODER_MARKERS + _ACTION_MARKERS for w in words if len(w) > 1})
+_CHARS = sorted(
+    {w for words, _ in _DECODER_MARKERS + _ACTION_MARKERS for w in words if len(w) == 1}
+)
+_WORD_AUTOMATON = ahocorasick_rs.BytesAhoCorasick(
+    [w.encode() for w in _WORDS], implementation=ahocorasick_rs.Implementation.DFA
+)
+# The first scripts, up to this many characters in all, are searched by the automaton
+# together (one call); the rest by substring tests, which stop at a word's first
+# occurrence, while the automaton lists every occurrence (hostile pages repeat words).
+MAX_AUTOMATON_CHARS = 32 * 1024
+
+
+def _words_of(sources: list[str]) -> list[set[str]]:
+    """The markers' words that each script holds."""
+    words: list[set[str]] = []
+    searched: list[bytes] = []  # the automaton's scripts, UTF-8, joined by NULs below
+    starts: list[int] = []  # where each begins there
+    owners: list[int] = []  # and which script it is
+    total = pos = 0
+    for i, source in enumerate(sources):
+        found: set[str] = set()
+        for char in _CHARS:  # a plain loop: cheaper than a generator
+            if char in source:
+                found.add(char)
+        total += len(source)
+        if total <= MAX_AUTOMATON_CHARS:
+            data = source.encode("utf-8", "surrogatepass")
+            searched.append(data)
+            starts.append(pos)
+            owners.append(i)
+            pos += len(data) + 1
+        else:
+            for word in _WORDS:
+                if word in source:
+                    found.add(word)
+        words.append(found)
+    if searched:
+        # No word holds a NUL: a match never spans two scripts.
+        joined = b"\x00".join(searched)
+        for index, start, _end in _WORD_AUTOMATON.find_matches_as_indexes(joined, overlapping=True):
+            words[owners[bisect_right(starts, start) - 1]].add(_WORDS[index])
+    return words
+
+
+def _any_match(markers: tuple[_Marker, ...], source: str, words: set[str]) -> bool:
+    """Whether ``source`` (holding ``words``) holds a match of any marker."""
+    for needed, pattern in markers:
+        if needed <= words and (pattern is None or pattern.search(source) is not None):
+            return True
+    return False
 
 
 def scan_scripts(sources: list[str]) -> list[ScriptReport]:
     """scan_script() of each script that can yield a finding, in order; the others
     (configs, JSON-LD, most analytics) would give empty reports and are left out.
 
-    One search per marker over all scripts joined finds the scripts worth looking at,
-    instead of a dozen substring tests and regex passes per script; scripts without
-    a decoder marker skip decoding.
+    One automaton pass finds the markers' words in all scripts; a marker's pattern
+    is searched for only in the scripts holding its words. Scripts without a decoder
+    marker skip decoding.
     """
     sources = [source[:MAX_SCRIPT_CHARS] for source in sources]
-    if not sources:
-        return []
-    # Matches never span the NUL separator: no marker holds one and \s does not match it.
-    joined = "\x00".join(sources)
-    starts = []
-    pos = 0
-    for source in sources:
-        starts.append(pos)
-        pos += len(source) + 1
-    starts.append(pos)  # sentinel: where a search past the last script would resume
-    encoded = _scripts_matching(_DECODER_MARKERS, joined, starts)
-    chosen = encoded | _scripts_matching(_ACTION_MARKERS, joined, starts)
-    return [_scan(sources[i], i in encoded) for i in sorted(chosen)]
-
-
-def _scripts_matching(markers: tuple[_Marker, ...], joined: str, starts: list[int]) -> set[int]:
-    """Indexes of the joined scripts that hold a match of any of the marker patterns."""
-    found: set[int] = set()
-    for needles, pattern in markers:
-        for needle in needles:  # a plain loop: cheaper than all() over a generator
-            if needle not in joined:
-                break  # no match possible
-        else:
-            pos = 0
-            while (m := pattern.search(joined, pos)) is not None:
-                i = bisect_right(starts, m.start()) - 1
-                found.add(i)
-                pos = starts[i + 1]  # the next script: one hit is enough
-    return found
+    reports = []
+    for source, words in zip(sources, _words_of(sources), strict=True):
+        if not words:
+            continue
+        if _any_match(_DECODER_MARKERS, source, words):
+            reports.append(_scan(source, True))
+        elif _any_match(_ACTION_MARKERS, source, words):
+            reports.append(_scan(source, False))
+    return reports
 
 
 _START = operator.methodcaller("start")

@@ -1,0 +1,79 @@
+"""scan_scripts' shortcuts give what the plain searches they stand for give."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hijackwatch.detect.script import (
+    _ACTION_MARKERS,
+    _CHARS,
+    _DECODER_MARKERS,
+    _WORDS,
+    MAX_AUTOMATON_CHARS,
+    _char_codes,
+    _safe_chr,
+    _words_of,
+)
+
+# Marker words, their pieces and neighbours, and characters UTF-8 spells in several
+# bytes (the automaton searches the UTF-8 of the script).
+_PIECES = st.sampled_from(
+    [*_WORDS, *_CHARS, "locat", "ion", "docu", "ment", "win", "dow", "ti", "tle", "x", "u",
+     "`", " ", "\n", "\t", ".", "=", "==", "(", ")", "[", "]", "href", "replace", "write",
+     "\x00", "\xe9", "\u4e2d", "\ud800", "\U0001f600", "\u3000", "\\x41", "\\u0041", "'+'",
+     '" + "', "\\\\"]
+)  # fmt: skip
+_SCRIPTS = st.lists(_PIECES, max_size=20).map("".join)
+_ALL_MARKERS = _DECODER_MARKERS + _ACTION_MARKERS
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(_SCRIPTS, st.sampled_from([0, 0, MAX_AUTOMATON_CHARS // 2]), _SCRIPTS), max_size=5
+    )
+)
+def test_words_found_like_substring_tests(parts: list[tuple[str, int, str]]) -> None:
+    """The automaton (and, past its budget, the substring tests) finds every word of
+    every script, and only there."""
+    sources = [head + "z" * padding + tail for head, padding, tail in parts]
+    expected = [{w for w in (*_WORDS, *_CHARS) if w in source} for source in sources]
+    assert _words_of(sources) == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_SCRIPTS)
+def test_every_match_holds_its_markers_words(source: str) -> None:
+    """Skipping a marker whose words are missing loses no match."""
+    for words, pattern in _ALL_MARKERS:
+        if pattern is not None and pattern.search(source) is not None:
+            assert all(word in source for word in words)
+
+
+def reference_char_codes(arguments: str) -> str:
+    """_char_codes() one argument at a time."""
+    chars = []
+    for part in arguments.split(","):
+        part = part.strip()
+        try:
+            n = int(part, 16) if part[:2].lower() == "0x" else int(part)
+        except ValueError:
+            continue
+        chars.append(_safe_chr(n))
+    return "".join(chars)
+
+
+_SPACES = st.sampled_from(["", " ", "\t", "\n", "\x0b", "\x1f", "\x85", "\xa0", "\u3000"])
+_CODES = st.one_of(
+    st.integers(0, 0x220000).map(str),
+    st.integers(0, 0x220000).map(hex),
+    st.integers(0, 0x220000).map(lambda n: f"0X{n:X}"),
+    st.text(alphabet="0123456789abcdefABCDEFxX_", max_size=8),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.tuples(_SPACES, _CODES, _SPACES).map("".join), max_size=30).map(",".join))
+def test_char_codes_like_one_argument_at_a_time(arguments: str) -> None:
+    assert _char_codes(arguments) == reference_char_codes(arguments)
