@@ -82,6 +82,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
     "hijackwatch.middlewares.boundary.SiteBoundaryMiddleware": 650,
+    # a search visitor keeps its search Referer across redirects, as a browser does
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "hijackwatch.middlewares.redirects.ProfileRedirectMiddleware": 600,
     # cuts a page view over DOWNLOAD_MAXSIZE instead of dropping it
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "hijackwatch.middlewares.bodies.BoundedCompressionMiddleware": 590,

@@ -187,3 +187,41 @@ def test_language_cloaking_is_seen_by_the_chinese_visitors(tmp_path: Path) -> No
     }
     assert by_profile == {name: p.accept_language for name, p in BUILTIN_PROFILES.items()}
     assert by_profile["googlebot"] is None and by_profile["baiduspider"] == "zh-cn,zh-tw"
+
+
+def test_search_visitors_keep_their_referer_across_a_redirect(tmp_path: Path) -> None:
+    """``/`` redirects to ``/home/``, which shows spam to search traffic only: the search
+    visitor must still arrive from the search engine there (and a crawler with no
+    Referer still send none), as a browser does."""
+    clean = (
+        b"<html><head><title>County library</title></head><body><h1>County library</h1>"
+        b"<p>Opening hours: nine to five, Monday to Saturday; closed on holidays.</p>"
+        b"</body></html>"
+    )
+    referers: dict[str, set[str | None]] = {}  # path -> Referers seen there
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            referer = self.headers.get("Referer")
+            referers.setdefault(self.path, set()).add(referer)
+            if self.path == "/":
+                reply(self, b"", status=302, headers={"Location": "/home/"})
+                return
+            search = any(s in (referer or "") for s in ("baidu.com/s", "google.com/search"))
+            reply(self, SEED_PAGE.read_bytes() if search else clean)
+
+    with http_server(Handler, "127.0.0.71") as base:
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(base + "/\n", encoding="utf-8")
+        db_url = f"sqlite:///{tmp_path / 'hw.db'}"
+        result = run_cli("crawl", str(seeds), "--db", db_url, "-q", *FAST)
+        assert result.returncode == 0, result.stderr[-3000:]
+    verdicts = dict(db_rows(db_url, "SELECT profile, verdict FROM pages"))
+    assert verdicts["browser"] == verdicts["googlebot"] == "clean"
+    assert verdicts["search-baidu"] == verdicts["search-google-mobile"] == "hijacked"
+    search = BUILTIN_PROFILES["search-baidu"].referer_for(base + "/")
+    assert search in referers["/home/"] and None in referers["/home/"]
+    assert f"{base}/" not in referers["/home/"]  # no hop sent its own URL as the Referer
