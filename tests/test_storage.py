@@ -348,9 +348,32 @@ def test_views_call_a_site_the_run_did_not_see_error(db_url: str) -> None:
     db.upgrade()
     with db.engine.begin() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM site_runs")).scalar() == 0
-    assert site_statuses(db)[(run.run_id, SITE_B)] == "clean"  # settled before 0002
+    # settled before 0002: no 2xx at all is not seen, by the views' own reading
+    assert site_statuses(db) == expected
     resettled = write_run(db, blocked, RUN2_AT + timedelta(days=1))
     assert site_statuses(db)[(resettled.run_id, SITE_B)] == "error"
+    db.dispose()
+
+
+def test_report_takes_what_settling_recorded(db_url: str) -> None:
+    """The report reads site_runs for a settled run: a site settling saw (through a
+    same-page redirect outside the report's own sample, say) is not called unseen."""
+    from hijackwatch.storage.incidents import unseen_sites
+    from hijackwatch.storage.models import SiteRun
+
+    db = Database(db_url)
+    db.ensure_schema()
+    blocked = [{"url": f"http://{SITE_B}/", "site": SITE_B, "status": 503, "verdict": "clean"}]
+    run = write_run(db, RUN2[:3] + blocked, RUN2_AT)
+    with db.session() as session:
+        ids = dict(session.execute(text("SELECT key, id FROM sites")).all())
+        assert unseen_sites(session, run.run_id, list(ids.values())) == {ids[SITE_B]}
+        recorded = session.get(SiteRun, (run.run_id, ids[SITE_B]))
+        assert recorded is not None and recorded.seen is False
+        recorded.seen = True  # what settling decided wins over the report's own reading
+        session.flush()
+        assert unseen_sites(session, run.run_id, list(ids.values())) == set()
+        session.rollback()
     db.dispose()
 
 

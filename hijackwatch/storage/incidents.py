@@ -133,6 +133,7 @@ def _page_states(
         select(Page.site_id, Page.url, hijacked, ok, ok_moved, gone, unanswered)
         .where(Page.run_id == run_id)
         .group_by(Page.site_id, Page.url)
+        .order_by(Page.site_id, Page.url)  # the SEEN_SAMPLE below: the same every time
     )
     if site_ids is not None:
         query = query.where(Page.site_id.in_(site_ids))
@@ -165,9 +166,25 @@ def _page_states(
 def unseen_sites(session: Session, run_id: int, site_ids: Sequence[int]) -> set[int]:
     """Those of ``site_ids`` that run ``run_id`` did not *see* (module docstring): every
     fetch failed, answered non-2xx (403, 5xx, an off-site redirect) or only reached
-    another page of the site. A report must not call such a site clean."""
+    another page of the site. A report must not call such a site clean.
+
+    A settled run's answer is what settling recorded (``site_runs``, which also decided
+    whether the site's incident could close, and which the SQL views read); a run not
+    settled yet, or settled before that table, is judged here by the same rule.
+    """
     seen: set[int] = set()
+    recorded: set[int] = set()
     for chunk in chunks(list(site_ids)):
+        for site_id, was_seen in session.execute(
+            select(SiteRun.site_id, SiteRun.seen).where(
+                SiteRun.run_id == run_id, SiteRun.site_id.in_(chunk)
+            )
+        ):
+            recorded.add(site_id)
+            if was_seen:
+                seen.add(site_id)
+    judged = [site_id for site_id in site_ids if site_id not in recorded]
+    for chunk in chunks(judged):
         seen.update(  # the common case, one cheap query: a 2xx analysed at the page itself
             session.scalars(
                 select(Page.site_id)
@@ -175,7 +192,7 @@ def unseen_sites(session: Session, run_id: int, site_ids: Sequence[int]) -> set[
                 .distinct()
             )
         )
-    rest = [site_id for site_id in site_ids if site_id not in seen]
+    rest = [site_id for site_id in judged if site_id not in seen]
     for chunk in chunks(rest):  # redirected 2xx only: the same rule as settling
         for site_id, urls in _page_states(session, run_id, set(), chunk).items():
             if any(state.ok for state in urls.values()):

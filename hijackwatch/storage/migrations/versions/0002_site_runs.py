@@ -3,8 +3,9 @@
 A site that answered 403/5xx on every page, or only redirected off-site, had no page
 flagged, so ``site_history`` (and ``latest_site_status``) called it ``clean`` while
 ``hijackwatch report`` said ``error``. The settling step now records whether the run
-saw the site, and the views read it. Runs settled before this revision have no rows
-and keep the old reading.
+saw the site, and the views read it. Runs without rows (not settled yet, or settled
+before this revision) are ``error`` when no page of the site answered 2xx and was
+analysed; a site reached only through redirects to other pages keeps ``clean`` there.
 
 Revision ID: 0002_site_runs
 Revises: 0001_baseline
@@ -25,8 +26,11 @@ down_revision: str | Sequence[str] | None = "0001_baseline"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Plain SQL understood by both SQLite and PostgreSQL; ``NOT sr.seen`` is NULL (not an
-# error) for a run settled before this revision.
+# Plain SQL understood by both SQLite and PostgreSQL. A run with no site_runs rows (not
+# settled yet, or settled before this revision; ``NOT sr.seen`` is NULL then) is judged
+# by the part of the rule SQL can tell: no 2xx analysed at all is not seen. (A site
+# reached only through redirects to other pages, a login wall, needs its URLs compared:
+# only settling records it.)
 SITE_HISTORY = """
     SELECT v.run_id, r.started_at, r.status AS run_status, v.site_id, v.site,
            COUNT(*) AS pages,
@@ -39,6 +43,12 @@ SITE_HISTORY = """
                 WHEN SUM(CASE WHEN v.verdict = 'error' THEN 1 ELSE 0 END) = COUNT(*)
                     THEN 'error'
                 WHEN MAX(CASE WHEN NOT sr.seen THEN 1 ELSE 0 END) = 1 THEN 'error'
+                WHEN MAX(CASE WHEN sr.seen IS NULL THEN 1 ELSE 0 END) = 1
+                    AND NOT EXISTS (
+                        SELECT 1 FROM pages p
+                        WHERE p.run_id = v.run_id AND p.site_id = v.site_id
+                            AND p.verdict <> 'error' AND p.status BETWEEN 200 AND 299
+                    ) THEN 'error'
                 ELSE 'clean' END AS status
     FROM page_verdicts v JOIN crawl_runs r ON r.id = v.run_id
     LEFT JOIN site_runs sr ON sr.run_id = v.run_id AND sr.site_id = v.site_id
