@@ -410,6 +410,33 @@ def test_spool_import_into_a_finished_run_resettles_incidents(db_url: str, tmp_p
     db.dispose()
 
 
+def test_a_late_spool_of_an_older_run_leaves_the_newer_run_latest(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Run 1's spooled pages and end, imported after run 2 crawled the same sites: run 2
+    stays the sites' latest run and keeps its incidents (QA: sites moved back to run 1,
+    shown as NEW hijacked)."""
+    from hijackwatch.storage.spool import Spool, finish_entry
+
+    db = Database(db_url)
+    db.ensure_schema()
+    run1 = db.start_run(["x"], started_at=RUN1_AT)
+    spool = Spool(tmp_path, {"run_id": run1, "started_at": RUN1_AT.isoformat(), "seeds": ["x"]})
+    path = spool.write_pages(
+        [page_record(i) for i in page_items(RUN1)], finish_entry(run1, "finished", "finished")
+    )
+    second = write_run(db, RUN2, RUN2_AT)
+    before = incidents(db)
+    imported = db.import_spool(path)
+    assert imported.run_id == run1 and imported.pages == len(RUN1)
+    assert incidents(db) == before
+    with db.engine.connect() as conn:
+        latest = dict(conn.execute(text("SELECT site, run_id FROM latest_site_status")).all())
+    assert latest == {SITE_A: second.run_id, SITE_B: second.run_id}
+    assert site_statuses(db)[(run1, SITE_A)] == "hijacked"  # its own history is kept
+    db.dispose()
+
+
 def test_text_no_database_can_hold_is_stored_replaced(db_url: str, tmp_path: Path) -> None:
     """A script escape decoded to a lone surrogate, a NUL in a title: PostgreSQL refuses
     NUL, UTF-8 cannot encode a lone surrogate. The page is stored anyway, and spooled."""

@@ -26,6 +26,7 @@ Settling is idempotent for the newest run, so ``import-spool`` can settle again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session
 from hijackwatch.storage.models import CrawlRun, Incident, Page, Site, SiteRun
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 IN_LIST_MAX = 500  # values per SQL IN list
 
 
@@ -275,7 +277,21 @@ def settle_run(session: Session, run: CrawlRun) -> None:
     """Open, extend and close incidents for every site the run crawled."""
     at = run.started_at
     site_ids = list(session.scalars(select(Page.site_id).where(Page.run_id == run.id).distinct()))
-    incidents = _open_incidents(session, site_ids)
+    # Sites a later run has judged already (a spool file of this run imported after it):
+    # their incidents are that run's to keep; this one only records what it saw.
+    judged_later: set[int] = set()
+    for chunk in chunks(site_ids):
+        judged_later.update(
+            session.scalars(select(Site.id).where(Site.id.in_(chunk), Site.last_run_id > run.id))
+        )
+    if judged_later:
+        log.warning(
+            "run %s: %d site(s) were crawled by a later run since; that run's incidents "
+            "stand, this one only adds its pages",
+            run.id,
+            len(judged_later),
+        )
+    incidents = _open_incidents(session, [i for i in site_ids if i not in judged_later])
     states = _page_states(
         session, run.id, {(i.site_id, i.url) for i in incidents if i.scope == "page" and i.url}
     )
@@ -290,6 +306,8 @@ def settle_run(session: Session, run: CrawlRun) -> None:
         # a 403/5xx or "Access denied" everywhere is the site hiding, not the site clean
         seen = any(state.ok for state in urls.values())
         session.add(SiteRun(run_id=run.id, site_id=site_id, seen=seen))
+        if site_id in judged_later:
+            continue
         hijacked = sorted(u for u, state in urls.items() if state.hijacked)
         site_pages = page_open.get(site_id, {})
         for url in hijacked:
@@ -417,5 +435,7 @@ def apply_counts(session: Session, run: CrawlRun, outcome: RunOutcome) -> None:
     for site in session.scalars(
         select(Site).where(Site.id.in_(select(Page.site_id).where(Page.run_id == run.id)))
     ):
+        if site.last_run_id is not None and site.last_run_id > run.id:
+            continue  # a later run's spool-imported predecessor: the later run stays latest
         site.last_run_id = run.id
         site.last_crawled_at = run.started_at
