@@ -460,8 +460,11 @@ def _deliver(
     if payload is not None:
         if blocked:
             log.warning(
-                "%s not sent: the receiver did not take the pending alert(s) before it",
+                "%s not sent: %s",
                 _label(payload),
+                "the receiver did not take the pending alert(s) before it"
+                if redeliver
+                else "queued behind the pending alert(s) (a forced stop does not send them)",
             )
             sent, keep = False, True
         else:

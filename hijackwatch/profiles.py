@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -133,6 +134,14 @@ BUILTIN_PROFILES: dict[str, Profile] = {
 DEFAULT_PROFILES = tuple(BUILTIN_PROFILES)
 
 
+_HEADER_VALUE = re.compile(r"[ -~]{1,1000}")  # printable ASCII: no CR/LF, no controls
+# Language ranges with optional weights, as browsers send them (RFC 9110 12.5.4); the
+# first is also the rendered browser's locale.
+_Q = r"(?:[ \t]*;[ \t]*q=[01](?:\.[0-9]{0,3})?)?"
+_RANGE = rf"[A-Za-z]{{1,8}}(?:-[A-Za-z0-9]{{1,8}})*{_Q}"
+_LANGUAGES = re.compile(rf"{_RANGE}(?:[ \t]*,[ \t]*(?:{_RANGE}|\*{_Q}))*")
+
+
 def _custom(name: str, spec: Any) -> Profile:
     if spec is None or spec == {}:
         if name not in BUILTIN_PROFILES:
@@ -140,19 +149,25 @@ def _custom(name: str, spec: Any) -> Profile:
         return BUILTIN_PROFILES[name]
     if not isinstance(spec, Mapping):
         raise ValueError(f"profile {name!r}: want an object with user_agent/referer, got {spec!r}")
+    if name == BASELINE:  # the crawl's own fetches: USER_AGENT and DEFAULT_REQUEST_HEADERS
+        raise ValueError(f"profile {BASELINE!r} is the baseline and cannot be changed here")
     unknown = set(spec) - {"user_agent", "referer", "accept_language"}
     if unknown:
         raise ValueError(f"profile {name!r}: unknown keys {sorted(unknown)}")
     base = BUILTIN_PROFILES.get(name)
     user_agent = spec.get("user_agent") or (base.user_agent if base else None)
-    if not user_agent or not isinstance(user_agent, str):
-        raise ValueError(f"profile {name!r} needs a user_agent")
+    if not (isinstance(user_agent, str) and _HEADER_VALUE.fullmatch(user_agent)):
+        raise ValueError(f"profile {name!r} needs a user_agent (printable ASCII)")
     referer = spec.get("referer", base.referer if base else None)
-    if referer is not None and not (isinstance(referer, str) and referer.startswith("http")):
+    if referer is not None and not (
+        isinstance(referer, str) and referer.startswith("http") and _HEADER_VALUE.fullmatch(referer)
+    ):
         raise ValueError(f"profile {name!r}: referer must be an http(s) URL template")
     language = spec.get("accept_language", (base or BUILTIN_PROFILES[BASELINE]).accept_language)
-    if language is not None and not (isinstance(language, str) and language.isprintable()):
-        raise ValueError(f"profile {name!r}: accept_language must be a header value or null")
+    if language is not None and not (isinstance(language, str) and _LANGUAGES.fullmatch(language)):
+        raise ValueError(
+            f"profile {name!r}: accept_language must be language tags (zh-CN,zh;q=0.9) or null"
+        )
     return Profile(name, user_agent, referer or None, language or None)
 
 

@@ -397,8 +397,9 @@ class Renderer:
     ) -> RenderResult:
         """Load ``url`` and let its scripts run for ``settle`` s (call from the worker thread).
 
-        ``accept_language`` is sent as such and its first tag is the browser's locale
-        (``navigator.language``, which kits read as well)."""
+        ``accept_language``'s first tag is the browser's locale: ``navigator.language``
+        (which kits read) and the Accept-Language Chromium sends (``zh-CN``); without
+        one Chromium keeps its own (en-US)."""
         from playwright.sync_api import Error as PlaywrightError
 
         result = RenderResult(url=url, referer=referer, final_url=url)
@@ -414,10 +415,7 @@ class Renderer:
         try:
             context = browser.new_context(
                 user_agent=user_agent,
-                locale=_locale(accept_language),
-                extra_http_headers={"Accept-Language": accept_language}
-                if accept_language
-                else None,
+                locale=_locale(accept_language),  # Chromium derives Accept-Language from it
                 service_workers="block",
                 accept_downloads=False,
                 java_script_enabled=True,

@@ -212,7 +212,8 @@ def cmd_import_spool(args: argparse.Namespace) -> int:
                 raise CommandError(f"no such spool file: {exc.filename}", EXIT_USAGE) from exc
             except (NotASpoolFile, UnicodeDecodeError) as exc:  # bad input, the database is fine
                 raise CommandError(one_line(exc), EXIT_USAGE) from exc
-            state = "finished" if result.outcome is not None else "pages only"
+            # the run's settled status (finished, interrupted...), else only pages were added
+            state = result.outcome.status if result.outcome is not None else "pages only"
             skipped = f", {result.skipped} already stored, skipped" if result.skipped else ""
             print(
                 f"{name}: {result.pages} page(s) imported into run {result.run_id} "
