@@ -15,14 +15,21 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 from lxml import etree
 
 from hijackwatch.detect.css import hiding_reason
 from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text, parse
 from hijackwatch.detect.findings import Finding
-from hijackwatch.detect.lexicon import SpamHits, scan, scan_many, spammy_each
+from hijackwatch.detect.lexicon import (
+    SpamHits,
+    empty_hits,
+    scan,
+    scan_each,
+    scan_many,
+    spammy_each,
+)
 from hijackwatch.detect.script import (
     ScriptReport,
     external_target,
@@ -132,8 +139,14 @@ class Block:
     element: etree._Element
     text: str
     norm: str
-    hits: SpamHits
+    found: SpamHits | None  # None: no term (most blocks; hits made when read)
     weight: int  # hits.weight, read by several rules (a sum over the terms each time)
+
+    @property
+    def hits(self) -> SpamHits:
+        if self.found is None:
+            self.found = empty_hits(len(self.norm))
+        return self.found
 
 
 class Context:
@@ -156,13 +169,17 @@ class Context:
         # Title, meta, every candidate phrase and every block scanned in one lexicon pass.
         candidates = self._candidates()
         head = [doc.title_norm, self.meta_norm, *(text for text, _p in candidates)]
-        hits = scan_many(head + norms)
+        found = scan_each(head + norms)
+        hits = [
+            empty_hits(len(text)) if h is None else h
+            for text, h in zip(head, found[: len(head)], strict=True)
+        ]
         self.title_hits = hits[0]
         self.meta_hits = hits[1]
-        self.injected_phrases = self._phrases(candidates, hits[2 : len(head)])
+        self.injected_phrases = self._phrases(candidates, hits[2:])
         self.blocks: list[Block] = [
-            Block(el, text, norm, found, found.weight if found.terms else 0)
-            for (el, text), norm, found in zip(chosen, norms, hits[len(head) :], strict=True)
+            Block(el, text, norm, h, 0 if h is None else h.weight)
+            for (el, text), norm, h in zip(chosen, norms, found[len(head) :], strict=True)
         ]
         self.chains = _keyword_chains(self.blocks)
         self.reporting = self._reporting()
@@ -312,7 +329,7 @@ class Context:
         page's paragraphs and listings carry spam of their own.
         """
         texts = [_without(block.norm, self.injected_phrases) for block in self.blocks]
-        return sum(1 for hits in scan_many(texts) if hits.weight >= 2)
+        return sum(1 for hits in scan_each(texts) if hits is not None and hits.weight >= 2)
 
 
 def _without(text: str, phrases: list[str]) -> str:
@@ -330,8 +347,10 @@ def _keyword_chains(blocks: list[Block]) -> list[Block]:
     """
     chains = []
     for block in blocks:
+        if block.weight < 6:  # most blocks: their (empty) hits are not even made
+            continue
         hits = block.hits
-        if block.weight < 6 or hits.distinct < 3 or hits.counter or len(block.text) > 2000:
+        if hits.distinct < 3 or hits.counter or len(block.text) > 2000:
             continue
         segments = [s for s in _CHAIN_SEPARATORS.split(block.norm) if s.strip()]
         if len(segments) < 3:
@@ -354,6 +373,7 @@ def detect_title(ctx: Context) -> list[Finding]:
     doc = ctx.doc
     findings: list[Finding] = []
     th = ctx.title_hits
+    title_terms = partial(th.describe, original=doc.title, folded=doc.title_norm)
     explained = ctx.page_is_spam or (ctx.reporting and (ctx.title_related() or ctx.title_reports))
     if th.distinct and not explained:
         bracket = _BRACKET_PREFIX.match(doc.title_norm)
@@ -364,7 +384,7 @@ def detect_title(ctx: Context) -> list[Finding]:
                 _finding(
                     "title_injection",
                     "high",
-                    f"spam keywords ({th.describe(original=doc.title)}) {where} the title, "
+                    f"spam keywords ({title_terms()}) {where} the title, "
                     "unrelated to the "
                     f"page body: {collapse_ws(doc.title)}",
                 )
@@ -378,7 +398,7 @@ def detect_title(ctx: Context) -> list[Finding]:
                 _finding(
                     "title_injection",
                     "medium",
-                    f"title carries keywords ({th.describe(original=doc.title)}) the page "
+                    f"title carries keywords ({title_terms()}) the page "
                     "body does not: "
                     f"{collapse_ws(doc.title)}",
                 )
@@ -391,7 +411,7 @@ def detect_title(ctx: Context) -> list[Finding]:
                     "title_injection",
                     "medium",
                     f"title written as numeric character references to hide its keywords "
-                    f"({th.describe(original=doc.title)}): {collapse_ws(doc.title)}",
+                    f"({title_terms()}): {collapse_ws(doc.title)}",
                 )
             )
     else:
@@ -401,11 +421,12 @@ def detect_title(ctx: Context) -> list[Finding]:
         content = doc.meta_keywords if scan(normalise(doc.meta_keywords)).distinct else ""
         content = content or doc.meta_description
         meta = f"{doc.meta_keywords}\n{doc.meta_description}"  # what meta_hits were found in
+        terms = mh.describe(original=meta, folded=ctx.meta_norm)
         findings.append(
             _finding(
                 "meta_injection",
                 "medium" if mh.strong == 0 and mh.weight < 6 else "high",
-                f"meta keywords/description carry spam ({mh.describe(original=meta)}): {content}",
+                f"meta keywords/description carry spam ({terms}): {content}",
             )
         )
     for report in ctx.scripts:
@@ -683,9 +704,9 @@ def _spam_blocks(ctx: Context) -> list[Finding]:
     chained = {id(block) for block in ctx.chains}
     worst: Block | None = None
     for block in ctx.blocks:
-        hits = block.hits
         if block.weight < 6 or id(block) in chained or len(block.text) < 10:
             continue
+        hits = block.hits
         if hits.strong and not hits.counter and (worst is None or block.weight > worst.weight):
             worst = block
     if worst is None:
@@ -943,7 +964,12 @@ def _title_repeats(ctx: Context) -> list[Finding]:
             continue
         rest = norm.replace(main, " ")
         hits = scan(rest)
-        brand = any(brand_like(t) for t in _BRAND_TOKEN.findall(text.replace(main, " ")))
+        rest_text = text.replace(main, " ")
+        # Every token holds a _BRAND_SEED match; most texts (CJK, Vietnamese) hold none,
+        # found faster than the token regex fails on them.
+        brand = _BRAND_SEED.search(rest_text) is not None and any(
+            brand_like(t) for t in _BRAND_TOKEN.findall(rest_text)
+        )
         if (hits.weight or brand) and not hits.counter:
             repeats.append((text, hits, hits.weight >= 2 or brand))
     # One repeat needs a clear spam affix; a weak one (``【鼎盛88官网】``) must recur.

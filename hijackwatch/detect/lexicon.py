@@ -19,7 +19,7 @@ from importlib import resources
 
 import ahocorasick_rs
 
-from hijackwatch.detect.text import has_cjk_thai, normalise
+from hijackwatch.detect.text import has_cjk_thai, normalise, normalise_many
 
 LANGUAGES = ("zh", "en", "id", "ja", "vi", "th")
 STRONG = 3
@@ -78,30 +78,44 @@ class SpamHits:
             return False
         return self.strong >= 1 or (self.weight >= 4 and self.distinct >= 2)
 
-    def describe(self, limit: int = 8, original: str = "") -> str:
+    def describe(self, limit: int = 8, original: str = "", folded: str | None = None) -> str:
         """The strongest terms; spelled as ``original`` (the text these hits were found
         in, before folding) spells them where that can be told, so a webmaster can
-        search the page for them (偽物, not the folded 伪物)."""
+        search the page for them (偽物, not the folded 伪物). ``folded``: normalise()
+        of ``original``, when the caller has it."""
         ranked = sorted(self.spam_terms, key=lambda t: (-self.terms[t].weight, -self.counts[t]))
-        return ", ".join(spelled_as(ranked[:limit], original))
+        return ", ".join(spelled_as(ranked[:limit], original, folded))
 
 
-def spelled_as(terms: list[str], original: str) -> list[str]:
+def spelled_as(terms: list[str], original: str, folded: str | None = None) -> list[str]:
     """``terms`` (folded) as ``original`` writes them, where folding kept every
     character in place (NFKC, Traditional to Simplified and lower-casing mostly do);
-    elsewhere, and for terms not found, the folded term."""
+    elsewhere, and for terms not found, the folded term. ``folded``: normalise() of
+    ``original``, if known."""
     if not original or original.isascii():  # ASCII: only the case differs
         return terms
-    folded = normalise(original)
+    if folded is None:
+        folded = normalise(original)
     if len(folded) != len(original):
         return terms
     out = []
+    unsure = []  # (index in out, slice): slices that must be folded to be judged
+    fixed = lexicon().fixed
     for term in terms:
         at = folded.find(term)
         spelled = original[at : at + len(term)] if at >= 0 else ""
         # equal totals can hide shifts (a removed zero-width character, ㎏ -> kg): the
-        # slice must fold to the term itself, or the folded term is shown
-        out.append(spelled if spelled and normalise(spelled) == term else term)
+        # slice must fold to the term itself, or the folded term is shown; a slice
+        # spelled as a term that folds to itself needs no folding to tell
+        if spelled and not (spelled == term and term in fixed):
+            unsure.append((len(out), spelled))
+        out.append(spelled or term)
+    if unsure:
+        # folded together: one pass (and one OpenCC call) for all the slices
+        norms = normalise_many([spelled for _i, spelled in unsure])
+        for (i, _spelled), norm in zip(unsure, norms, strict=True):
+            if norm != terms[i]:
+                out[i] = terms[i]
     return out
 
 
@@ -188,6 +202,46 @@ class Lexicon:
         self._automaton = ahocorasick_rs.AhoCorasick(
             self._words, implementation=ahocorasick_rs.Implementation.DFA
         )
+        # The same automaton over UTF-8 bytes walks the same bytes a third faster (the
+        # str one converts every offset), for texts with few multi-byte characters.
+        self._bytes_automaton = ahocorasick_rs.BytesAhoCorasick(
+            [word.encode("utf-8") for word in self._words],
+            implementation=ahocorasick_rs.Implementation.DFA,
+        )
+        self._lengths = [len(word) for word in self._words]
+        self._weights = {word: term.weight for word, term in self.terms.items()}
+        # Terms that normalise() leaves as they are (spelled_as() need not fold them).
+        self.fixed = frozenset(word for word in self.terms if normalise(word) == word)
+
+    def _find(self, text: str) -> list[tuple[int, int, int]]:
+        """(term index, start, end), in characters, of every occurrence of every term
+        in ``text``; UnicodeEncodeError for lone surrogates, which UTF-8 cannot hold.
+
+        A term's UTF-8 starts with a lead byte and ends a character, so its matches in
+        the text's UTF-8 are exactly its occurrences in the text. Their byte offsets are
+        character offsets in ASCII text, and cheap to convert in long texts with few
+        multi-byte characters (most pages' text); other texts take the str automaton.
+        """
+        if text.isascii():
+            return self._bytes_automaton.find_matches_as_indexes(
+                text.encode("ascii"), overlapping=True
+            )
+        if len(text) < _BYTES_MIN_CHARS:
+            return self._automaton.find_matches_as_indexes(text, overlapping=True)
+        raw = text.encode("utf-8")
+        if (len(raw) - len(text)) * _BYTES_MAX_SHARE > len(text):
+            return self._automaton.find_matches_as_indexes(text, overlapping=True)
+        found = self._bytes_automaton.find_matches_as_indexes(raw, overlapping=True)
+        if not found:
+            return found
+        chars = {}  # byte offset -> character offset, counted by decoding each gap
+        pos = count = 0
+        for start in sorted({start for _index, start, _end in found}):
+            count += len(raw[pos:start].decode("utf-8"))
+            chars[start] = count
+            pos = start
+        lengths = self._lengths
+        return [(index, chars[start], chars[start] + lengths[index]) for index, start, _e in found]
 
     def _accepted(self, text: str, found: list[tuple[int, int, int]]) -> list[tuple[int, int, str]]:
         """(script rank, start, term) of what the regexes match, in their order, out of
@@ -198,9 +252,10 @@ class Lexicon:
         ``\\w`` being ``str.isalnum()`` or ``_`` as in ``re``.
         """
         size = len(text)
+        latin, gates, ranks = self._latin, self._gate, self._rank  # read once per call
         best: dict[tuple[int, int], tuple[int, int]] = {}
         for index, start, end in found:
-            if self._latin[index]:
+            if latin[index]:
                 if start:
                     before = text[start - 1]
                     if before.isalnum() or before == "_":
@@ -209,31 +264,30 @@ class Lexicon:
                     after = text[end]
                     if after.isalnum() or after == "_":
                         continue
-            gate = self._gate[index]
+            gate = gates[index]
             if gate is not None and gate.search(text) is None:
                 continue
-            key = (self._rank[index], start)
+            key = (ranks[index], start)
             old = best.get(key)
             if old is None or end > old[0]:
                 best[key] = (end, index)
-        return [
-            (rank, start, self._words[index]) for (rank, start), (_, index) in sorted(best.items())
-        ]
+        words = self._words
+        return [(rank, start, words[index]) for (rank, start), (_, index) in sorted(best.items())]
 
     def scan(self, text: str) -> SpamHits:
         try:
-            found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+            found = self._find(text)
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
             return self._scan_regex(text)
         hits = SpamHits(_new_counter(), {}, len(text))
         if found:  # most texts: no term at all
-            self._tally(self._accepted(text, found), [0], [hits])
+            self._tally(self._accepted(text, found), [0], [hits], [text])
         return hits
 
     def _scan_regex(self, text: str) -> SpamHits:
         """scan() by the per-script regexes (the reference rules)."""
         hits = SpamHits(Counter(), {}, len(text))
-        self._tally(self._regex_matches(text), [0], [hits])
+        self._tally(self._regex_matches(text), [0], [hits], [text])
         return hits
 
     def scan_many(self, texts: list[str]) -> list[SpamHits]:
@@ -241,14 +295,22 @@ class Lexicon:
 
         Texts must not contain SEPARATOR (control characters are removed at parse time).
         """
+        return [
+            empty_hits(len(text)) if hits is None else hits
+            for text, hits in zip(texts, self.scan_each(texts), strict=True)
+        ]
+
+    def scan_each(self, texts: list[str]) -> list[SpamHits | None]:
+        """scan_many(), with None for each text holding no term: most texts of a page
+        hold none, and their empty hits cost more to build than the scan."""
         joined = SEPARATOR.join(texts)
         try:
-            found = self._automaton.find_matches_as_indexes(joined, overlapping=True)
+            found = self._find(joined)
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
-            return self._scan_many_regex(texts, joined)
-        hits = [SpamHits(_new_counter(), {}, size) for size in map(len, texts)]
+            return list(self._scan_many_regex(texts, joined))
+        hits: list[SpamHits | None] = [None] * len(texts)
         if found:
-            self._tally(self._accepted(joined, found), _offsets(texts), hits)
+            self._tally(self._accepted(joined, found), _offsets(texts), hits, texts)
         return hits
 
     def spammy_each(self, texts: list[str]) -> list[bool]:
@@ -257,7 +319,7 @@ class Lexicon:
         text is spammy when they are not), and only texts holding a term get hits."""
         joined = SEPARATOR.join(texts)
         try:
-            found = self._automaton.find_matches_as_indexes(joined, overlapping=True)
+            found = self._find(joined)
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
             return [hits.spammy() for hits in self._scan_many_regex(texts, joined)]
         spammy = [False] * len(texts)
@@ -278,7 +340,7 @@ class Lexicon:
     def _scan_many_regex(self, texts: list[str], joined: str) -> list[SpamHits]:
         """scan_many() by the per-script regexes (the reference rules)."""
         hits = [SpamHits(Counter(), {}, len(text)) for text in texts]
-        self._tally(self._regex_matches(joined), _offsets(texts), hits)
+        self._tally(self._regex_matches(joined), _offsets(texts), hits, texts)
         return hits
 
     def _regex_matches(self, text: str) -> Iterator[tuple[int, int, str]]:
@@ -292,32 +354,45 @@ class Lexicon:
                     yield rank, m.start(), m.group(1)
 
     def _tally(
-        self, matches: Iterable[tuple[int, int, str]], starts: list[int], hits: list[SpamHits]
+        self,
+        matches: Iterable[tuple[int, int, str]],
+        starts: list[int],
+        hits: list[SpamHits | None],
+        texts: list[str],
     ) -> None:
         """Count ``matches`` (script rank, start, term; by script, then in text order)
-        into ``hits``, one per text starting at each of ``starts`` in the scanned text.
+        into ``hits``, one per text starting at each of ``starts`` in the scanned text;
+        a text's hits are made when its first match comes (None until then: ``texts``
+        gives their lengths).
 
         Overlapping spam terms cover their characters once per script, as the regexes
         count them.
         """
         terms = self.terms
+        weights = self._weights
         rank = 0
         reach: dict[int, int] = {}  # per text: end of the spam terms counted so far
+        touched: dict[int, SpamHits] = {}
         for script, start, word in matches:
-            i = bisect_right(starts, start) - 1
-            text_hits = hits[i]
-            text_hits.counts[word] += 1
+            i = bisect_right(starts, start) - 1 if len(starts) > 1 else 0
+            text_hits = touched.get(i)
+            if text_hits is None:
+                text_hits = hits[i]
+                if text_hits is None:
+                    text_hits = hits[i] = empty_hits(len(texts[i]))
+                touched[i] = text_hits
+            counts = text_hits.counts
+            counts[word] = counts.get(word, 0) + 1  # no Counter.__missing__ call
             if script != rank:
                 rank, reach = script, {}
-            if terms[word].weight:
+            if weights[word]:
                 end = start + len(word)
                 last = reach.get(i, 0)
                 if end > last:
                     text_hits.covered += end - max(start, last)
                     reach[i] = end
-        for text_hits in hits:
-            if text_hits.counts:
-                text_hits.terms = {t: terms[t] for t in text_hits.counts}
+        for text_hits in touched.values():
+            text_hits.terms = {t: terms[t] for t in text_hits.counts}
 
 
 def _offsets(texts: list[str]) -> list[int]:
@@ -330,12 +405,22 @@ def _offsets(texts: list[str]) -> list[int]:
     return starts
 
 
+def empty_hits(length: int) -> SpamHits:
+    """Hits of a text of ``length`` characters holding no term."""
+    return SpamHits(_new_counter(), {}, length)
+
+
 def _terms_hits(terms: dict[str, Term]) -> SpamHits:
     """Hits holding just ``terms``: enough for spammy(), which reads nothing else."""
     return SpamHits(_new_counter(), terms, 0)
 
 
 SEPARATOR = "\x1f"
+# Lexicon._find() takes the bytes automaton for non-ASCII texts of this many
+# characters at least, with at most one extra UTF-8 byte per _BYTES_MAX_SHARE characters:
+# shorter or denser texts often hold more matches than the bytes saved pay for.
+_BYTES_MIN_CHARS = 4096
+_BYTES_MAX_SHARE = 16
 # An empty Counter without Counter.__init__ (a Python-level update() call): cheaper,
 # and scan_many makes one per text.
 _new_counter = partial(dict.__new__, Counter)
@@ -374,6 +459,10 @@ def scan(text: str) -> SpamHits:
 
 def scan_many(texts: list[str]) -> list[SpamHits]:
     return lexicon().scan_many(texts)
+
+
+def scan_each(texts: list[str]) -> list[SpamHits | None]:
+    return lexicon().scan_each(texts)
 
 
 def spammy_each(texts: list[str]) -> list[bool]:

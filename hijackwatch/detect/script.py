@@ -494,9 +494,23 @@ _WORDS = sorted({w for words, _ in _DECODER_MARKERS + _ACTION_MARKERS for w in w
 _CHARS = sorted(
     {w for words, _ in _DECODER_MARKERS + _ACTION_MARKERS for w in words if len(w) == 1}
 )
+# Leftmost-first, non-overlapping: the search then skips ahead with a prefilter
+# (several times faster than listing overlapping matches). An occurrence it skips
+# starts inside a reported match, so its word overlaps the reported word: only such
+# neighbours of the words found are tested for by substring search.
 _WORD_AUTOMATON = ahocorasick_rs.BytesAhoCorasick(
-    [w.encode() for w in _WORDS], implementation=ahocorasick_rs.Implementation.DFA
+    [w.encode() for w in _WORDS],
+    implementation=ahocorasick_rs.Implementation.DFA,
+    matchkind=ahocorasick_rs.MatchKind.LeftmostFirst,
 )
+
+
+def _can_overlap(a: str, b: str) -> bool:
+    """Whether occurrences of ``a`` and ``b`` can overlap in some text."""
+    return a in b or b in a or any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, len(b)))
+
+
+_NEIGHBOURS = {w: tuple(v for v in _WORDS if v != w and _can_overlap(v, w)) for w in _WORDS}
 # The first scripts, up to this many characters in all, are searched by the automaton
 # together (one call); the rest by substring tests, which stop at a word's first
 # occurrence, while the automaton lists every occurrence (hostile pages repeat words).
@@ -530,8 +544,17 @@ def _words_of(sources: list[str]) -> list[set[str]]:
     if searched:
         # No word holds a NUL: a match never spans two scripts.
         joined = b"\x00".join(searched)
-        for index, start, _end in _WORD_AUTOMATON.find_matches_as_indexes(joined, overlapping=True):
-            words[owners[bisect_right(starts, start) - 1]].add(_WORDS[index])
+        reported: dict[int, set[str]] = {}
+        for index, start, _end in _WORD_AUTOMATON.find_matches_as_indexes(joined):
+            reported.setdefault(owners[bisect_right(starts, start) - 1], set()).add(_WORDS[index])
+        for i, found_words in reported.items():
+            found = words[i]
+            found |= found_words
+            source = sources[i]
+            for word in found_words:
+                for neighbour in _NEIGHBOURS[word]:
+                    if neighbour not in found and neighbour in source:
+                        found.add(neighbour)
     return words
 
 
