@@ -475,6 +475,17 @@ def _deliver(
     return sent
 
 
+def run_alert(outcome: RunOutcome) -> dict[str, Any] | None:
+    """The run's alert, or None when it changed nothing worth one."""
+    return alert_payload(outcome) if outcome.has_changes else None
+
+
+def queue_alert(pending_dir: Path, payload: dict[str, Any], create: bool = False) -> None:
+    """Keep ``payload`` with the pending alerts, for the next run to send (its alert_id
+    lets a receiver drop a copy it got meanwhile)."""
+    PendingAlerts(pending_dir, create=create).update(set(), [payload])
+
+
 def notify_run(
     url: str | None,
     outcome: RunOutcome,
@@ -482,6 +493,7 @@ def notify_run(
     pending_dir: Path | None = None,
     create_pending_dir: bool = False,
     redeliver: bool = True,
+    payload: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> bool | None:
     """Send the run's alert if there is something to say. None when nothing was sent
@@ -491,11 +503,14 @@ def notify_run(
     sent first, even by a run without changes, to the current ``url``, and this run's
     alert is kept there if it fails too. ``redeliver=False`` (a forced stop, which must
     not take long) sends none of them: this run's alert then joins their queue untried.
+    ``payload``: this run's alert as already made (run_alert), so that a caller who
+    gives up waiting for the delivery can queue the very same one.
     """
     if not url:
         return None
     try:
-        payload = alert_payload(outcome) if outcome.has_changes else None
+        if payload is None:
+            payload = run_alert(outcome)
         if pending_dir is None:
             return None if payload is None else send_alert(url, payload, **kwargs)
         pending = PendingAlerts(pending_dir, create=create_pending_dir)

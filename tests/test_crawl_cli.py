@@ -245,6 +245,48 @@ def test_forced_stop_sends_the_interrupted_runs_alert(tmp_path: Path) -> None:
     assert calls[0]["run_status"] == "interrupted" and calls[0]["new_hijacked_sites"] == [host]
 
 
+def test_a_second_ctrl_c_while_the_runs_alert_is_sent_leaves_it_queued(tmp_path: Path) -> None:
+    """The run ended (first Ctrl-C) and its alert waits for a slow receiver: a second
+    Ctrl-C ends the process at once, and the alert waits with the pending ones (QA: the
+    exit waited for all four 10 s attempts)."""
+    from hijackwatch.alerts import PENDING_FILE
+    from tests.test_alerts import Receiver
+
+    hijacked = (REPO.parent / "shared" / "samples" / "seed-page.html").read_bytes()
+    site = Site("127.0.0.63", bodies={"/c.html": hijacked})
+    seeds, db = seeds_for(site, tmp_path)
+    with Receiver(slow_first=10, delay=20) as receiver:
+        proc = spawn(
+            *crawl_args(
+                seeds,
+                f"sqlite:///{db}",
+                "DOWNLOAD_TIMEOUT=2",  # the first Ctrl-C gives /hang that long
+                "HIJACKWATCH_PROFILE_MODE=off",
+                "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
+            ),
+            "--notify",
+            receiver.url,
+        )
+        err = Lines(proc.stderr)  # type: ignore[arg-type]
+        try:
+            err.wait_for(r"1 hijacked pages on 1 sites")
+            proc.send_signal(signal.SIGINT)
+            wait_until(lambda: len(receiver.seen) >= 1, timeout=60)  # the alert is on its way
+            proc.send_signal(signal.SIGINT)
+            started = time.monotonic()
+            proc.wait(30)
+            took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            site.close()
+    assert took < 15, err.text
+    pending = (tmp_path / PENDING_FILE).read_text(encoding="utf-8")
+    assert '"run_status": "interrupted"' in pending and '"run_id": 1' in pending, err.text
+    assert "kept with the pending alerts" in err.text
+
+
 def test_forced_stop_during_a_write_held_by_a_postgresql_lock_stores_no_page_twice(
     site: Site, tmp_path: Path, pg_url: str
 ) -> None:

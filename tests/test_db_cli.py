@@ -247,3 +247,31 @@ def test_an_unknown_schema_revision_is_not_called_newer(
     assert code == EXIT_DATABASE and "unknown revision" in out and "newer" not in out
     assert db.current_revision() == "0000_old"  # left as it was
     db.dispose()
+
+
+def test_import_spool_sends_the_alert_the_crawl_could_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crawl that could not settle its run (the database was away at its end) sent no
+    alert: the import that settles the run sends it with --notify (QA: lost for good)."""
+    from hijackwatch.storage import page_record
+    from hijackwatch.storage.spool import Spool, finish_entry
+    from tests.test_alerts import Receiver
+    from tests.test_storage import RUN1, RUN1_AT, page_items
+
+    monkeypatch.setenv("HIJACKWATCH_LOOPBACK_ONLY", "1")
+    url = f"sqlite:///{tmp_path / 'hw.db'}"
+    db = Database(url)
+    db.ensure_schema()  # the crawl had created it before the database went away
+    db.dispose()
+    spool = Spool(tmp_path, {"run_id": 1, "started_at": RUN1_AT.isoformat(), "seeds": ["x"]})
+    path = spool.write_pages(
+        [page_record(i) for i in page_items(RUN1)], finish_entry(1, "interrupted", "shutdown")
+    )
+    with Receiver() as receiver:
+        code = main(["db", "import-spool", str(path), "--db", url, "--notify", receiver.url])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    assert "imported into run 1 (interrupted)" in out and "run 1: alert sent" in out
+    (alert,) = receiver.calls
+    assert alert["run_id"] == 1 and alert["new_hijacked_sites"] == [SITE_A]

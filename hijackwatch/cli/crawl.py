@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import Settings
 
+    from hijackwatch.pipelines.storage import StoragePipeline
+
 # close reason recorded for a run stopped by a second Ctrl-C (Scrapy's first is "shutdown")
 FORCED_REASON = "shutdown_forced"
 # the crawl's size, as an option or a -s setting: 0 or fewer pages (or a negative depth)
@@ -271,7 +273,18 @@ def execute(settings: Settings) -> dict[str, Any]:
         return {}
     if stats.get("hijackwatch/run_id") is not None and "hijackwatch/run_status" not in stats:
         settle_forced_stop(crawler)  # a second Ctrl-C stopped the loop before the run's end
+    elif (storage := _storage(crawler)) is not None:
+        storage.alert_left_behind()  # a second Ctrl-C while the run's alert was being sent
     return dict(crawler.stats.get_stats())
+
+
+def _storage(crawler: Crawler) -> StoragePipeline | None:
+    from hijackwatch.pipelines.storage import StoragePipeline
+
+    try:
+        return crawler.get_item_pipeline(StoragePipeline)
+    except RuntimeError:  # the engine never started
+        return None
 
 
 def _warnings_only(record: logging.LogRecord) -> bool:
@@ -311,9 +324,7 @@ def settle_forced_stop(crawler: Crawler) -> None:
     Scrapy ignores further stop signals after the second (SIG_IGN); while the salvage
     waits for the database, one more abandons it, leaving the spool file (exit 3).
     """
-    from hijackwatch.pipelines.storage import StoragePipeline
-
-    storage = crawler.get_item_pipeline(StoragePipeline)  # the run started: the engine exists
+    storage = _storage(crawler)  # the run started: the engine exists
     if storage is None:
         return
     abandon = threading.Event()  # the salvage polls it: a handler may only set a flag

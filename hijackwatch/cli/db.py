@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from hijackwatch.alerts import notify_run
 from hijackwatch.cli import (
     EXIT_DATABASE,
     EXIT_USAGE,
@@ -219,6 +220,12 @@ def cmd_import_spool(args: argparse.Namespace) -> int:
                 f"{name}: {result.pages} page(s) imported into run {result.run_id} "
                 f"({state}{skipped})"
             )
+            if args.notify and result.outcome is not None:
+                # the crawl that wrote the spool could not settle, so it sent no alert;
+                # undelivered, it waits with the pending alerts beside the spool files
+                sent = notify_run(args.notify, result.outcome, pending_dir=Path(name).parent)
+                if sent is not None:
+                    print(f"run {result.run_id}: alert {'sent' if sent else 'NOT delivered'}")
     return 0
 
 
@@ -302,5 +309,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "import-spool", help="load spool files written while the database was unreachable"
     )
     spool.add_argument("files", nargs="+", metavar="FILE")
+    spool.add_argument(
+        "--notify",
+        metavar="URL",
+        help="POST the alert of each run the import settles (new or cleaned incidents) "
+        "to this webhook, as the crawl would have",
+    )
     _database_options(spool)
     spool.set_defaults(func=cmd_import_spool)

@@ -37,7 +37,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from hijackwatch.alerts import notify_run
+from hijackwatch.alerts import notify_run, queue_alert, run_alert
 from hijackwatch.items import PageItem
 from hijackwatch.storage import Database, DatabaseUnavailable, RunOutcome, page_record
 from hijackwatch.storage.database import WriteAbandoned
@@ -62,6 +62,7 @@ STORAGE_FAILED = "storage_failed"  # close reason: nothing takes the pages any m
 # the operator has just said "stop now", and the write timeout may be minutes
 SALVAGE_WAIT = 10.0
 FORCED_ALERT_TIMEOUT = 5.0  # a forced stop's one try at the run's alert
+ALERT_THREAD = "hijackwatch-alert"
 
 
 def run_status(reason: str | None) -> str:
@@ -111,6 +112,8 @@ class StoragePipeline:
         self.batch_size = max(1, batch_size)
         self.flush_interval = flush_interval
         self.notify_url = notify_url
+        self.alert: dict[str, Any] | None = None  # the run's alert, once the run ended
+        self._alert_sending: concurrent.futures.Future[None] | None = None
         self.seeds = seeds
         self.body_policy = body_policy
         self.spool_dir = spool_dir or default_spool_dir(db.url)
@@ -591,7 +594,13 @@ class StoragePipeline:
             self.stats.set_value("hijackwatch/run_status", "unrecorded")
             return
         self._record(outcome)
-        await asyncio.to_thread(self._notify, outcome)
+        # A daemon thread: a second Ctrl-C stops the loop, and exiting must not wait for
+        # a slow receiver's retries (alert_left_behind queues what it did not finish).
+        self.alert = run_alert(outcome) if self.notify_url else None
+        self._alert_sending = in_daemon_thread(
+            functools.partial(self._notify, outcome, payload=self.alert), ALERT_THREAD
+        )
+        await asyncio.wrap_future(self._alert_sending)
         await asyncio.to_thread(self.db.dispose)
 
     def _notify(self, outcome: RunOutcome, **send: Any) -> None:
@@ -605,6 +614,24 @@ class StoragePipeline:
         )
         if sent is not None:
             self.stats.set_value("hijackwatch/alert_sent", sent)
+
+    def alert_left_behind(self, wait: float = FORCED_ALERT_TIMEOUT) -> None:
+        """After the crawl: the run's alert, if a forced stop left it being sent, gets
+        ``wait`` more seconds, then joins the pending alerts (it may arrive twice then,
+        with the same alert_id)."""
+        sending = self._alert_sending
+        if sending is None or self.alert is None:
+            return
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            sending.result(timeout=wait)
+            return
+        queue_alert(self.spool_dir, self.alert, create=self.spool_dir_configured)
+        logger.warning(
+            "run %s: its alert was still being sent at the stop; kept with the pending "
+            "alerts in %s for the next run",
+            self.run_id,
+            self.spool_dir,
+        )
 
     # -- forced stop ------------------------------------------------------------------
 
@@ -669,7 +696,8 @@ class StoragePipeline:
             self.stats.set_value("hijackwatch/spool_file", str(path))
             logger.error(
                 "run %s not settled in %s (%s): %d page(s) and the run's end are in spool "
-                "file %s; load them with `hijackwatch db import-spool %s`",
+                "file %s; load them with `hijackwatch db import-spool %s` (with --notify, "
+                "it also sends the run's alert)",
                 self.run_id,
                 redact(self.db.url),
                 error,
