@@ -205,6 +205,7 @@ def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     stored = {url for (url,) in query(db, "SELECT url FROM pages")}
     assert stored == {site.url.rstrip("/") + p for p in PAGES}
     assert "run 1: interrupted" in stdout
+    assert site.url.split("/")[2] in stdout  # the summary table still lists the site
     assert not list(tmp_path.glob("hijackwatch-spool-*"))  # imported and removed
 
 

@@ -109,6 +109,8 @@ class ProgressExtension:
         logger.info(self.line())
 
     def spider_opened(self) -> None:
+        # The live totals: a forced stop (no spider_closed) still prints its summary.
+        self.crawler.stats.set_value("hijackwatch/site_totals", self.totals)
         if self.interval > 0:
             self.task = create_looping_call(self.log)
             self.task.start(self.interval, now=False)
