@@ -145,6 +145,10 @@ def test_compiled_walk_matches_pure_walk(text: str, url: str) -> None:
         "<i id='r'>1</i>" * 1200 + "<b id='q'></b>" * 3,
         "<td>a</td><table><tr><td>b</td></tr></table><option>o</option>",
         "<table><td>a</td></table><select><option>o</option></select>",
+        "<td>x</td>" * 10_005 + "<option>o</option>",
+        "<table><tr><td><table></table><td>a</td></table><td>b</td><select><table>"
+        "<option>o</option></table></select><datalist><option>p</option>",
+        "<html><p>a</p></html><td>out</td><option>o</option>",
         # content after </html>, a second top-level element
         "<html><body><p>a</p></body></html><p>after</p>",
         "<html><body><td id='x'>a</td></body></html>\n<html><p id='x' hidden>b</p>"
@@ -251,3 +255,74 @@ def test_compiled_visible_text_with_an_entity_reference() -> None:
         texts.append((doc.text, etree.tostring(root)))
     assert texts[0] == texts[1]
     assert "&amp;" in texts[0][1].decode()
+
+
+SELECTOR_NAMES = st.sampled_from(["hide", "hid", "x", "a-b", "_c", "é", "中", "ab", "b"])
+CLASS_VALUES = st.lists(
+    st.one_of(SELECTOR_NAMES, st.sampled_from([" ", "\n", "\t", "\u3000"]), st.text(max_size=3)),
+    max_size=5,
+).map("".join)
+
+
+def _selector_page(parts: list[tuple[str, str, str | None, str | None]]) -> str:
+    """Elements with optional class and id attributes (quoted by HTML escaping), some
+    nested, some after </html> (a second top-level element)."""
+    out = []
+    for tag, after, cls, ident in parts:
+        attrs = "".join(
+            f' {name}="{value.replace("&", "&amp;").replace(chr(34), "&quot;")}"'
+            for name, value in (("class", cls), ("id", ident))
+            if value is not None
+        )
+        out.append(f"<{tag}{attrs}>{after}")
+    return "".join(out)
+
+
+@compiled
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["div", "p", "span", "td", "html", "b"]),
+            st.sampled_from(["", "t", "</div>", "</p>", "</html>", "<!-- c -->", "&amp;"]),
+            st.none() | CLASS_VALUES,
+            st.none() | CLASS_VALUES,
+        ),
+        max_size=25,
+    ),
+    st.lists(SELECTOR_NAMES | st.text(min_size=1, max_size=3), max_size=5, unique=True),
+    st.lists(SELECTOR_NAMES | CLASS_VALUES, max_size=4, unique=True),
+    st.sampled_from([1, 3, document.MAX_SELECTED]),
+)
+def test_compiled_select_matches_the_xpath_query(
+    parts: list[tuple[str, str, str | None, str | None]],
+    classes: list[str],
+    ids: list[str],
+    limit: int,
+) -> None:
+    """_walk.select finds the elements (and in the order) the pure query finds; the
+    pure one's id filter reads the page's ids, as the walk's scan gives them. (Names
+    lxml refuses as XPath variables are left out: stylesheet names are [\\w-] only.)"""
+    classes = [c for c in classes if document._NON_XML.search(c) is None]
+    ids = [i for i in ids if document._NON_XML.search(i) is None]
+    root = document._parsed(_selector_page(parts))
+    if root is None:
+        return
+    id_values = document._ID_VALUES(root)
+    saved = document.MAX_SELECTED
+    document.MAX_SELECTED = limit
+    try:
+        expected = document._selected(root, id_values, tuple(classes), tuple(ids))
+    finally:
+        document.MAX_SELECTED = saved
+    found = document._compiled_module.select(root, tuple(classes), tuple(ids), limit)
+    assert found == expected
+
+
+@compiled
+@settings(max_examples=1000, deadline=None)
+@given(st.text(st.characters(max_codepoint=0x7F), max_size=600))
+def test_compiled_ascii_lowercasing_matches_str_lower(text: str) -> None:
+    assert document._compiled_module.lower_ascii(text) == text.lower()
+    with pytest.raises(ValueError):
+        document._compiled_module.lower_ascii(text + "\xe9")

@@ -9,10 +9,11 @@ directly (struct fields only; lxml links libxml2 statically, so its functions ar
 not called), and strings, proxies and tree writes go through lxml's public C API:
 proxies are made only for the elements a fact keeps.
 
-Rare, intricate steps (hidden blocks, stylesheet selectors, <meta>, marquees) stay
-in document.py and are called from here, so both paths share them. The two regex
-scans over the whole page text before parsing (end tags, control characters) are
-done here too, reading the str's buffer.
+Rare, intricate steps (hidden blocks, reading stylesheets, <meta>, marquees) stay
+in document.py and are called from here, so both paths share them; the elements a
+stylesheet's selectors pick are found here (``select``). The two regex scans over the
+whole page text before parsing (end tags, control characters) are done here too,
+reading the str's buffer, and css.py lowercases ASCII stylesheets here.
 """
 
 cimport cython
@@ -25,7 +26,7 @@ from cpython.unicode cimport (
 )
 from libc.stdint cimport uint16_t, uint32_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memchr, memcpy, strcmp, strlen
+from libc.string cimport memchr, memcpy, strcmp, strlen, strstr
 from lxml.includes cimport tree
 from lxml.includes.etreepublic cimport (
     _Document,
@@ -77,7 +78,6 @@ cdef object attr_hidden = None
 cdef object meta = None
 cdef object alternate = None
 cdef object repeated_ids = None
-cdef object add_misplaced = None
 cdef object link_domain = None
 cdef object registrable_domain = None
 cdef Py_ssize_t max_links = 0
@@ -87,14 +87,14 @@ cdef Py_ssize_t max_id_group = 0
 cdef Py_ssize_t max_hiding_attrs = 0
 cdef Py_ssize_t max_handlers = 0
 cdef Py_ssize_t max_handler_chars = 0
+cdef Py_ssize_t max_misplaced = 0
 
 
 def setup(**names):
     """Receive document.py's classes, helpers and limits (no import cycle)."""
     global Link, HeadFacts, hiding_reason, attr_hidden, meta, alternate, repeated_ids
-    global add_misplaced
     global link_domain, registrable_domain, max_links, max_scripts_chars, max_script_srcs
-    global max_id_group, max_hiding_attrs, max_handlers, max_handler_chars
+    global max_id_group, max_hiding_attrs, max_handlers, max_handler_chars, max_misplaced
     Link = names["Link"]
     HeadFacts = names["HeadFacts"]
     hiding_reason = names["hiding_reason"]
@@ -102,7 +102,6 @@ def setup(**names):
     meta = names["meta"]
     alternate = names["alternate"]
     repeated_ids = names["repeated_ids"]
-    add_misplaced = names["add_misplaced"]
     link_domain = names["link_domain"]
     registrable_domain = names["registrable_domain"]
     max_links = names["max_links"]
@@ -112,6 +111,7 @@ def setup(**names):
     max_hiding_attrs = names["max_hiding_attrs"]
     max_handlers = names["max_handlers"]
     max_handler_chars = names["max_handler_chars"]
+    max_misplaced = names["max_misplaced"]
 
 
 cdef inline bint eq(const char* a, const char* b) noexcept nogil:
@@ -249,8 +249,8 @@ cdef int push(NodeArray* arr, tree.xmlNode* node) except -1:
 
 
 def scan(doc, _Element root):
-    """What ``_ID_VALUES``, ``_collect_head``, ``_attr_hidden_elements`` and
-    ``root.iter("noscript")`` find, in one walk: returns
+    """What ``_ID_VALUES``, ``_collect_head`` (misplaced cells and options included),
+    ``_attr_hidden_elements`` and ``root.iter("noscript")`` find, in one walk: returns
     ``(id_values, head, found, noscripts)``.
 
     The XPath queries of the pure walk ("//...") see every top-level element of the
@@ -279,6 +279,11 @@ def scan(doc, _Element root):
     cdef NodeArray id_nodes
     id_nodes.items = NULL
     id_nodes.size = id_nodes.cap = 0
+    # cells outside tables and options outside lists, in document order: what
+    # document._MISPLACED finds (its ancestor-axis query cost ~20 us on a small page)
+    cdef NodeArray misplaced
+    misplaced.items = NULL
+    misplaced.size = misplaced.cap = 0
     cdef list id_values = []
     cdef list handlers = []  # //*/@onload | //*/@onerror | //*/@onpageshow, in order
     cdef list styles = []
@@ -386,9 +391,13 @@ def scan(doc, _Element root):
                         if flags & T_CELL:
                             cells += in_root
                             tabled_cells += table_depth > 0
+                            if table_depth == 0 and misplaced.size < max_misplaced:
+                                push(&misplaced, c)
                         if flags & T_OPTION:
                             options += in_root
                             listed_options += listbox_depth > 0
+                            if listbox_depth == 0 and misplaced.size < max_misplaced:
+                                push(&misplaced, c)
                         if flags & T_TABLE:
                             table_depth += 1
                         if flags & T_LISTBOX:
@@ -428,10 +437,13 @@ def scan(doc, _Element root):
                     group = ids[ident]
                     if len(group) < max_id_group:
                         group.append(elementFactory(pdoc, id_nodes.items[i]))
+        if (cells and cells != tabled_cells) or (options and options != listed_options):
+            doc.misplaced.extend(
+                [elementFactory(pdoc, misplaced.items[i]) for i in range(misplaced.size)]
+            )
     finally:
         free(id_nodes.items)
-    if (cells and cells != tabled_cells) or (options and options != listed_options):
-        add_misplaced(doc, root)
+        free(misplaced.items)
     for el in unseen_marquees:
         reason = attr_hidden(el)
         if reason:
@@ -458,6 +470,108 @@ cdef int append_chars(Chars* buf, const char* s) except -1:
     memcpy(buf.data + buf.size, s, n)
     buf.size += n
     return 0
+
+
+cdef const char* value_chars(tree.xmlNode* el, tree.xmlAttr* a, list keep) except NULL:
+    """An attribute's value as UTF-8 (kept alive by ``keep`` when built here)."""
+    cdef tree.xmlNode* child = a.children
+    if child is NULL:
+        return ""
+    if child.next is NULL and child.content is not NULL and (
+        child.type == tree.XML_TEXT_NODE or child.type == tree.XML_CDATA_SECTION_NODE
+    ):
+        return <const char*>child.content
+    value = attributeValue(el, a).encode("utf-8")
+    keep.append(value)
+    return PyBytes_AS_STRING(value)
+
+
+cdef tree.xmlNode* next_element(tree.xmlNode* c, tree.xmlNode* top) noexcept nogil:
+    """The element after element ``c`` in document order inside ``top``, or NULL (only
+    element children are entered, as in the walks above)."""
+    cdef tree.xmlNode* child = c.children
+    while child is not NULL:
+        if is_element(child):
+            return child
+        child = child.next
+    while c is not top:
+        while c.next is not NULL:
+            c = c.next
+            if is_element(c):
+                return c
+        c = c.parent
+    return NULL
+
+
+def select(_Element root, tuple classes, tuple ids, Py_ssize_t limit):
+    """The first ``limit`` elements, in document order, whose class attribute contains
+    one of ``classes`` (a substring test) or whose id is one of ``ids``: what
+    ``document._selected`` finds with XPath, here in plain walks of the document (every
+    top-level element, as "//" does). The first walk drops the classes that no class
+    attribute contains, as ``_selected`` does (most rules hide what a page lacks)."""
+    cdef tree.xmlNode* root_node = root._c_node
+    cdef tree.xmlNode* first = root_node if root_node.parent is NULL else root_node.parent.children
+    cdef tree.xmlNode* top
+    cdef tree.xmlNode* c
+    cdef tree.xmlAttr* a
+    cdef const char* value
+    cdef Chars used
+    cdef list keep = []
+    cdef list wanted_classes = []
+    cdef list wanted_ids = [i.encode("utf-8") for i in ids]
+    cdef list out = []
+    cdef bint hit
+    used.data = NULL
+    used.size = used.cap = 0
+    try:
+        if classes:
+            # every class value, one a line (a class name holds no newline), then NUL
+            top = first
+            while top is not NULL:
+                c = top if is_element(top) else NULL
+                while c is not NULL:
+                    a = find_attr(c, "class")
+                    if a is not NULL:
+                        append_chars(&used, value_chars(c, a, keep))
+                        append_chars(&used, "\n")
+                    c = next_element(c, top)
+                top = top.next if root_node.parent is not NULL else NULL
+            if used.size:
+                used.data[used.size - 1] = 0  # the last newline
+                for name in classes:
+                    encoded = name.encode("utf-8")
+                    if strstr(used.data, PyBytes_AS_STRING(encoded)) is not NULL:
+                        wanted_classes.append(encoded)
+        if not wanted_classes and not wanted_ids:
+            return out
+        top = first
+        while top is not NULL and len(out) < limit:
+            c = top if is_element(top) else NULL
+            while c is not NULL and len(out) < limit:
+                hit = False
+                if wanted_classes:
+                    a = find_attr(c, "class")
+                    if a is not NULL:
+                        value = value_chars(c, a, keep)
+                        for name in wanted_classes:
+                            if strstr(value, PyBytes_AS_STRING(name)) is not NULL:
+                                hit = True
+                                break
+                if not hit and wanted_ids:
+                    a = find_attr(c, "id")
+                    if a is not NULL:
+                        value = value_chars(c, a, keep)
+                        for name in wanted_ids:
+                            if strcmp(value, PyBytes_AS_STRING(name)) == 0:
+                                hit = True
+                                break
+                if hit:
+                    out.append(elementFactory(root._doc, c))
+                c = next_element(c, top)
+            top = top.next if root_node.parent is not NULL else NULL
+        return out
+    finally:
+        free(used.data)
 
 
 def visible(doc, _Element root, LinkDomains domains not None):
@@ -741,3 +855,23 @@ def has_non_xml(str text):
             return True
         i = stop
     return False
+
+
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, unsigned int maxchar)
+
+
+def lower_ascii(str text):
+    """``text.lower()`` of an ASCII str (css.py lowercases whole stylesheets): str.lower
+    maps one byte at a time through a table (~0.3 ns a byte), this loop is vectorised."""
+    if not PyUnicode_IS_ASCII(text):
+        raise ValueError("not ASCII")
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i
+    out = PyUnicode_New(n, 127)
+    cdef const unsigned char* src = <const unsigned char*>PyUnicode_DATA(text)
+    cdef unsigned char* dst = <unsigned char*>PyUnicode_DATA(out)
+    cdef unsigned char ch
+    for i in range(n):
+        ch = src[i]
+        dst[i] = ch + 32 if <unsigned char>(ch - 65) < 26 else ch
+    return out

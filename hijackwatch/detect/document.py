@@ -39,6 +39,7 @@ MAX_LINKS = 5000  # links collected per page
 # travels between processes and is cached, so a page of 100,000 tags must not bloat it).
 MAX_SCRIPT_SRCS = 200
 MAX_ID_GROUP = 1000  # elements kept per repeated id
+MAX_MISPLACED = 10_000  # table cells outside tables, options outside lists, kept per page
 MAX_HANDLER_CHARS = 20_000  # of an onload/onerror handler
 MAX_HANDLERS = 50  # handlers read as scripts per page
 _HANDLERS = etree.XPath("//*/@onload | //*/@onerror | //*/@onpageshow", smart_strings=False)
@@ -404,6 +405,7 @@ _MISPLACED = etree.XPath(
     " | //option[not(ancestor::select or ancestor::datalist)]"
 )
 MAX_HIDDEN_SELECTORS = 40
+MAX_SELECTED = 20_000  # elements a stylesheet's hidden classes and ids select, per page
 MAX_HIDING_ATTRS = 20_000  # style/hidden attributes looked at per page
 
 
@@ -436,34 +438,53 @@ def _hidden_elements(
     """Every element hidden by its own attributes (``found``, see
     :func:`_attr_hidden_elements`) or by a simple stylesheet rule.
 
-    Found with XPath (in C) so the Python walk only does one dict lookup per element.
-    ``id_values``: every id of the page in source order, and ``head``: what
-    :func:`_collect_head` found.
+    The selected elements are found in C (:func:`_selected`'s XPath, or the compiled
+    module's walk, which reads the class values without making a str of each), so
+    Python only looks at the few a rule selects. ``id_values``: every id of the page
+    in source order, and ``head``: what :func:`_collect_head` found.
     """
     css = head.styles
-    classes, ids = hidden_selectors("\n".join(css)) if css else (frozenset(), frozenset())
+    if not css:
+        return found
+    classes, ids = hidden_selectors("\n".join(css))
     # Sorted: set order varies between processes (str hash seeds), and only the
     # first MAX_HIDDEN_SELECTORS are queried.
-    hidden_classes = sorted(classes)[:MAX_HIDDEN_SELECTORS]
-    hidden_ids = sorted(ids)[: MAX_HIDDEN_SELECTORS - len(hidden_classes)]
+    hidden_classes = tuple(sorted(classes)[:MAX_HIDDEN_SELECTORS])
+    hidden_ids = tuple(sorted(ids)[: MAX_HIDDEN_SELECTORS - len(hidden_classes)])
+    if not hidden_classes and not hidden_ids:
+        return found
+    if _compiled is not None:
+        selected = _compiled.select(root, hidden_classes, hidden_ids, MAX_SELECTED)
+    else:
+        selected = _selected(root, id_values, hidden_classes, hidden_ids)
+    for el in selected:
+        if el in found:
+            continue
+        cls = set((el.get("class") or "").split()) & classes
+        if cls:
+            found[el] = f".{min(cls)} hidden by stylesheet"
+        elif el.get("id") in ids:
+            found[el] = f"#{el.get('id')} hidden by stylesheet"
+    return found
+
+
+def _selected(
+    root: etree._Element, id_values: list[str], classes: tuple[str, ...], ids: tuple[str, ...]
+) -> list[etree._Element]:
+    """The first MAX_SELECTED elements, in source order, whose class attribute contains
+    one of ``classes`` (a substring test; the caller checks class tokens) or whose id
+    is one of ``ids``. ``id_values``: every id of the page."""
     # Most rules hide something this page does not use: selectors absent from all of
     # the page's class/id values cannot match, and are left out of the query.
-    if hidden_classes:
+    if classes:
         used = "\n".join(_CLASS_VALUES(root))
-        hidden_classes = [c for c in hidden_classes if c in used]
-    if hidden_ids:
+        classes = tuple(c for c in classes if c in used)
+    if ids:
         present = set(id_values)
-        hidden_ids = [i for i in hidden_ids if i in present]
-    if hidden_classes or hidden_ids:
-        for el in _selector_query(tuple(hidden_classes), tuple(hidden_ids))(root)[:20_000]:
-            if el in found:
-                continue
-            cls = set((el.get("class") or "").split()) & classes
-            if cls:
-                found[el] = f".{min(cls)} hidden by stylesheet"
-            elif el.get("id") in ids:
-                found[el] = f"#{el.get('id')} hidden by stylesheet"
-    return found
+        ids = tuple(i for i in ids if i in present)
+    if not classes and not ids:
+        return []
+    return _selector_query(classes, ids)(root)[:MAX_SELECTED]
 
 
 @lru_cache(maxsize=256)
@@ -573,7 +594,7 @@ def _repeated_ids(id_values: list[str]) -> tuple[str, ...]:
 
 def _add_misplaced(doc: Document, root: etree._Element) -> None:
     """Table cells outside tables and options outside lists (a page has some)."""
-    doc.misplaced.extend(_MISPLACED(root)[:10_000])
+    doc.misplaced.extend(_MISPLACED(root)[:MAX_MISPLACED])
 
 
 def _detach(el: etree._Element) -> None:
@@ -763,7 +784,6 @@ if _compiled_module is not None:
         meta=_meta,
         alternate=_alternate,
         repeated_ids=_repeated_ids,
-        add_misplaced=_add_misplaced,
         link_domain=_link_domain,
         registrable_domain=registrable_domain,
         max_links=MAX_LINKS,
@@ -773,4 +793,5 @@ if _compiled_module is not None:
         max_hiding_attrs=MAX_HIDING_ATTRS,
         max_handlers=MAX_HANDLERS,
         max_handler_chars=MAX_HANDLER_CHARS,
+        max_misplaced=MAX_MISPLACED,
     )
