@@ -20,7 +20,14 @@ from functools import cached_property, partial
 from lxml import etree
 
 from hijackwatch.detect.css import hiding_reason
-from hijackwatch.detect.document import Document, HiddenBlock, Link, link_text, parse
+from hijackwatch.detect.document import (
+    REPLACEMENT,
+    Document,
+    HiddenBlock,
+    Link,
+    link_text,
+    parse,
+)
 from hijackwatch.detect.findings import Finding
 from hijackwatch.detect.lexicon import (
     SpamHits,
@@ -615,17 +622,22 @@ def _mostly_empty(elements: list[etree._Element]) -> bool:
 
 def _emptyish(el: etree._Element) -> bool:
     """No text of its own, and at most two children without text; a text of only
-    whitespace counts as none (str.isspace(), what str.strip() strips)."""
+    whitespace counts as none (str.isspace(), what str.strip() strips), and so does
+    U+FFFD, what parsing made of NULs, which browsers drop from text."""
     text = el.text
-    if text and not text.isspace():
+    if text and not _blank(text):
         return False
     if len(el) > 2:
         return False
     for child in el:
         text = child.text
-        if text and not text.isspace():
+        if text and not _blank(text):
             return False
     return True
+
+
+def _blank(text: str) -> bool:
+    return text.isspace() or (REPLACEMENT in text and not text.replace(REPLACEMENT, "").strip())
 
 
 # ---------------------------------------------------------------- injected text

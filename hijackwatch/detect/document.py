@@ -80,21 +80,32 @@ _END_TAGS = re.compile(r"</(?:html|body)\s*>", re.I)
 # the bench pages: a one-character literal prefix with the rest as a lookahead.
 _END_TAG_START = re.compile(r"<(?=/(?:html|body)\s*>)", re.I)
 _NON_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
 # Numeric character references: libxml2 decodes them into the tree, including those
 # to characters lxml refuses (&#1;, &#xE;, &#xFFFE;; NUL and surrogates become U+FFFD).
 _NUMERIC_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|(\d{1,10}));?")
 
 
 def _without_control_refs(text: str) -> str:
-    """``text`` with references to XML-incompatible characters replaced by a space."""
+    """``text`` with references to XML-incompatible characters replaced as
+    :func:`_xml_compatible` replaces the characters."""
     return _NUMERIC_REF.sub(_control_ref, text)
+
+
+def _xml_compatible(text: str) -> str:
+    """``text`` without the characters lxml refuses: a form feed (HTML whitespace)
+    becomes a space, anything else U+FFFD, as a browser's tokenizer makes NUL in markup.
+    In visible text browsers show none of them, and normalise() drops U+FFFD: a NUL or
+    control character inside a spam word (``ga\x00cor``) hides nothing."""
+    return _NON_XML.sub(REPLACEMENT, text.replace("\x0c", " "))
 
 
 def _control_ref(m: re.Match[str]) -> str:
     hex_digits, digits = m.groups()
     code = int(hex_digits, 16) if hex_digits is not None else int(digits)
-    refused = code <= 0x10FFFF and _NON_XML.match(chr(code)) is not None
-    return " " if refused else m.group()
+    if code > 0x10FFFF or _NON_XML.match(chr(code)) is None:
+        return m.group()
+    return " " if code == 0x0C else REPLACEMENT
 
 
 _TRAILER = re.compile(r"(?:\s*</(?:body|html)\s*>)*\s*", re.I)
@@ -236,9 +247,8 @@ def parse(
     # Control characters and lone surrogates are not XML-compatible: lxml refuses them
     # in strings and in the separators the walk writes. Rare, so checked for cheaply.
     if not xml_safe and _has_non_xml(text):
-        # (NULs too: in markup a space tokenises as a browser's U+FFFD does; deleting
-        # them would open comments no browser sees)
-        text = _NON_XML.sub(" ", text)
+        # (NULs too: deleting them would open comments no browser sees)
+        text = _xml_compatible(text)
     end = _first_end_tag(text)
     if end >= 0 and not _TRAILER.fullmatch(text, end):
         text = _END_TAGS.sub("", text)
@@ -257,7 +267,7 @@ def parse(
             # The walk wrote back a character lxml refuses: one the byte-level check
             # cannot see (U+FFFE), or a numeric reference to one (&#1;), which libxml2
             # decodes. Rare: cleaned and parsed again. Anything else is a bug: raised.
-            cleaned = _without_control_refs(_NON_XML.sub(" ", text))
+            cleaned = _without_control_refs(_xml_compatible(text))
             if cleaned == text:
                 raise
             return parse(cleaned, url)

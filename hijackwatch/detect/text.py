@@ -17,7 +17,9 @@ import idna
 import opencc
 import tldextract
 
-_ZERO_WIDTH_CHARS = "\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e"
+# Removed before matching: invisible, they split words for the lexicon only. U+FFFD is
+# what parsing made of NULs and control characters, which browsers do not show either.
+_ZERO_WIDTH_CHARS = "\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\ufffd"
 _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CHARS}]")
 _SIMPLE_HOST = re.compile(r"(?:https?:)?//([a-z0-9._-]+)(?::[0-9]{0,5})?(?:[/?#]|$)", re.I)
 # _SIMPLE_HOST for lower-case http(s) URLs, faster: without re.I, which tests
