@@ -9,6 +9,7 @@ site, whose every response differs, must not.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -150,35 +151,49 @@ def test_profiles_off_fetches_each_page_once(
     assert "script_redirect" in pages[("script-redirect", "/news/3.html", "browser")]["kinds"]
 
 
-def test_language_cloaking_is_seen_by_the_chinese_visitors(tmp_path: Path) -> None:
-    """A kit serving its spam to Chinese-speaking visitors only (Accept-Language zh) is
-    caught by the profiles that send what Baiduspider and a Baidu user's browser send;
-    each profile's language goes out as such (Googlebot sends none)."""
-    clean = (
-        b"<html><head><title>County library</title></head><body><h1>County library</h1>"
-        b"<p>Opening hours: nine to five, Monday to Saturday; closed on holidays.</p>"
-        b"<p>Our reading room has newspapers, magazines and free wireless access.</p>"
-        b"</body></html>"
-    )
-    sent: dict[tuple[str, str | None], str | None] = {}  # (UA, Referer) -> Accept-Language
+LIBRARY = (
+    b"<html><head><title>County library</title></head><body><h1>County library</h1>"
+    b"<p>Opening hours: nine to five, Monday to Saturday; closed on holidays.</p>"
+    b"<p>Our reading room has newspapers, magazines and free wireless access.</p>"
+    b"</body></html>"
+)
+
+
+def crawl_one_site(
+    answer: Callable[[BaseHTTPRequestHandler], None], host: str, tmp_path: Path
+) -> tuple[str, dict[str, str]]:
+    """Crawl a site whose every GET ``answer`` handles, with every profile; returns its
+    base URL and the verdict of its homepage row per profile."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
-            language = self.headers.get("Accept-Language")
-            sent[(self.headers.get("User-Agent", ""), self.headers.get("Referer"))] = language
-            chinese = (language or "").lower().startswith("zh")
-            reply(self, SEED_PAGE.read_bytes() if chinese else clean)
+            answer(self)
 
-    with http_server(Handler, "127.0.0.70") as base:
+    with http_server(Handler, host) as base:
         seeds = tmp_path / "seeds.txt"
         seeds.write_text(base + "/\n", encoding="utf-8")
         db_url = f"sqlite:///{tmp_path / 'hw.db'}"
         result = run_cli("crawl", str(seeds), "--db", db_url, "-q", *FAST)
         assert result.returncode == 0, result.stderr[-3000:]
-    verdicts = dict(db_rows(db_url, "SELECT profile, verdict FROM pages"))
+    return base, dict(db_rows(db_url, "SELECT profile, verdict FROM pages"))
+
+
+def test_language_cloaking_is_seen_by_the_chinese_visitors(tmp_path: Path) -> None:
+    """A kit serving its spam to Chinese-speaking visitors only (Accept-Language zh) is
+    caught by the profiles that send what Baiduspider and a Baidu user's browser send;
+    each profile's language goes out as such (Googlebot sends none)."""
+    sent: dict[tuple[str, str | None], str | None] = {}  # (UA, Referer) -> Accept-Language
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        language = handler.headers.get("Accept-Language")
+        sent[(handler.headers.get("User-Agent", ""), handler.headers.get("Referer"))] = language
+        chinese = (language or "").lower().startswith("zh")
+        reply(handler, SEED_PAGE.read_bytes() if chinese else LIBRARY)
+
+    base, verdicts = crawl_one_site(answer, "127.0.0.70", tmp_path)
     assert verdicts["browser"] == verdicts["googlebot"] == "clean"
     assert verdicts["baiduspider"] == verdicts["search-baidu"] == "hijacked"
     by_profile = {
@@ -193,33 +208,18 @@ def test_search_visitors_keep_their_referer_across_a_redirect(tmp_path: Path) ->
     """``/`` redirects to ``/home/``, which shows spam to search traffic only: the search
     visitor must still arrive from the search engine there (and a crawler with no
     Referer still send none), as a browser does."""
-    clean = (
-        b"<html><head><title>County library</title></head><body><h1>County library</h1>"
-        b"<p>Opening hours: nine to five, Monday to Saturday; closed on holidays.</p>"
-        b"</body></html>"
-    )
     referers: dict[str, set[str | None]] = {}  # path -> Referers seen there
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        referer = handler.headers.get("Referer")
+        referers.setdefault(handler.path, set()).add(referer)
+        if handler.path == "/":
+            reply(handler, b"", status=302, headers={"Location": "/home/"})
+            return
+        search = any(s in (referer or "") for s in ("baidu.com/s", "google.com/search"))
+        reply(handler, SEED_PAGE.read_bytes() if search else LIBRARY)
 
-        def do_GET(self) -> None:
-            referer = self.headers.get("Referer")
-            referers.setdefault(self.path, set()).add(referer)
-            if self.path == "/":
-                reply(self, b"", status=302, headers={"Location": "/home/"})
-                return
-            search = any(s in (referer or "") for s in ("baidu.com/s", "google.com/search"))
-            reply(self, SEED_PAGE.read_bytes() if search else clean)
-
-    with http_server(Handler, "127.0.0.71") as base:
-        seeds = tmp_path / "seeds.txt"
-        seeds.write_text(base + "/\n", encoding="utf-8")
-        db_url = f"sqlite:///{tmp_path / 'hw.db'}"
-        result = run_cli("crawl", str(seeds), "--db", db_url, "-q", *FAST)
-        assert result.returncode == 0, result.stderr[-3000:]
-    verdicts = dict(db_rows(db_url, "SELECT profile, verdict FROM pages"))
+    base, verdicts = crawl_one_site(answer, "127.0.0.71", tmp_path)
     assert verdicts["browser"] == verdicts["googlebot"] == "clean"
     assert verdicts["search-baidu"] == verdicts["search-google-mobile"] == "hijacked"
     search = BUILTIN_PROFILES["search-baidu"].referer_for(base + "/")

@@ -18,6 +18,8 @@ from typing import IO
 
 import pytest
 
+from tests.conftest import SEED_PAGE
+
 REPO = Path(__file__).resolve().parent.parent
 PAGES = ["/", "/a.html", "/b.html", "/c.html"]
 FAST = ["-s", "HIJACKWATCH_LOOPBACK_ONLY=1", "-s", "RETRY_ENABLED=0", "-s", "LOG_LEVEL=INFO"]
@@ -209,26 +211,23 @@ def test_second_ctrl_c_settles_the_run_as_interrupted_with_the_buffered_pages(
     assert not list(tmp_path.glob("hijackwatch-spool-*"))  # imported and removed
 
 
+def spawn_notifying(
+    seeds: Path, db: Path, notify: str, *pairs: str
+) -> tuple[subprocess.Popen[str], Lines]:
+    """A crawl (one visitor profile) that alerts ``notify``, and its stderr lines."""
+    args = crawl_args(seeds, f"sqlite:///{db}", *pairs, "HIJACKWATCH_PROFILE_MODE=off")
+    proc = spawn(*args, "-s", "HIJACKWATCH_PROGRESS_INTERVAL=0.2", "--notify", notify)
+    return proc, Lines(proc.stderr)  # type: ignore[arg-type]
+
+
 def test_forced_stop_sends_the_interrupted_runs_alert(tmp_path: Path) -> None:
     """The run settled by a forced stop found a hijacked page: the webhook hears of it."""
     from tests.test_alerts import Receiver
 
-    hijacked = (REPO.parent / "shared" / "samples" / "seed-page.html").read_bytes()
-    site = Site("127.0.0.62", bodies={"/c.html": hijacked})
+    site = Site("127.0.0.62", bodies={"/c.html": SEED_PAGE.read_bytes()})
     seeds, db = seeds_for(site, tmp_path)
     with Receiver() as receiver:
-        proc = spawn(
-            *crawl_args(
-                seeds,
-                f"sqlite:///{db}",
-                "DOWNLOAD_TIMEOUT=90",
-                "HIJACKWATCH_PROFILE_MODE=off",
-                "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
-            ),
-            "--notify",
-            receiver.url,
-        )
-        err = Lines(proc.stderr)  # type: ignore[arg-type]
+        proc, err = spawn_notifying(seeds, db, receiver.url, "DOWNLOAD_TIMEOUT=90")
         try:
             err.wait_for(r"1 hijacked pages on 1 sites")  # the rest wait for /hang
             force_stop(proc, err)
@@ -253,22 +252,11 @@ def test_a_second_ctrl_c_while_the_runs_alert_is_sent_leaves_it_queued(tmp_path:
     from hijackwatch.alerts import PENDING_FILE
     from tests.test_alerts import Receiver
 
-    hijacked = (REPO.parent / "shared" / "samples" / "seed-page.html").read_bytes()
-    site = Site("127.0.0.63", bodies={"/c.html": hijacked})
+    site = Site("127.0.0.63", bodies={"/c.html": SEED_PAGE.read_bytes()})
     seeds, db = seeds_for(site, tmp_path)
     with Receiver(slow_first=10, delay=20) as receiver:
-        proc = spawn(
-            *crawl_args(
-                seeds,
-                f"sqlite:///{db}",
-                "DOWNLOAD_TIMEOUT=2",  # the first Ctrl-C gives /hang that long
-                "HIJACKWATCH_PROFILE_MODE=off",
-                "HIJACKWATCH_PROGRESS_INTERVAL=0.2",
-            ),
-            "--notify",
-            receiver.url,
-        )
-        err = Lines(proc.stderr)  # type: ignore[arg-type]
+        # the first Ctrl-C gives /hang DOWNLOAD_TIMEOUT
+        proc, err = spawn_notifying(seeds, db, receiver.url, "DOWNLOAD_TIMEOUT=2")
         try:
             err.wait_for(r"1 hijacked pages on 1 sites")
             proc.send_signal(signal.SIGINT)

@@ -51,27 +51,20 @@ NOSCRIPT = "<noscript> (shown only without JavaScript)"
 # huge_tree: without it libxml2 stops at nesting depth 256 and drops the rest of the
 # page, which browsers still show (255 empty <span>s in front hid any spam after
 # them); with it the limit is 2048, and deeper pages are flattened (_flatten).
-_PARSER = etree.HTMLParser(
-    huge_tree=True,
-    remove_blank_text=False,
-    remove_comments=True,
-    remove_pis=True,
-    no_network=True,
-    collect_ids=False,
-)
+_PARSER_OPTIONS = {
+    "huge_tree": True,
+    "remove_blank_text": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "no_network": True,
+    "collect_ids": False,
+}
+_PARSER = etree.HTMLParser(**_PARSER_OPTIONS)
 # lxml hands a non-ASCII str to libxml2 as Latin-1, UTF-16 or UCS-4, which libxml2
 # converts to UTF-8 before parsing; UTF-8 bytes skip that (~20% of the parse). libxml2
 # parses the same UTF-8 either way, and the encoding given (here UTF-8, for a str the
 # str's own) keeps a page's <meta charset> from switching it: the trees are identical.
-_UTF8_PARSER = etree.HTMLParser(
-    encoding="utf-8",
-    huge_tree=True,
-    remove_blank_text=False,
-    remove_comments=True,
-    remove_pis=True,
-    no_network=True,
-    collect_ids=False,
-)
+_UTF8_PARSER = etree.HTMLParser(encoding="utf-8", **_PARSER_OPTIONS)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]{0,200}\?>")
 # Browsers put anything after </body> or </html> into the body; libxml2 drops it. Kits
 # append their payload there, so the end tags are removed before parsing.
