@@ -92,6 +92,12 @@ _MARKUP_WINDOW = 1024
 # UTF-16: ASCII-heavy markup gives far more (~0.9), a page's few stray NULs far less.
 WIDE_DENSITY = 0.3
 NUL_MARGIN = 4  # ... and that many times the NULs at the other parity
+# Multi-byte codecs that read every byte below 0x80 at a character boundary as that
+# ASCII character, with no state (unlike ISO-2022 or HZ): their C decoders take ~3 ns
+# a byte even for ASCII, which _decode() hands to the ASCII decoder instead.
+_ASCII_MULTIBYTE = frozenset({"gb18030", "big5hkscs", "euc_jp", "cp932", "cp949"})
+_CHUNK = 1024  # bytes _decode() tests for non-ASCII at once ...
+_SUB = 128  # ... and at the ends of a stretch holding some
 
 
 class UndecodableError(ValueError):
@@ -213,7 +219,7 @@ def _nul_html_head(body: bytes, head: bytes) -> bytes:
 
     Browsers do not sniff a text/html response as binary: NUL padding in front of a
     page hides nothing from a visitor. The NULs stay in the text (parsing turns them
-    into spaces, which tokenises ``<!\\0-- >`` or ``<scr\\0ipt>`` as a browser does:
+    into U+FFFD, which tokenises ``<!\\0-- >`` or ``<scr\\0ipt>`` as a browser does:
     deleting them would open a comment the browser never sees). A binary has no HTML
     markup at its NUL-free start.
     """
@@ -240,11 +246,54 @@ def xml_safe_bytes(body: bytes, codec: str) -> bool:
     return not any(map(body.__contains__, _XML_BAD_BYTES))
 
 
+def _decode(body: bytes, codec: str) -> str:
+    """``body.decode(codec, errors="replace")``. The multi-byte CJK codecs take ~3 ns a
+    byte even for ASCII: only the stretches of their pages holding non-ASCII bytes go
+    through the codec (three times faster on a page that is mostly markup).
+
+    The text is the same wherever the stretches are cut: each is decoded strictly from
+    where the one before ended, and a stateless decoder reads the same characters from
+    the same bytes, so a stretch decoded without error is what the whole decode reads
+    there; the ASCII bytes between stretches are ASCII characters. Any error (invalid
+    text, or a cut inside a character) decodes the body whole, with replacements. A
+    stretch ends one byte after its last non-ASCII sub-chunk, the ASCII trail byte a
+    character may end with: valid text is then cut only between characters.
+    """
+    if codec not in _ASCII_MULTIBYTE:
+        return body.decode(codec, errors="replace")
+    pieces = []
+    done = i = 0
+    n = len(body)
+    try:
+        while i < n:
+            if body[i : i + _CHUNK].isascii():
+                i += _CHUNK
+                continue
+            j = i + _CHUNK
+            while j < n and not body[j : j + _CHUNK].isascii():
+                j += _CHUNK
+            # Trimmed to its first and last non-ASCII sub-chunks.
+            start, end = i, min(j, n)
+            while body[start : start + _SUB].isascii():
+                start += _SUB
+            while body[max(end - _SUB, start) : end].isascii():
+                end -= _SUB
+            end = min(end + 1, n)
+            pieces.append(body[done:start].decode("ascii"))
+            pieces.append(body[start:end].decode(codec))
+            done = end
+            i = j + _CHUNK  # the chunk at j is ASCII (or past the end)
+    except UnicodeDecodeError:
+        return body.decode(codec, errors="replace")
+    pieces.append(body[done:].decode("ascii"))
+    return "".join(pieces)
+
+
 def _decode_declared(body: bytes, codec: str) -> str | None:
     """``body`` decoded with a declared codec, or None when that fails."""
     if codec.startswith(("utf-16", "utf-32")):
         return None
-    text = body.decode(codec, errors="replace")
+    text = _decode(body, codec)
     # Declarations lie (a Big5 page saying utf-8); many U+FFFD means sniff instead.
     # (Finding one is far cheaper than counting; most pages have none.)
     if "\ufffd" not in text or text.count("\ufffd") <= max(2, len(text) // 1000):
@@ -291,4 +340,4 @@ def decode_body(body: bytes, encoding: str | None = None) -> tuple[str, str]:
     codec = codec_name(best.encoding) if best is not None else None
     if codec is None:
         codec = "utf-8"
-    return body.decode(codec, errors="replace"), codec
+    return _decode(body, codec), codec

@@ -43,9 +43,8 @@ _T2S_BLOCKS = (
 # offline from OpenCC's TSPhrases table; every other changed character changes alone.
 _PHRASE_ONLY = "么俱哩坏彷沈甦瞭藉衹覆"
 _ASTRAL = "\U00020000-\U000323af"
-_COMMON_NFKC = tuple(
-    (c, unicodedata.normalize("NFKC", c)) for c in "\xa0\u3000，：（）；！？…\u0e33"
-)
+_COMMON_CHARS = "\xa0\u3000，：（）；！？…\u0e33"
+_COMMON_NFKC = tuple((c, unicodedata.normalize("NFKC", c)) for c in _COMMON_CHARS)
 # Thai, kana, CJK ideographs (Extension A and the unified block) and Hangul syllables:
 # the scripts the detectors treat as written without spaces between words.
 CJK_THAI_CHARS = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
@@ -175,14 +174,20 @@ def normalise(text: str) -> str:
             if raw is None:
                 raw = text.encode("utf-8", "surrogatepass")
             return raw.lower().decode("utf-8", "surrogatepass")
-        first = hit.start()  # nothing earlier is changeable
-        # NFKC costs far more than a substring search; most pages only need it for a few
-        # common characters (all changeable), swapped for exactly what NFKC gives them.
-        for char, folded in _COMMON_NFKC:
-            if text.find(char, first) >= 0:
-                text = text.replace(char, folded)
-        hit = changeable.search(text, first)
+        # Nothing before the hit is changeable. Texts whose only such characters are
+        # cased letters (capitals of Vietnamese...) skip the searches for common ones.
+        hit = changeable.search(text, hit.start())
         if hit is not None:  # else NFKC, zero-width removal and t2s change nothing
+            first = hit.start()
+            # NFKC costs far more than a substring search; most pages only need it for a
+            # few common characters (all changeable: none before ``first``), swapped
+            # for exactly what NFKC gives them.
+            for char, folded in _COMMON_NFKC:
+                if text.find(char, first) >= 0:
+                    text = text.replace(char, folded)
+            if hit.group() in _COMMON_CHARS:  # else still there: the first changeable
+                hit = changeable.search(text, first)
+        if hit is not None:
             # Before the hit all characters are safe (see _nfkc_unsafe_bmp) and NFKC
             # joins nothing to what precedes a safe character: only the rest from the
             # last safe character on may change, and no special character is earlier.
