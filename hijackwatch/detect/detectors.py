@@ -64,6 +64,7 @@ _WORDLIKE = re.compile(r"[\w\u3040-\u30ff\u3400-\u9fff]")
 _CHAIN_SEPARATORS = re.compile(r"[_|,，、/;；]+")
 _NON_SPACE = re.compile(r"[\s_|,，、/;；:：.。\-–—·•()（）【】\[\]“”\"'「」]+")
 _WORD_CHAR = re.compile(r"[^\W_]")
+# The brand-token shapes; brand_tokens() finds its matches faster (tested against it).
 _BRAND_TOKEN = re.compile(
     r"\b(?:[A-Z]{2,}[0-9]+|[A-Za-z]+[0-9]{2,}|[A-Z][a-z]+[A-Z][A-Za-z]*[0-9]*|[A-Z]{5,})\b"
 )
@@ -229,6 +230,11 @@ class Context:
         if (self.injected_phrases or self.chains) and self.stripped != self.doc.norm_text:
             return scan(self.stripped)
         return self.body_hits
+
+    @cached_property
+    def title_segments(self) -> list[str]:
+        """The folded title's segments, stripped, without empty ones (two rules read them)."""
+        return [seg.strip() for seg in _TITLE_SEGMENTS.split(self.doc.title_norm) if seg.strip()]
 
     @cached_property
     def title_reports(self) -> bool:
@@ -448,7 +454,7 @@ def _unlisted_brand(ctx: Context) -> list[Finding]:
     a site's own name shows up in its logo, footer or headings; an injected one does not.
     """
     doc = ctx.doc
-    segments = [seg.strip() for seg in _TITLE_SEGMENTS.split(doc.title_norm) if seg.strip()]
+    segments = ctx.title_segments
     if len(segments) < 2 or not (_has_brand(doc.title) or _has_brand(doc.title_norm)):
         return []  # no segment can name a brand: the searches of the page text are saved
     originals = [seg.strip() for seg in _TITLE_SEGMENTS.split(doc.title) if seg.strip()]
@@ -457,7 +463,7 @@ def _unlisted_brand(ctx: Context) -> list[Finding]:
             continue
         # Brand shape is judged on the original spelling (BetNova, MAXWIN88, Slot777).
         raw = next((o for o in originals if normalise(o) == segment), segment)
-        if any(brand_like(t) for t in _BRAND_TOKEN.findall(raw)):
+        if any(brand_like(t) for t in brand_tokens(raw)):
             return [
                 _finding(
                     "title_injection",
@@ -478,7 +484,7 @@ def _has_brand(title: str) -> bool:
     titles (and folded ones, lower-case, without digits) are ruled out by that alone."""
     if _BRAND_SEED.search(title) is None:
         return False
-    return any(brand_like(t) for t in _BRAND_TOKEN.findall(title.replace("_", " ")))
+    return any(brand_like(t) for t in brand_tokens(title.replace("_", " ")))
 
 
 # ---------------------------------------------------------------- hidden content
@@ -818,18 +824,16 @@ _CLASSES = _class_table()
 # _BRAND_TOKEN's shapes over character classes (``MAXWIN88`` -> `` AAAAAA00``): each
 # starts with a one-character literal, which re finds several times faster than a
 # character class (or a two-character literal: the class string is mostly spaces).
-# Tokens starting upper-case; lower-case ones (``slot777``) end in two digits or more,
-# so they are matched backwards from their digits in the reversed class string
-# (`` a`` starts almost every word, ``00`` is rare). The lookahead, which every shape
-# passes, drops plain capitalised words in one step.
+# Tokens starting upper-case; lower-case ones (``slot777``) end in two digits or more
+# after a letter (`` aaaa000``), which are rare: _LETTER_DIGITS finds them (trying each
+# digit) and each is checked where it stands. The lookahead, which every upper-case
+# shape passes, drops plain capitalised words in one step.
 _UPPER_SHAPE = re.compile(
     rb"A(?<= A)(?=a*+[A0])(?:A++0++|[Aa]*+0{2,}+|a++A[Aa]*+0*+|A{4,}+)(?![Aa0_])"
 )
-_LOWER_SHAPE_REVERSED = re.compile(rb"00(?<![Aa0_]00)0*+[Aa]*+(?<=a) ")
-# Each lower-case token holds a letter before two digits (``slot777``: `` aaaa000``);
-# most texts hold none, found by this forward search (it tries each digit) several
-# times faster than the reversed pass above runs: that pass is skipped then.
-_LETTER_DIGITS = re.compile(rb"0(?<=[Aa]0)0")
+# Two digits or more after a letter, then no word character (a digit run ends there).
+_LETTER_DIGITS = re.compile(rb"0(?<=[Aa]0)0++(?![Aa_])")
+_LOWER_LETTERS = re.compile(rb"a[Aa]*+")
 _WORD = re.compile(r"\w")
 
 
@@ -848,17 +852,33 @@ def _brand_spans(padded: str) -> list[tuple[int, int]]:
     """Where brand_tokens() finds its tokens in ``padded`` (its text after a space)."""
     classes = padded.encode("ascii", "replace").translate(_CLASSES)  # "?": one per char
     spans = [m.span() for m in _UPPER_SHAPE.finditer(classes)]
-    if _LETTER_DIGITS.search(classes) is not None:
-        n = len(classes)
-        lower = [
-            (n - m.end() + 1, n - m.start()) for m in _LOWER_SHAPE_REVERSED.finditer(classes[::-1])
-        ]
-        spans.extend(reversed(lower))
+    first = _LETTER_DIGITS.search(classes)  # most texts hold none: no iterator then
+    if first is not None:
+        spans.extend(_lower_spans(classes, first.start()))
     return [
         (start, end)
         for start, end in spans
         if not _WORD.match(padded, start - 1) and not _WORD.match(padded, end)
     ]
+
+
+def _lower_spans(classes: bytes, pos: int) -> list[tuple[int, int]]:
+    """Spans of the lower-case tokens (``slot777``: a word of letters, the first
+    lower-case, then digits) in ``classes``, from ``pos`` (the first letter-digits).
+
+    A letter-digits run is a token when its letters follow the space before them;
+    that space is searched for only back to the end of the run before (a digit, so a
+    word character, is there), which keeps the search linear.
+    """
+    spans = []
+    after = 0
+    for m in _LETTER_DIGITS.finditer(classes, pos):
+        digits, end = m.span()
+        start = classes.rfind(b" ", after, digits) + 1
+        if start and _LOWER_LETTERS.fullmatch(classes, start, digits):
+            spans.append((start, end))
+        after = end
+    return spans
 
 
 def _brand_tokens(ctx: Context) -> list[Finding]:
@@ -963,7 +983,7 @@ def _numbered_terms(ctx: Context) -> list[Finding]:
 
 def _title_repeats(ctx: Context) -> list[Finding]:
     """The page's own headline repeated in the body with a spam brand glued on."""
-    segments = [s.strip() for s in _TITLE_SEGMENTS.split(ctx.doc.title_norm) if s.strip()]
+    segments = ctx.title_segments
     if not segments:
         return []
     main = max(segments, key=len)
@@ -978,9 +998,9 @@ def _title_repeats(ctx: Context) -> list[Finding]:
         hits = scan(rest)
         rest_text = text.replace(main, " ")
         # Every token holds a _BRAND_SEED match; most texts (CJK, Vietnamese) hold none,
-        # found faster than the token regex fails on them.
+        # found faster than the token search fails on them.
         brand = _BRAND_SEED.search(rest_text) is not None and any(
-            brand_like(t) for t in _BRAND_TOKEN.findall(rest_text)
+            brand_like(t) for t in brand_tokens(rest_text)
         )
         if (hits.weight or brand) and not hits.counter:
             repeats.append((text, hits, hits.weight >= 2 or brand))
