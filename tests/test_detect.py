@@ -796,3 +796,36 @@ def test_keyword_spelling_never_shows_another_word() -> None:
     text = "\u200b" * 6 + "hotel casino 賭場" + "㎏" * 6
     assert spelled_as(["casino", "赌场"], text) == ["casino", "赌场"]
     assert spelled_as(["赌场"], "新葡京賭場") == ["賭場"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "kind"),
+    [
+        ('<iframe srcdoc="{links}"></iframe>', "link_farm"),
+        ('<iframe width="0" height="0" srcdoc="{links}"></iframe>', "hidden_links"),
+        ('<iframe style="display:none" srcdoc="{links}"></iframe>', "hidden_links"),
+    ],
+)
+def test_spam_an_iframe_shows_from_its_srcdoc_is_found(frame: str, kind: str) -> None:
+    """A frame's srcdoc is HTML the page shows (no address is fetched): its spam links
+    count as written into the page, hidden when the frame is."""
+    links = "".join(
+        f"<a href='http://slot-gacor{i}.example/'>slot gacor maxwin {i}</a> " for i in range(8)
+    )
+    page = (
+        "<html><head><title>County library</title></head><body><p>Opening hours of the "
+        f"county library: nine to five.</p>{frame.format(links=links)}</body></html>"
+    )
+    analysis = analyse(page.encode(), "http://library.example.gov/")
+    assert analysis.verdict == "hijacked"
+    (finding,) = [f for f in analysis.findings if f.kind == kind]
+    assert finding.evidence.startswith("an <iframe srcdoc> shows 8 links to slot-gacor")
+
+
+def test_an_ordinary_srcdoc_stays_clean() -> None:
+    page = (
+        "<html><head><title>County library</title></head><body><p>Opening hours.</p>"
+        "<iframe srcdoc=\"<p>Map of the library</p><a href='/contact'>Contact</a>"
+        "<a href='https://www.openstreetmap.org/'>OpenStreetMap</a>\"></iframe></body></html>"
+    )
+    assert analyse(page.encode(), "http://library.example.gov/").verdict == "clean"

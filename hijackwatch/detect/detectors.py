@@ -534,6 +534,12 @@ def detect_hidden(ctx: Context) -> list[Finding]:
             if finding:
                 findings.append(finding)
     for iframe, hidden in ctx.doc.iframes[:100]:
+        srcdoc = iframe.get("srcdoc")
+        if srcdoc:  # HTML the frame shows itself (its src is not loaded then)
+            unseen = hidden or _tiny(iframe) or bool(hiding_reason(iframe.get("style") or ""))
+            findings.extend(
+                written_html_findings(srcdoc, ctx.doc.site, unseen, "an <iframe srcdoc> shows")
+            )
         # Visibility first: it is cheaper than the address's domain (a suffix-list
         # lookup on a site's first page), and most frames are visible.
         if not (hidden or _tiny(iframe) or hiding_reason(iframe.get("style") or "")):
@@ -1218,8 +1224,12 @@ def _overlay(iframe: etree._Element, site: str) -> Finding | None:
 _FRAGMENT_MARKERS = ("iframe", "//", "&", "style", "hidden", "marquee")
 
 
-def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Finding]:
-    """Findings for HTML a script writes into the page (document.write, innerHTML)."""
+def written_html_findings(
+    html: str, site: str, obfuscated: bool, source: str = "script writes"
+) -> list[Finding]:
+    """Findings for HTML a script writes into the page (document.write, innerHTML), or
+    that shows in the page another way (``source`` says which, for the evidence);
+    ``obfuscated``: written so as not to be seen (encoded, or in an invisible frame)."""
     low = html[:200_000].lower()
     if not any(marker in low for marker in _FRAGMENT_MARKERS):
         return []
@@ -1229,7 +1239,7 @@ def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Findin
     for iframe, _ in fragment.iframes[:20]:
         finding = _overlay(iframe, site)
         if finding:
-            findings.append(_finding("iframe_overlay", "high", "script writes " + finding.evidence))
+            findings.append(_finding("iframe_overlay", "high", f"{source} {finding.evidence}"))
     links = [link for link in fragment.links if _external(link, site)]
     hidden = list(fragment.hidden_blocks)
     hits = fragment.hits
@@ -1244,7 +1254,7 @@ def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Findin
             _finding(
                 kind,
                 "high",
-                f"script writes {len(links)} links to {', '.join(domains[:8])}"
+                f"{source} {len(links)} links to {', '.join(domains[:8])}"
                 f"{' inside a hidden block' if hidden else ''}: {anchors}",
             )
         )
@@ -1256,7 +1266,7 @@ def written_html_findings(html: str, site: str, obfuscated: bool) -> list[Findin
                     _finding(
                         "hidden_content",
                         "high",
-                        f"script writes hidden spam ({hidden_hits.describe()}): {block.text}",
+                        f"{source} hidden spam ({hidden_hits.describe()}): {block.text}",
                     )
                 )
                 break
