@@ -320,6 +320,24 @@ def _send(
     return FAILED
 
 
+# Another run holds the pending-alerts lock for milliseconds; one that holds it longer
+# (stopped, hung) must not hold up this run's end, nor an operator's forced stop.
+LOCK_WAIT = 10.0
+
+
+def _wait_for_lock(lock: Any, seconds: float) -> None:
+    """flock ``lock`` exclusively, polling; OSError once ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(f"another process has held {lock.name} for {seconds:g} s") from None
+            time.sleep(0.05)
+
+
 class PendingAlerts:
     """Alerts no attempt delivered, one JSON payload a line, oldest first, in the spool
     directory: the next run with ``--notify`` sends them before its own.
@@ -376,7 +394,7 @@ class PendingAlerts:
             self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / (PENDING_FILE + ".lock"), "a") as lock:
             if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+                _wait_for_lock(lock, LOCK_WAIT)
             yield
 
     def update(self, delivered: set[str], undelivered: list[dict[str, Any]]) -> None:

@@ -424,3 +424,24 @@ def test_a_damaged_pending_file_is_set_aside_not_overwritten(
     assert [a["run_id"] for a in pending_alerts(tmp_path)] == [8, 9]
     asides = sorted(tmp_path.glob(PENDING_FILE + ".damaged-*"))
     assert broken in [p.read_bytes() for p in asides] and len(asides) == 2
+
+
+def test_a_held_pending_lock_delays_an_alert_by_at_most_lock_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the pending-alerts lock (stopped, hung) cost a forced stop
+    an unbounded wait (QA L8): the wait now ends, and the log says what was lost."""
+    import fcntl
+
+    from hijackwatch import alerts
+
+    monkeypatch.setattr(alerts, "LOCK_WAIT", 0.3)
+    (tmp_path / (PENDING_FILE + ".lock")).touch()
+    with open(tmp_path / (PENDING_FILE + ".lock"), "a") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # a lock of another open file: as another process
+        started = time.monotonic()
+        alerts.queue_alert(tmp_path, {"alert_id": "a1", "run_id": 9})
+        took = time.monotonic() - started
+    assert 0.3 <= took < 3
+    assert "held" in caplog.text and "run(s) 9 will not be sent again" in caplog.text
+    assert not (tmp_path / PENDING_FILE).exists()
