@@ -622,8 +622,8 @@ class StoragePipeline:
         sending = self._alert_sending
         if sending is None or self.alert is None:
             return
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            sending.result(timeout=wait)
+        concurrent.futures.wait([sending], timeout=wait)  # done: sent, or queued by it
+        if sending.done():
             return
         queue_alert(self.spool_dir, self.alert, create=self.spool_dir_configured)
         logger.warning(
