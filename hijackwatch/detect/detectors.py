@@ -174,17 +174,19 @@ class Context:
                 if len(text) >= 6 and len(text.strip()) >= 6  # no copy of short texts
             ]
             norms = normalise_many([text for _el, text in chosen])
+        # The folded title's segments, stripped, without empty ones (two rules read them,
+        # and _candidates).
+        self.title_segments = [
+            seg for seg in map(str.strip, _TITLE_SEGMENTS.split(doc.title_norm)) if seg
+        ]
         # Title, meta, every candidate phrase and every block scanned in one lexicon pass.
         candidates = self._candidates()
         head = [doc.title_norm, self.meta_norm, *(text for text, _p in candidates)]
         found = scan_each(head + norms)
-        hits = [
-            empty_hits(len(text)) if h is None else h
-            for text, h in zip(head, found[: len(head)], strict=True)
-        ]
-        self.title_hits = hits[0]
-        self.meta_hits = hits[1]
-        self.injected_phrases = self._phrases(candidates, hits[2:])
+        title_hits, meta_hits = found[0], found[1]
+        self.title_hits = empty_hits(len(head[0])) if title_hits is None else title_hits
+        self.meta_hits = empty_hits(len(head[1])) if meta_hits is None else meta_hits
+        self.injected_phrases = self._phrases(candidates, found[2 : len(head)])
         self.blocks: list[Block] = [
             Block(el, text, norm, h, 0 if h is None else h.weight)
             for (el, text), norm, h in zip(chosen, norms, found[len(head) :], strict=True)
@@ -232,11 +234,6 @@ class Context:
         return self.body_hits
 
     @cached_property
-    def title_segments(self) -> list[str]:
-        """The folded title's segments, stripped, without empty ones (two rules read them)."""
-        return [seg.strip() for seg in _TITLE_SEGMENTS.split(self.doc.title_norm) if seg.strip()]
-
-    @cached_property
     def title_reports(self) -> bool:
         """A title segment names spam together with counter-context ("police raid illegal
         casino"); an injected segment beside an honest one does not count."""
@@ -261,26 +258,27 @@ class Context:
         """(text to scan, phrase) for each piece of the title and meta keywords that
         becomes an injected phrase if it holds a spam term (see _phrases)."""
         candidates = []
-        for source in (self.doc.title_norm, normalise(self.doc.meta_keywords)):
+        keywords = normalise(self.doc.meta_keywords)
+        for source, segments in (
+            (self.doc.title_norm, self.title_segments),
+            (keywords, [segment.strip() for segment in _TITLE_SEGMENTS.split(keywords)]),
+        ):
             bracket = _BRACKET_PREFIX.match(source)
             if bracket:
                 candidates.append((bracket.group(1), bracket.group(1).strip()))
-            for segment in _TITLE_SEGMENTS.split(source):
-                segment = segment.strip()
-                if len(segment) >= 3:
-                    candidates.append((segment, segment))
+            candidates.extend((segment, segment) for segment in segments if len(segment) >= 3)
         return candidates
 
     @staticmethod
-    def _phrases(candidates: list[tuple[str, str]], hits: list[SpamHits]) -> list[str]:
+    def _phrases(candidates: list[tuple[str, str]], hits: list[SpamHits | None]) -> list[str]:
         """Spam-bearing pieces of the title and meta keywords, longest first.
 
         These are what kits paste into the body; removing them shows what the page
-        itself is about.
+        itself is about. ``hits``: None for a piece without a term (no hits made).
         """
         phrases: set[str] = set()
         for (_text, phrase), found in zip(candidates, hits, strict=True):
-            if found.terms and found.distinct:  # most pieces hold no term: no sum
+            if found is not None and found.distinct:  # most pieces hold no term: no sum
                 phrases.add(phrase)
         return sorted(phrases, key=_longest_first)[:20]  # ties by text: no hash-seed order
 
@@ -495,13 +493,15 @@ def _count(n: int, noun: str) -> str:
 
 
 def _block_verdict(block: HiddenBlock) -> Finding | None:
-    anchors = " ".join(link_text(link) for link in block.links[:200])
+    anchors = " ".join([link_text(link) for link in block.links[:200]])
     hits = _hits(f"{block.text}\n{anchors}")
+    spammy = hits.spammy()
     external = [link for link in block.links if link.external]
+    if not (spammy or external):  # most hidden blocks (menus): no finding
+        return None
     domains = sorted({link.domain for link in external})
-    spam_domains = [d for d in domains if spammy_domain(d)]
     where = f"<{block.element.tag}> hidden by {block.reason}"
-    if external and (hits.spammy() or spam_domains):
+    if external and (spammy or any(map(spammy_domain, domains))):
         sample = "; ".join(
             f"{collapse_ws(link_text(link))[:40]} -> {link.href[:80]}" for link in external[:5]
         )
@@ -512,7 +512,7 @@ def _block_verdict(block: HiddenBlock) -> Finding | None:
             f"{_count(len(domains), 'other site')} "
             f"({', '.join(domains[:8])}) with spam ({hits.describe() or 'spam domains'}): {sample}",
         )
-    if hits.spammy() and len(block.text.strip()) >= 4:
+    if spammy and len(block.text.strip()) >= 4:
         severity = "high" if hits.strong or hits.weight >= 6 else "medium"
         kind = "hidden_links" if block.links else "hidden_content"
         spam = hits.describe(original=block.text)
@@ -568,13 +568,14 @@ def _tiny(el: etree._Element) -> bool:
 
 def detect_debris(ctx: Context) -> list[Finding]:
     doc = ctx.doc
-    best: tuple[int, str, list[etree._Element]] | None = None
+    best: tuple[int, str, list[etree._Element], set[str]] | None = None
     for ident, elements in doc.ids.items():
         if len(elements) < 3:
             continue
         # Checked cheapest first; emptiness (a look at every element) comes last.
         # Three tags or more are required (list items and table cells repeat ids),
-        if len({el.tag for el in elements}) < 3:
+        tag_set = {el.tag for el in elements}
+        if len(tag_set) < 3:
             continue
         random = _RANDOM_ID.match(ident.lower()) is not None
         if len(elements) == 3 and not random:
@@ -584,12 +585,12 @@ def detect_debris(ctx: Context) -> list[Finding]:
         if best is not None and weight <= best[0]:
             continue
         if _mostly_empty(elements):
-            best = (weight, ident, elements)
+            best = (weight, ident, elements, tag_set)
     findings = []
     misplaced = [el for el in doc.misplaced if _emptyish(el)]
     if best is not None:
-        weight, ident, elements = best
-        tags = sorted({el.tag for el in elements})
+        weight, ident, elements, tag_set = best
+        tags = sorted(tag_set)
         severity = "high" if weight >= 6 or misplaced else "medium"
         findings.append(
             _finding(
@@ -1109,8 +1110,8 @@ def _link_farms(ctx: Context) -> list[Finding]:
     spammy = iter(flags)
     for parent, links in big:
         spam_anchors = [link for link in links[:300] if next(spammy)]
-        external = {link.domain for link in links if link.external}
         if len(spam_anchors) >= 4 and len(spam_anchors) >= 0.3 * len(links):
+            external = {link.domain for link in links if link.external}
             severity = "high" if external or not ctx.page_is_spam else "medium"
             findings.append(
                 _finding(
