@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import resources
@@ -209,7 +209,8 @@ class Lexicon:
             implementation=ahocorasick_rs.Implementation.DFA,
         )
         self._lengths = [len(word) for word in self._words]
-        self._weights = {word: term.weight for word, term in self.terms.items()}
+        self._weights = [self.terms[word].weight for word in self._words]
+        self._index = {word: index for index, word in enumerate(self._words)}
         # Terms that normalise() leaves as they are (spelled_as() need not fold them).
         self.fixed = frozenset(word for word in self.terms if normalise(word) == word)
 
@@ -243,9 +244,9 @@ class Lexicon:
         lengths = self._lengths
         return [(index, chars[start], chars[start] + lengths[index]) for index, start, _e in found]
 
-    def _accepted(self, text: str, found: list[tuple[int, int, int]]) -> list[tuple[int, int, str]]:
-        """(script rank, start, term) of what the regexes match, in their order, out of
-        every occurrence of every term that the automaton ``found`` in ``text``.
+    def _accepted(self, text: str, found: list[tuple[int, int, int]]) -> list[Match]:
+        """What the regexes match, in their order, out of every occurrence of every
+        term that the automaton ``found`` in ``text``.
 
         At each start the longest term wins (terms at other starts may overlap it);
         Latin terms need a non-word character (or the text's edge) on both sides,
@@ -271,8 +272,7 @@ class Lexicon:
             old = best.get(key)
             if old is None or end > old[0]:
                 best[key] = (end, index)
-        words = self._words
-        return [(rank, start, words[index]) for (rank, start), (_, index) in sorted(best.items())]
+        return sorted(best.items())
 
     def scan(self, text: str) -> SpamHits:
         try:
@@ -287,7 +287,7 @@ class Lexicon:
     def _scan_regex(self, text: str) -> SpamHits:
         """scan() by the per-script regexes (the reference rules)."""
         hits = SpamHits(Counter(), {}, len(text))
-        self._tally(self._regex_matches(text), [0], [hits], [text])
+        self._tally(list(self._regex_matches(text)), [0], [hits], [text])
         return hits
 
     def scan_many(self, texts: list[str]) -> list[SpamHits]:
@@ -326,12 +326,14 @@ class Lexicon:
         if not found:
             return spammy
         accepted = self._accepted(joined, found)
-        terms = self.terms
-        if not _terms_hits({word: terms[word] for _r, _s, word in accepted}).spammy():
+        terms, words = self.terms, self._words
+        all_terms = {words[i]: terms[words[i]] for _key, (_end, i) in accepted}
+        if not _terms_hits(all_terms).spammy():
             return spammy
         starts = _offsets(texts)
         per_text: dict[int, dict[str, Term]] = {}
-        for _rank, start, word in accepted:
+        for (_rank, start), (_end, index) in accepted:
+            word = words[index]
             per_text.setdefault(bisect_right(starts, start) - 1, {})[word] = terms[word]
         for i, text_terms in per_text.items():
             spammy[i] = _terms_hits(text_terms).spammy()
@@ -340,59 +342,59 @@ class Lexicon:
     def _scan_many_regex(self, texts: list[str], joined: str) -> list[SpamHits]:
         """scan_many() by the per-script regexes (the reference rules)."""
         hits = [SpamHits(Counter(), {}, len(text)) for text in texts]
-        self._tally(self._regex_matches(joined), _offsets(texts), hits, texts)
+        self._tally(list(self._regex_matches(joined)), _offsets(texts), hits, texts)
         return hits
 
-    def _regex_matches(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """(script rank, start, term) of every match of the per-script regexes."""
+    def _regex_matches(self, text: str) -> Iterator[Match]:
+        """Every match of the per-script regexes."""
         # Without a CJK/Thai character only Latin terms can match (every other term of
         # the lexicon holds one, as a test checks): one fast check rules the rest out.
         foreign = has_cjk_thai(text)
+        index = self._index
         for rank, (present, regex) in enumerate(self.patterns):
             if present is None or (foreign and present.search(text)):
                 for m in regex.finditer(text):
-                    yield rank, m.start(), m.group(1)
+                    yield (rank, m.start()), (m.end(1), index[m.group(1)])
 
     def _tally(
         self,
-        matches: Iterable[tuple[int, int, str]],
+        matches: list[Match],
         starts: list[int],
         hits: list[SpamHits | None],
         texts: list[str],
     ) -> None:
-        """Count ``matches`` (script rank, start, term; by script, then in text order)
-        into ``hits``, one per text starting at each of ``starts`` in the scanned text;
-        a text's hits are made when its first match comes (None until then: ``texts``
-        gives their lengths).
+        """Count ``matches`` (by script, then in text order) into ``hits``, one per
+        text starting at each of ``starts`` in the scanned text; a text's hits are made
+        when its first match comes (None until then: ``texts`` gives their lengths).
 
         Overlapping spam terms cover their characters once per script, as the regexes
         count them.
         """
-        terms = self.terms
-        weights = self._weights
-        rank = 0
-        reach: dict[int, int] = {}  # per text: end of the spam terms counted so far
-        touched: dict[int, SpamHits] = {}
-        for script, start, word in matches:
-            i = bisect_right(starts, start) - 1 if len(starts) > 1 else 0
-            text_hits = touched.get(i)
+        terms, words, weights = self.terms, self._words, self._weights
+        per_text: dict[int, list[Match]]
+        if len(starts) == 1:
+            per_text = {0: matches} if matches else {}
+        else:
+            per_text = {}
+            for match in matches:
+                per_text.setdefault(bisect_right(starts, match[0][1]) - 1, []).append(match)
+        for i, text_matches in per_text.items():
+            text_hits = hits[i]
             if text_hits is None:
-                text_hits = hits[i]
-                if text_hits is None:
-                    text_hits = hits[i] = empty_hits(len(texts[i]))
-                touched[i] = text_hits
+                text_hits = hits[i] = empty_hits(len(texts[i]))
             counts = text_hits.counts
-            counts[word] = counts.get(word, 0) + 1  # no Counter.__missing__ call
-            if script != rank:
-                rank, reach = script, {}
-            if weights[word]:
-                end = start + len(word)
-                last = reach.get(i, 0)
-                if end > last:
-                    text_hits.covered += end - max(start, last)
-                    reach[i] = end
-        for text_hits in touched.values():
-            text_hits.terms = {t: terms[t] for t in text_hits.counts}
+            # counted in C (Counter.update of an iterable), in the order terms first occur
+            counts.update([words[index] for _key, (_end, index) in text_matches])
+            rank = reach = covered = 0  # reach: end of the spam terms counted so far
+            for (script, start), (end, index) in text_matches:
+                if weights[index]:
+                    if script != rank:
+                        rank, reach = script, 0
+                    if end > reach:
+                        covered += end - max(start, reach)
+                        reach = end
+            text_hits.covered += covered
+            text_hits.terms = {t: terms[t] for t in counts}
 
 
 def _offsets(texts: list[str]) -> list[int]:
@@ -416,6 +418,9 @@ def _terms_hits(terms: dict[str, Term]) -> SpamHits:
 
 
 SEPARATOR = "\x1f"
+# A term's match: ((script rank, start), (end, term index)), as Lexicon._accepted()
+# sorts them (by script, then start) with no list rebuilt per match.
+Match = tuple[tuple[int, int], tuple[int, int]]
 # Lexicon._find() takes the bytes automaton for non-ASCII texts of this many
 # characters at least, with at most one extra UTF-8 byte per _BYTES_MAX_SHARE characters:
 # shorter or denser texts often hold more matches than the bytes saved pay for.
