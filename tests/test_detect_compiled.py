@@ -326,3 +326,59 @@ def test_compiled_ascii_lowercasing_matches_str_lower(text: str) -> None:
     assert document._compiled_module.lower_ascii(text) == text.lower()
     with pytest.raises(ValueError):
         document._compiled_module.lower_ascii(text + "\xe9")
+
+
+# <meta> and <link> attributes the compiled scan pre-reads to skip most of them without
+# a call into document.py: case variants, a name that str.lower() maps to ASCII (the
+# Kelvin sign), empty names that fall back to property, rel words inside others, a
+# <meta> with a rel and a <link> with a name.
+HEAD_WORDS = st.sampled_from(
+    [
+        "description", "DESCRIPTION", "og:description", "Og:Description", "keywords",
+        "\u212aeywords", "og:url", "OG:URL", "refresh", "REFRESH", "Refresh ", "canonical",
+        "CANONICAL", "alternate", "amphtml", "base", "BASE", "stylesheet", "icon",
+        "preload", "x-canonical", "canonicalx", "alternate stylesheet", "\u0130con", "",
+        " ", "viewport", "og:title", "description\u00a0", "ke", "og:", "&#75;eywords",
+    ]
+)  # fmt: skip
+HEAD_ATTRS = st.sampled_from(["name", "property", "http-equiv", "rel", "content", "href"])
+HEAD_TAGS = st.lists(
+    st.tuples(
+        st.sampled_from(["meta", "link", "META", "base"]),
+        st.lists(
+            st.tuples(HEAD_ATTRS, st.one_of(HEAD_WORDS, st.just("http://h.example/"))), max_size=4
+        ),
+    ),
+    max_size=8,
+).map(
+    lambda tags: "".join(
+        f"<{tag} " + " ".join(f"{a}='{v}'" for a, v in attrs) + ">" for tag, attrs in tags
+    )
+)
+
+
+@compiled
+@settings(max_examples=500, deadline=None)
+@given(HEAD_TAGS)
+def test_compiled_head_facts_match_pure_walk(text: str) -> None:
+    assert_same(text + "<p>x</p>")
+    assert_same(text, "")
+
+
+@compiled
+@settings(max_examples=300, deadline=None)
+@given(PAGES, st.sampled_from([0, 70, 150]), st.randoms(use_true_random=False))
+def test_compiled_top_most_matches_pure(text: str, depth: int, rnd: Any) -> None:
+    """Any set of hidden elements, nested up to past the 64 ancestors looked at."""
+    root = document._parsed("<div hidden>" * depth + text)
+    if root is None:
+        return
+    hidden = {el: "r" for el in root.iter() if rnd.random() < 0.3}
+    saved = document._compiled
+    try:
+        document._compiled = None
+        pure = document._top_most(hidden)
+        document._compiled = document._compiled_module
+        assert document._top_most(hidden) == pure
+    finally:
+        document._compiled = saved

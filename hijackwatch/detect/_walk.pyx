@@ -289,6 +289,7 @@ def scan(doc, _Element root):
     cdef list styles = []
     cdef list unseen_marquees = []
     cdef list noscripts = []
+    cdef list keep = []  # attribute values meta_read and link_read built
     cdef dict found = {}
     cdef dict srcs = {}
     cdef list scripts = doc.scripts
@@ -363,13 +364,14 @@ def scan(doc, _Element root):
                                     scripts.append(text)
                                     budget -= len(text)
                         elif flags & T_META:
-                            meta(
-                                doc,
-                                opt_attr(c, find_attr(c, "name")),
-                                opt_attr(c, find_attr(c, "property")),
-                                opt_attr(c, find_attr(c, "content")),
-                                opt_attr(c, find_attr(c, "http-equiv")),
-                            )
+                            if meta_read(c, keep):
+                                meta(
+                                    doc,
+                                    opt_attr(c, find_attr(c, "name")),
+                                    opt_attr(c, find_attr(c, "property")),
+                                    opt_attr(c, find_attr(c, "content")),
+                                    opt_attr(c, find_attr(c, "http-equiv")),
+                                )
                         elif flags & T_STYLE:
                             text = textOf(c)
                             if text:
@@ -377,7 +379,7 @@ def scan(doc, _Element root):
                         elif flags & T_TITLE:
                             if title is None:
                                 title = textOf(c) or ""
-                        else:
+                        elif flags & T_BASE or link_read(c, keep):  # <link> or <base>
                             rel = "base" if flags & T_BASE else opt_attr(c, find_attr(c, "rel"))
                             if rel:
                                 alternate(doc, rel, opt_attr(c, find_attr(c, "href")))
@@ -450,6 +452,76 @@ def scan(doc, _Element root):
             found[el] = reason
     doc.scripts.extend(handlers)
     return id_values, HeadFacts(styles, []), found, noscripts  # marquees: judged above
+
+
+cdef bint meta_read(tree.xmlNode* c, list keep) except -1:
+    """Whether ``document._meta`` may record anything of this <meta>: its name (else
+    its property) is one it reads, or its http-equiv is refresh. Most of a page's
+    <meta>s are neither: skipped without making their attribute strs and the call."""
+    cdef const char* name = attr_chars(c, "name", keep)
+    if name[0] == 0:  # (name or prop or "")
+        name = attr_chars(c, "property", keep)
+    return (
+        may_lower_to(name, "description")
+        or may_lower_to(name, "og:description")
+        or may_lower_to(name, "keywords")
+        or may_lower_to(name, "og:url")
+        or may_lower_to(attr_chars(c, "http-equiv", keep), "refresh")
+    )
+
+
+cdef bint link_read(tree.xmlNode* c, list keep) except -1:
+    """Whether ``document._alternate`` or the canonical test may read this <link>: its
+    rel holds one of the rel words they look for (stylesheets, icons and preloads,
+    most of a page's <link>s, do not)."""
+    cdef const char* rel = attr_chars(c, "rel", keep)
+    return (
+        may_contain(rel, "canonical")
+        or may_contain(rel, "alternate")
+        or may_contain(rel, "amphtml")
+        or may_contain(rel, "base")
+    )
+
+
+cdef bint may_contain(const char* s, const char* word) noexcept nogil:
+    """Whether ``s.lower()`` (``s`` in UTF-8) may hold ``word`` (lower-case ASCII): it
+    does as ASCII, or ``s`` holds a non-ASCII character (as in may_lower_to)."""
+    cdef Py_ssize_t i = 0, j
+    while s[i] != 0:
+        if <unsigned char>s[i] >= 0x80:
+            return True
+        i += 1
+    i = 0
+    while s[i] != 0:
+        j = 0
+        while word[j] != 0 and ascii_lower(<unsigned char>s[i + j]) == <unsigned char>word[j]:
+            j += 1
+        if word[j] == 0:
+            return True
+        i += 1
+    return False
+
+
+cdef const char* attr_chars(tree.xmlNode* el, const char* name, list keep) except NULL:
+    """Attribute ``name``'s value as UTF-8 (see value_chars), "" when absent."""
+    cdef tree.xmlAttr* a = find_attr(el, name)
+    if a is NULL:
+        return ""
+    return value_chars(el, a, keep)
+
+
+cdef bint may_lower_to(const char* s, const char* word) noexcept nogil:
+    """Whether ``s.lower()`` (``s`` in UTF-8) may be ``word`` (lower-case ASCII): it is,
+    or ``s`` holds a non-ASCII character (str.lower() maps the Kelvin sign to 'k')."""
+    cdef Py_ssize_t i = 0
+    cdef bint same = True
+    while s[i] != 0:
+        if <unsigned char>s[i] >= 0x80:
+            return True
+        if same and (word[i] == 0 or ascii_lower(<unsigned char>s[i]) != <unsigned char>word[i]):
+            same = False
+        i += 1
+    return same and word[i] == 0
 
 
 cdef struct Chars:
@@ -652,6 +724,35 @@ def visible(doc, _Element root, LinkDomains domains not None):
         return PyUnicode_DecodeUTF8(text_nodes.data, text_nodes.size, NULL)
     finally:
         free(text_nodes.data)
+
+
+def top_most(list ordered):
+    """What ``document._top_most`` keeps of ``ordered`` (its elements sorted): those
+    with none of their 64 nearest ancestors kept before them. Ancestors are read as
+    node pointers, with no proxy made for each (iterancestors makes one a step)."""
+    cdef set chosen = set()  # node addresses of the kept elements
+    cdef list out = []
+    cdef tree.xmlNode* p
+    cdef int steps
+    for el in ordered:
+        p = (<_Element?>el)._c_node.parent
+        steps = 0
+        # iterancestors: parents while they are elements (or comments, PIs, entity
+        # references, as lxml's _isElement has it), the document node ends them
+        while chosen and p is not NULL and steps < 64 and (
+            p.type == tree.XML_ELEMENT_NODE
+            or p.type == tree.XML_COMMENT_NODE
+            or p.type == tree.XML_ENTITY_REF_NODE
+            or p.type == tree.XML_PI_NODE
+        ):
+            if <size_t>p in chosen:
+                break
+            p = p.parent
+            steps += 1
+        else:
+            chosen.add(<size_t>(<_Element>el)._c_node)
+            out.append(el)
+    return out
 
 
 cdef object newline_before(str text):

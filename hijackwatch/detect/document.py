@@ -617,9 +617,12 @@ def _detach(el: etree._Element) -> None:
 
 def _top_most(hidden_map: dict[etree._Element, str]) -> list[etree._Element]:
     """Hidden elements not inside another hidden element, in source order."""
+    ordered = sorted(hidden_map, key=lambda e: e.sourceline or 0)
+    if _compiled is not None:
+        return _compiled.top_most(ordered)
     chosen: set[etree._Element] = set()
     out = []
-    for el in sorted(hidden_map, key=lambda e: e.sourceline or 0):
+    for el in ordered:
         if not chosen or not any(a in chosen for a in islice(el.iterancestors(), 64)):
             chosen.add(el)
             out.append(el)
