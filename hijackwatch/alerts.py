@@ -467,13 +467,16 @@ def _deliver(
     if queued and redeliver:
         log.info("%d undelivered alert(s) in %s: sending them first", len(queued), pending.path)
     delivered: set[str] = set()
-    blocked = bool(queued) and not redeliver
-    for alert in queued if redeliver else ():
-        outcome = _send(url, alert | {"redelivered": True}, **kwargs)
-        if outcome == FAILED:
-            blocked = True
-            break
-        delivered.add(alert["alert_id"])  # or rejected: off the queue either way
+    blocked = False
+    if not redeliver:
+        blocked = bool(queued)  # this run's alert goes behind them, untried
+    else:
+        for alert in queued:
+            outcome = _send(url, alert | {"redelivered": True}, **kwargs)
+            if outcome == FAILED:
+                blocked = True
+                break
+            delivered.add(alert["alert_id"])  # or rejected: off the queue either way
     sent, keep = None, False
     if payload is not None:
         if blocked:

@@ -68,8 +68,7 @@ GOOGLE_SEARCH = "https://www.google.com/search?q={query}"
 SCRIPT_MAX_BYTES = 512 * 1024
 # as sent and after Content-Encoding, as the crawl's DOWNLOAD_MAXSIZE: a longer page is
 # cut there and analysed (padding must not hide it), with the crawl's partial_body note
-DECODED_MAX_BYTES = 10 * 1024 * 1024
-PAGE_MAX_BYTES = DECODED_MAX_BYTES
+PAGE_MAX_BYTES = 10 * 1024 * 1024
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 try:  # in requirements; without it br is neither asked for nor decoded
@@ -429,7 +428,7 @@ def fetch_page(
 
     The whole fetch, redirects included, is bounded by ``timeout`` however slowly the
     server sends (TimeoutError); the body is cut at ``max_bytes`` as sent and after its
-    Content-Encoding is undone (at most ``DECODED_MAX_BYTES`` decoded), and ``cut_at``
+    Content-Encoding is undone (at most ``max_bytes`` decoded), and ``cut_at``
     says so; a redirect not followed is returned as is (its Location is the final URL).
     """
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ environment.
 from __future__ import annotations
 
 from hijackwatch.middlewares.scripts import DEFAULT_SKIP_HOSTS
-from hijackwatch.profiles import BASELINE, BUILTIN_PROFILES
+from hijackwatch.profiles import BASELINE, BUILTIN_PROFILES, PAGE_MAX_BYTES
 from hijackwatch.seeds import loopback_only
 
 BOT_NAME = "hijackwatch"
@@ -55,7 +55,7 @@ TELNETCONSOLE_ENABLED = False  # no control port, ever
 REMOTE_CONTROL_ENABLED = False
 # also bounds decompressed size; a page past it is cut there and analysed, not dropped
 # (hijackwatch.middlewares.bodies): padding must not hide a page
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_MAXSIZE = PAGE_MAX_BYTES  # as scan's
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 DNS_TIMEOUT = 15

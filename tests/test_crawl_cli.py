@@ -270,7 +270,7 @@ def test_a_second_ctrl_c_while_the_runs_alert_is_sent_leaves_it_queued(tmp_path:
                 proc.kill()
                 proc.wait()
             site.close()
-    assert took < 15, err.text
+    assert took < 25, err.text  # the old exit waited for four 10 s attempts
     pending = (tmp_path / PENDING_FILE).read_text(encoding="utf-8")
     assert '"run_status": "interrupted"' in pending and '"run_id": 1' in pending, err.text
     assert "kept with the pending alerts" in err.text

@@ -225,7 +225,7 @@ URLS = st.sampled_from(
 
 
 @compiled
-@settings(max_examples=5000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(URLS, st.lists(HREFS, min_size=1, max_size=6))
 def test_compiled_link_domains_match_link_domain(url: str, hrefs: list[str]) -> None:
     """The compiled shortcuts give text.link_domain's answer, whatever the href (one

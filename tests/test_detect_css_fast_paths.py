@@ -100,7 +100,7 @@ DECLARATION = st.tuples(NAMES, SPACE, SPACE, VALUES, st.sampled_from(["", "!impo
 STYLES = st.lists(st.one_of(DECLARATION, DECLARATION, STYLE_PIECES), max_size=12).map("".join)
 
 
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(STYLES)
 def test_hiding_reason_matches_the_reference(style: str) -> None:
     assert css.hiding_reason.__wrapped__(style) == _reference_hiding_reason(style)

@@ -58,7 +58,7 @@ def _pieces(codec: str) -> st.SearchStrategy[bytes]:
 
 @pytest.mark.parametrize("sizes", [(8, 2), (1024, 128)])
 @pytest.mark.parametrize("codec", CODECS)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_decode_matches_codec(codec: str, sizes: tuple[int, int], data: st.DataObject) -> None:
     body = data.draw(_pieces(codec))

@@ -133,5 +133,6 @@ def test_deep_nesting_alone_is_not_an_attack() -> None:
     deep = "<div>" * 3000 + "Jadwal kuliah semester ganjil" + "</div>" * 3000
     analysis = analyse(f"<html><head><title>Kampus</title></head><body>{deep}</body></html>")
     assert analysis.verdict == "clean" and not analysis.findings
-    assert _timed(analyse, "<div>" * 2100 + "</b>" * 1_000_000) < 10.0
-    assert _timed(analyse, "<div>" * 3000 + "<a title='" * 200_000) < 10.0  # never closed
+    # (a quadratic tokenizer took minutes here; a slow CI machine takes seconds)
+    assert _timed(analyse, "<div>" * 2100 + "</b>" * 1_000_000) < 30.0
+    assert _timed(analyse, "<div>" * 3000 + "<a title='" * 200_000) < 30.0  # never closed

@@ -9,23 +9,44 @@ from hijackwatch.detect.script import (
     _ACTION_MARKERS,
     _CHARS,
     _DECODER_MARKERS,
+    _NEIGHBOURS,
     _WORDS,
     MAX_AUTOMATON_CHARS,
+    _can_overlap,
     _char_codes,
     _safe_chr,
     _words_of,
 )
 
-# Marker words, their pieces and neighbours, and characters UTF-8 spells in several
-# bytes (the automaton searches the UTF-8 of the script).
+
+def _glued(a: str, b: str) -> list[str]:
+    """Texts where ``a`` and ``b`` overlap (each suffix of one that is a prefix of the
+    other shared once), and ``a`` holding ``b`` when it does: the automaton reports
+    non-overlapping matches only, so _words_of() must re-check such neighbours."""
+    out = [a[: len(a) - k] + b for k in range(1, min(len(a), len(b))) if a.endswith(b[:k])]
+    return out + ([a] if b in a else [])
+
+
+_OVERLAPS = [text for a in _WORDS for b in _WORDS if a != b for text in _glued(a, b)]
+# Marker words, their pieces, neighbours and overlaps (``documentitle``), and characters
+# UTF-8 spells in several bytes (the automaton searches the UTF-8 of the script).
 _PIECES = st.sampled_from(
-    [*_WORDS, *_CHARS, "locat", "ion", "docu", "ment", "win", "dow", "ti", "tle", "x", "u",
+    [*_WORDS, *_CHARS, *_OVERLAPS, "locat", "ion", "docu", "ment", "win", "dow", "ti", "tle",
+     "x", "u",
      "`", " ", "\n", "\t", ".", "=", "==", "(", ")", "[", "]", "href", "replace", "write",
      "\x00", "\xe9", "\u4e2d", "\ud800", "\U0001f600", "\u3000", "\\x41", "\\u0041", "'+'",
      '" + "', "\\\\"]
 )  # fmt: skip
 _SCRIPTS = st.lists(_PIECES, max_size=20).map("".join)
 _ALL_MARKERS = _DECODER_MARKERS + _ACTION_MARKERS
+
+
+def test_neighbours_are_the_words_that_can_overlap() -> None:
+    assert _OVERLAPS  # the marker words do overlap
+    for text in _OVERLAPS:
+        present = [w for w in _WORDS if w in text]
+        assert any(b in _NEIGHBOURS[a] for a in present for b in present if a != b)
+    assert not _can_overlap("document", "window")
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

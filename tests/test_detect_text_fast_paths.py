@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hijackwatch.detect import detectors, summary
+from hijackwatch.detect import css, detectors, summary
 from hijackwatch.detect import text as text_module
 from hijackwatch.detect.document import parse
 from hijackwatch.detect.lexicon import SEPARATOR, _script, lexicon
@@ -283,12 +283,13 @@ def test_one_cjk_thai_check_serves_every_caller() -> None:
 
 
 _WHITESPACE_RE = re.compile(r"\s+")  # what collapse_ws() must agree with
-_SPACES = [chr(c) for c in range(0x110000) if _WHITESPACE_RE.match(chr(c))]
+_SPACES = list(css._ASCII_WS + css._OTHER_WS)  # every character \s matches
 
 
-def test_split_takes_the_regex_whitespace() -> None:
-    assert len(_SPACES) > 20
-    assert [chr(c) for c in range(0x110000) if chr(c).isspace()] == _SPACES
+def test_the_whitespace_lists_hold_every_whitespace_character() -> None:
+    r"""css's anchors and collapse_ws() (str.split) rely on these being all of \s."""
+    every = [c for c in map(chr, range(0x110000)) if c.isspace()]
+    assert sorted(_SPACES) == every == [c for c in every if _WHITESPACE_RE.fullmatch(c)]
 
 
 @settings(max_examples=500, deadline=None)

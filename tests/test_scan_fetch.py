@@ -22,8 +22,8 @@ import pytest
 from hijackwatch.cli import main
 from hijackwatch.profiles import (
     BUILTIN_PROFILES,
-    DECODED_MAX_BYTES,
     MAX_GZIP_MEMBERS,
+    PAGE_MAX_BYTES,
     fetch_page,
     fetch_view,
 )
@@ -32,7 +32,7 @@ from tests.conftest import BENIGN_DIR, SEED_PAGE, http_server
 ROOT = Path(__file__).resolve().parents[1]
 TRICKLE_GAP = 0.2  # s between two bytes: every recv gets data, no socket timeout fires
 GZIP_SEED = gzip.compress(SEED_PAGE.read_bytes())
-BOMB = gzip.compress(b"\0" * (DECODED_MAX_BYTES + 10 * 1024 * 1024), 9)  # ~20 KB
+BOMB = gzip.compress(b"\0" * (PAGE_MAX_BYTES + 10 * 1024 * 1024), 9)  # ~20 KB
 CLEAN_PAGE = (BENIGN_DIR / "readability" / "001.html").read_bytes()
 CRAWLER_ONLY = "/trickle-for-crawlers"  # the browser gets CLEAN_PAGE at once
 
@@ -209,8 +209,8 @@ def test_a_gzip_bomb_stays_bounded(server: str) -> None:
     limit must not hide), never decoded further."""
     started = time.monotonic()
     view = fetch_view(server + "/bomb.html", BUILTIN_PROFILES["browser"], timeout=5)
-    assert view.error is None and view.cut_at == DECODED_MAX_BYTES
-    assert view.body is not None and len(view.body) == DECODED_MAX_BYTES
+    assert view.error is None and view.cut_at == PAGE_MAX_BYTES
+    assert view.body is not None and len(view.body) == PAGE_MAX_BYTES
     assert time.monotonic() - started < 3
 
 

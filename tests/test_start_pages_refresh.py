@@ -172,7 +172,7 @@ class _Switch(Site):
 
 BUDGET = 40
 LINKED = b"".join(b'<a href="/news/%d.html">news</a> ' % n for n in range(60))
-SLOW = 5.0  # s the other site takes to answer: the crawl is not idle meanwhile
+SLOW = 20.0  # s the other site takes to answer: the crawl is not idle meanwhile
 
 
 class _SitemapIsHomepage(BaseHTTPRequestHandler):

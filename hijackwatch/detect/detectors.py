@@ -163,6 +163,7 @@ class Context:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.meta_norm = normalise(f"{doc.meta_keywords}\n{doc.meta_description}")
+        self.keywords_norm = normalise(doc.meta_keywords)
         self.body_hits = doc.hits
         # Per-block folding is the costly part; pages without a single spam term skip it.
         chosen: list[tuple[etree._Element, str]] = []
@@ -258,7 +259,7 @@ class Context:
         """(text to scan, phrase) for each piece of the title and meta keywords that
         becomes an injected phrase if it holds a spam term (see _phrases)."""
         candidates = []
-        keywords = normalise(self.doc.meta_keywords)
+        keywords = self.keywords_norm
         for source, segments in (
             (self.doc.title_norm, self.title_segments),
             (keywords, [segment.strip() for segment in _TITLE_SEGMENTS.split(keywords)]),
@@ -429,7 +430,7 @@ def detect_title(ctx: Context) -> list[Finding]:
         findings.extend(_unlisted_brand(ctx))
     mh = ctx.meta_hits
     if mh.spammy() and not explained and not (ctx.reporting and mh.counter):
-        content = doc.meta_keywords if scan(normalise(doc.meta_keywords)).distinct else ""
+        content = doc.meta_keywords if scan(ctx.keywords_norm).distinct else ""
         content = content or doc.meta_description
         meta = f"{doc.meta_keywords}\n{doc.meta_description}"  # what meta_hits were found in
         terms = mh.describe(original=meta, folded=ctx.meta_norm)
@@ -534,15 +535,15 @@ def detect_hidden(ctx: Context) -> list[Finding]:
             if finding:
                 findings.append(finding)
     for iframe, hidden in ctx.doc.iframes[:100]:
+        # Visibility first: it is cheaper than the address's domain (a suffix-list
+        # lookup on a site's first page), and most frames are visible.
+        unseen = hidden or _tiny(iframe) or bool(hiding_reason(iframe.get("style") or ""))
         srcdoc = iframe.get("srcdoc")
         if srcdoc:  # HTML the frame shows itself (its src is not loaded then)
-            unseen = hidden or _tiny(iframe) or bool(hiding_reason(iframe.get("style") or ""))
             findings.extend(
                 written_html_findings(srcdoc, ctx.doc.site, unseen, "an <iframe srcdoc> shows")
             )
-        # Visibility first: it is cheaper than the address's domain (a suffix-list
-        # lookup on a site's first page), and most frames are visible.
-        if not (hidden or _tiny(iframe) or hiding_reason(iframe.get("style") or "")):
+        if not unseen:
             continue
         src = iframe.get("src") or ""
         domain = url_domain(src) if src.lower().startswith(("http", "//")) else ""

@@ -279,7 +279,7 @@ class Lexicon:
             found = self._find(text)
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
             return self._scan_regex(text)
-        hits = SpamHits(_new_counter(), {}, len(text))
+        hits = empty_hits(len(text))
         if found:  # most texts: no term at all
             self._tally(self._accepted(text, found), [0], [hits], [text])
         return hits
@@ -307,7 +307,7 @@ class Lexicon:
         try:
             found = self._find(joined)
         except UnicodeEncodeError:  # lone surrogates, which UTF-8 cannot hold
-            return list(self._scan_many_regex(texts, joined))
+            return self._scan_many_regex(texts, joined)
         hits: list[SpamHits | None] = [None] * len(texts)
         if found:
             self._tally(self._accepted(joined, found), _offsets(texts), hits, texts)
@@ -427,7 +427,7 @@ Match = tuple[tuple[int, int], tuple[int, int]]
 _BYTES_MIN_CHARS = 4096
 _BYTES_MAX_SHARE = 16
 # An empty Counter without Counter.__init__ (a Python-level update() call): cheaper,
-# and scan_many makes one per text.
+# and a page's scans make one per text holding a term.
 _new_counter = partial(dict.__new__, Counter)
 _SCRIPT_PRESENT = {
     "cjk": re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"),

@@ -446,9 +446,7 @@ def _scan(source: str, decode: bool) -> ScriptReport:
         report.navigations.append(Navigation(clip(how, 40), target, hidden, condition))
     # Only navigation findings look at it: a dozen substring scans saved elsewhere.
     report.analytics = bool(report.navigations) and any(m in text for m in _ANALYTICS)
-    for m in _matches(_TITLE_SETS, text, 10) if "title" in text else ():
-        if len(report.titles) >= 10:
-            break
+    for m in _matches(_TITLE_SETS, text, 10) if "title" in text else ():  # 10 at most
         condition = _condition_near(text, m.start())
         report.referer_check = report.referer_check or "referrer" in condition
         report.crawler_check = report.crawler_check or "crawler" in condition
@@ -474,7 +472,7 @@ _DECODER_MARKERS: tuple[_Marker, ...] = (
     (frozenset({"'", "+"}), _CONCATS[0]),
     (frozenset({'"', "+"}), _CONCATS[1]),
 )
-# Undecoded text can only yield a finding through one of these (_NAV, _TITLE_SET and
+# Undecoded text can only yield a finding through one of these (_NAV, _TITLE_SETS and
 # _WRITE, the document.* ones merged).
 _ACTION_MARKERS: tuple[_Marker, ...] = (
     (frozenset({"location"}), _NAV[0]),

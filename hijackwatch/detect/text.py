@@ -430,7 +430,7 @@ def link_domain(base: str, href: str) -> str:
     # Plain host (no userinfo, no escapes): what urlsplit would say, without urljoin.
     simple = _SIMPLE_HOST.match(href)
     if simple is not None:
-        return registrable_domain(simple.group(1).lower())
+        return registrable_domain(simple.group(1))  # which lower-cases it
     return url_domain(
         absolute_url(base, href) if base else ("http:" + href if href.startswith("//") else href)
     )

@@ -596,7 +596,7 @@ class StoragePipeline:
         self._record(outcome)
         # A daemon thread: a second Ctrl-C stops the loop, and exiting must not wait for
         # a slow receiver's retries (alert_left_behind queues what it did not finish).
-        self.alert = run_alert(outcome) if self.notify_url else None
+        self.alert = run_alert(outcome)
         self._alert_sending = in_daemon_thread(
             functools.partial(self._notify, outcome, payload=self.alert), ALERT_THREAD
         )

@@ -426,9 +426,9 @@ class Database:
 
     @staticmethod
     def _settle(session: Session, run: CrawlRun) -> RunOutcome:
-        settle_run(session, run)
+        judged_later = settle_run(session, run)
         outcome = outcome_of(session, run)
-        apply_counts(session, run, outcome)
+        apply_counts(session, run, outcome, judged_later)
         return outcome
 
     def runs(self, limit: int = 20) -> list[CrawlRun]:

@@ -273,8 +273,9 @@ def _close(incident: Incident, run: CrawlRun, at: datetime) -> None:
     incident.closed_at = at
 
 
-def settle_run(session: Session, run: CrawlRun) -> None:
-    """Open, extend and close incidents for every site the run crawled."""
+def settle_run(session: Session, run: CrawlRun) -> set[int]:
+    """Open, extend and close incidents for every site the run crawled; returns the
+    sites a later run has judged already, which this one leaves to it."""
     at = run.started_at
     site_ids = list(session.scalars(select(Page.site_id).where(Page.run_id == run.id).distinct()))
     # Sites a later run has judged already (a spool file of this run imported after it):
@@ -338,6 +339,7 @@ def settle_run(session: Session, run: CrawlRun) -> None:
         elif site_incident is not None and run.status == "finished" and seen and not still_open:
             _close(site_incident, run, at)
     session.flush()
+    return judged_later
 
 
 def _counts(session: Session, run_id: int) -> dict[str, int]:
@@ -423,7 +425,9 @@ def outcome_of(session: Session, run: CrawlRun) -> RunOutcome:
     )
 
 
-def apply_counts(session: Session, run: CrawlRun, outcome: RunOutcome) -> None:
+def apply_counts(
+    session: Session, run: CrawlRun, outcome: RunOutcome, judged_later: set[int]
+) -> None:
     run.sites, run.pages, run.fetches = outcome.sites, outcome.pages, outcome.fetches
     run.hijacked, run.suspicious, run.errors = (
         outcome.hijacked_pages,
@@ -435,7 +439,7 @@ def apply_counts(session: Session, run: CrawlRun, outcome: RunOutcome) -> None:
     for site in session.scalars(
         select(Site).where(Site.id.in_(select(Page.site_id).where(Page.run_id == run.id)))
     ):
-        if site.last_run_id is not None and site.last_run_id > run.id:
+        if site.id in judged_later:
             continue  # a later run's spool-imported predecessor: the later run stays latest
         site.last_run_id = run.id
         site.last_crawled_at = run.started_at
