@@ -8,10 +8,11 @@ from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from hijackwatch.items import PageItem
 from hijackwatch.spiders.hijack import round_robin_shares
 from tests.conftest import SEED_PAGE, http_server, reply
 from tests.test_e2e_crawl import FAST, browser_verdicts, run_cli
-from tests.test_spider_links import SITEMAP_NS, _sitemap, _spider, _targets
+from tests.test_spider_links import SITEMAP_NS, _sitemap, _spider, _targets, _view
 
 BUDGET = 40
 REAL = 400  # the real sitemap's URLs: ten budgets' worth
@@ -170,3 +171,22 @@ def test_the_sitemaps_an_index_names_are_read_newest_first_within_the_bound() ->
         ("parse_sitemap", "/posts-28.xml"),
         ("parse_sitemap", "/posts-27.xml"),
     ]
+
+
+def test_links_found_while_the_site_settles_are_not_held_for_nothing() -> None:
+    """Scrapy pulls a callback's output lazily, interleaved with other callbacks: the site
+    may settle (its last sitemap answers) while the homepage's link generator is paused.
+    Links after that point are requested, not held back where nothing would release them
+    (the no-sitemap site of the test above once got only the links' half, 20 of 40)."""
+    spider = _spider()
+    spider.max_pages = 4  # links keep 2 while the sitemaps are read
+    (seed,) = spider.seeds
+    spider.sitemaps_of(seed).pending = 1  # /sitemap.xml not answered yet
+    links = "".join(f'<a href="/news/{n}.html">news {n}</a>' for n in range(8))
+    out = spider.parse_page(_view(spider, "browser", f"<html><body>{links}</body></html>".encode()))
+    assert isinstance(next(out), PageItem)
+    first = [next(out), next(out)]  # the links' half
+    assert list(spider.sitemap_answered(seed.key)) == []  # 404: settled, nothing held yet
+    rest = list(out)
+    assert [r.url for r in first + rest] == [f"http://site.example/news/{n}.html" for n in range(4)]
+    assert not spider.sitemaps[seed.key].held

@@ -563,9 +563,10 @@ class HijackSpider(scrapy.Spider):
     def follow_links(self, response: Response, seed: Seed, depth: int) -> Iterable[Request]:
         if depth > self.max_depth or self.scheduled[seed.key] >= self.max_pages:
             return
+        # Scrapy consumes this generator lazily, interleaved with other callbacks: the
+        # site may settle while it is suspended, so whether to hold a link is asked anew
+        # for each (a link held after settling would wait for nothing)
         state = self.sitemaps.get(seed.key)
-        if state is not None and state.settled:
-            state = None
         assert isinstance(response, TextResponse)
         try:
             # lxml's own XPath on parsel's tree: plain strings, no Selector per link
@@ -583,7 +584,11 @@ class HijackSpider(scrapy.Spider):
             if key is None or not same_site(seed.key, key):
                 continue
             # while its sitemaps are read, links leave half of the budget to them
-            if state is not None and self.scheduled[seed.key] >= self.link_share:
+            if (
+                state is not None
+                and not state.settled
+                and self.scheduled[seed.key] >= self.link_share
+            ):
                 if url not in state.held and len(state.held) < self.max_pages:
                     state.held[url] = depth
                 continue
