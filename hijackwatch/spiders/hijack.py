@@ -366,7 +366,9 @@ class HijackSpider(scrapy.Spider):
             return
         state.pending -= 1
         if state.pending <= 0:
-            yield from self.settle(state)
+            # at once, not as Scrapy pulls it: other callbacks run between pulls, and a
+            # sitemap read meanwhile would be drawn into queues this settle rewrites
+            yield from list(self.settle(state))
 
     def settle(self, state: SiteSitemaps) -> Iterator[Request]:
         """All of the site's sitemaps are read: request their URLs within the sitemaps'
@@ -482,7 +484,7 @@ class HijackSpider(scrapy.Spider):
         if best:
             state.queues.append(deque(best))
         if state.settled:  # read after the site settled (the idle fallback): at once
-            yield from self.draw(state, self.max_pages)
+            yield from list(self.draw(state, self.max_pages))
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         body = response.body
