@@ -24,12 +24,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 
+from hijackwatch.compression import ACCEPT_ENCODING, decode_content
 from hijackwatch.detect import Analysis, Finding, analyse, score_findings
 from hijackwatch.detect.cloaking import (
     REFERER_CLOAKING,
@@ -71,11 +71,6 @@ SCRIPT_MAX_BYTES = 512 * 1024
 PAGE_MAX_BYTES = 10 * 1024 * 1024
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
-try:  # in requirements; without it br is neither asked for nor decoded
-    import brotli
-except ImportError:  # pragma: no cover
-    brotli = None
-ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
 
 FETCH_THREAD = "hijackwatch-fetch"
 
@@ -337,71 +332,6 @@ def _read_bounded(response: Any, max_bytes: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)[: max_bytes + 1]
-
-
-# gzip members decoded per body: real servers send one; a body of 250,000 empty members
-# would cost quadratic copying of what follows each one
-MAX_GZIP_MEMBERS = 64
-
-
-def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
-    out = bytearray()
-    for _member in range(MAX_GZIP_MEMBERS):
-        if not data:
-            break
-        stream = zlib.decompressobj(wbits)
-        out += stream.decompress(data, limit + 1 - len(out))
-        while stream.unconsumed_tail and not stream.eof and len(out) <= limit:
-            out += stream.decompress(stream.unconsumed_tail, limit + 1 - len(out))
-        if len(out) > limit:
-            break
-        data = stream.unused_data  # gzip: the next member, if any
-        if not data.startswith(b"\x1f\x8b"):
-            break
-    else:
-        if data:
-            raise zlib.error(f"more than {MAX_GZIP_MEMBERS} gzip members")
-    return bytes(out)
-
-
-def _brotli_decode(data: bytes, limit: int) -> bytes:
-    stream = brotli.Decompressor()
-    out = bytearray(stream.process(data, output_buffer_limit=limit + 1))
-    while len(out) <= limit and not stream.is_finished():
-        chunk = stream.process(b"", output_buffer_limit=limit + 1 - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
-
-
-def decode_content(body: bytes, content_encoding: str | None, limit: int) -> tuple[bytes, bool]:
-    """(``body`` with its Content-Encoding undone, whether a step was cut at ``limit``).
-
-    A truncated stream keeps what it decoded (the body may have been cut at its size
-    bound); a bigger result (padding, a compression bomb) is cut at ``limit``, as in the
-    crawl: nothing past ``limit`` + 1 bytes is decoded.
-    """
-    cut = False
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-    for coding in reversed([c for c in codings if c and c != "identity"]):
-        try:
-            if coding in ("gzip", "x-gzip"):
-                body = _zlib_decode(body, 16 + zlib.MAX_WBITS, limit)
-            elif coding == "deflate":
-                try:
-                    body = _zlib_decode(body, zlib.MAX_WBITS, limit)
-                except zlib.error:  # raw deflate, as some servers send it
-                    body = _zlib_decode(body, -zlib.MAX_WBITS, limit)
-            elif coding == "br" and brotli is not None:
-                body = _brotli_decode(body, limit)
-            else:
-                raise ValueError(f"unsupported Content-Encoding {coding[:50]!r}")
-        except (zlib.error, getattr(brotli, "error", zlib.error)) as exc:
-            raise ValueError(f"cannot decode Content-Encoding {coding}: {exc}") from exc
-        if len(body) > limit:
-            body, cut = body[:limit], True
-    return body, cut
 
 
 class Fetched(NamedTuple):

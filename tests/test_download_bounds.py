@@ -24,16 +24,10 @@ import pytest
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
-from scrapy.utils._compression import brotli, zstd
 from scrapy.utils.test import get_crawler
 
-from hijackwatch.middlewares.bodies import (
-    CHUNK,
-    PARTIAL_BODY,
-    TRUNCATED,
-    BoundedCompressionMiddleware,
-    decode_bounded,
-)
+from hijackwatch.compression import CHUNK, brotli, decode_bounded, zstd
+from hijackwatch.middlewares.bodies import PARTIAL_BODY, TRUNCATED, BoundedCompressionMiddleware
 from hijackwatch.spiders.hijack import HijackSpider
 from tests.conftest import db_rows, http_server
 from tests.test_e2e_crawl import FAST, run_cli

@@ -16,19 +16,17 @@ the verdict is the analysis's).
 from __future__ import annotations
 
 import logging
-import zlib
-from collections.abc import AsyncIterator, Iterator
-from io import BytesIO
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import StopDownload
-from scrapy.utils._compression import brotli, zstd
 
+from hijackwatch.compression import decode_bounded
 from hijackwatch.detect import Finding
 from hijackwatch.items import PageItem
-from hijackwatch.profiles import MAX_GZIP_MEMBERS, PARTIAL_BODY, cut_note
+from hijackwatch.profiles import PARTIAL_BODY, cut_note
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -37,103 +35,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 64 * 1024  # decompressed at a time: a cut body is decoded to at most limit + CHUNK
 BODY_LIMIT = "hw_body_limit"  # meta: the bound a page view's body is cut at
 RECEIVED = "hw_body_received"  # meta: bytes of the body received so far
 TRUNCATED = "truncated"  # response flag: the body was cut at BODY_LIMIT
 DATALOSS = "dataloss"  # Scrapy's flag: the connection closed before the body was complete
-
-
-def _inflate(body: bytes, wbits: int) -> Iterator[bytes]:
-    """zlib/gzip output in chunks of at most CHUNK; gzip members one after another.
-
-    A stream that stops early (a cut body) ends the output; a broken one ends it once
-    something was decoded (Scrapy's gunzip keeps such pages too) and raises otherwise.
-    """
-    stream = zlib.decompressobj(wbits)
-    data, produced, members = body, False, 1
-    while data:
-        try:
-            chunk = stream.decompress(data, CHUNK)
-        except zlib.error:
-            if produced:
-                return
-            raise
-        if chunk:
-            produced = True
-            yield chunk
-        if stream.eof:  # a gzip body may hold several members; deflate holds one
-            data = stream.unused_data if wbits > zlib.MAX_WBITS else b""
-            if data and members >= MAX_GZIP_MEMBERS:  # each copies the rest: quadratic
-                if produced:
-                    return
-                raise zlib.error(f"more than {MAX_GZIP_MEMBERS} gzip members")
-            members += 1
-            stream = zlib.decompressobj(wbits)
-            continue
-        left = stream.unconsumed_tail
-        if not chunk and len(left) == len(data):
-            return  # no progress: the input ends mid-stream
-        data = left
-    # all input taken, output may still be pending in the window
-    while chunk := stream.decompress(b"", CHUNK):
-        yield chunk
-
-
-def _deflate(body: bytes) -> Iterator[bytes]:
-    """zlib-wrapped deflate, or raw deflate as some (Microsoft) servers send it (told
-    apart on the first chunk, as Scrapy does)."""
-    try:
-        zlib.decompressobj().decompress(body, CHUNK)
-    except zlib.error:
-        return _inflate(body, -zlib.MAX_WBITS)
-    return _inflate(body, zlib.MAX_WBITS)
-
-
-def _unbrotli(body: bytes) -> Iterator[bytes]:
-    stream = brotli.Decompressor()
-    chunk = stream.process(body, output_buffer_limit=CHUNK)
-    while chunk:
-        yield chunk
-        if stream.is_finished():
-            return
-        chunk = stream.process(b"", output_buffer_limit=CHUNK)
-
-
-def _unzstd(body: bytes) -> Iterator[bytes]:
-    reader = zstd.ZstdFile(BytesIO(body))
-    while True:
-        try:
-            chunk = reader.read(CHUNK)
-        except EOFError:  # a cut stream: what was decoded stays
-            return
-        if not chunk:
-            return
-        yield chunk
-
-
-_DECODERS = {
-    b"gzip": lambda body: _inflate(body, 16 + zlib.MAX_WBITS),
-    b"x-gzip": lambda body: _inflate(body, 16 + zlib.MAX_WBITS),
-    b"deflate": _deflate,
-    b"br": _unbrotli,
-    b"zstd": _unzstd,
-}
-
-
-def decode_bounded(body: bytes, encoding: bytes, limit: int) -> tuple[bytes, bool]:
-    """(``body`` decoded from ``encoding``, cut at ``limit`` bytes; whether it was cut).
-
-    Decoding stops at the first chunk past the limit: a compression bomb costs at most
-    ``limit + CHUNK`` bytes. ``limit`` 0 means no limit.
-    """
-    out = bytearray()
-    for chunk in _DECODERS[encoding](body):
-        out += chunk
-        if limit and len(out) > limit:
-            del out[limit:]
-            return bytes(out), True
-    return bytes(out), False
 
 
 class BoundedCompressionMiddleware(HttpCompressionMiddleware):
