@@ -196,7 +196,7 @@ def test_nested_sitemap_indexes_are_read_once_and_bounded() -> None:
         url = f"http://site.example/chain/{n}.xml"
         chain += [r.url for r in _sitemap(spider, url, _xml("sitemapindex", f"/chain/{n + 1}.xml"))]
     assert chain == [f"http://site.example/chain/{n}.xml" for n in (2, 3, 4, 5)]
-    assert spider.sitemaps_read["site.example"] == 6
+    assert spider.sitemaps["site.example"].requested == 6
 
 
 def test_robots_sitemaps_outside_the_root_are_read_and_the_root_one_once() -> None:

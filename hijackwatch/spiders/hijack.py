@@ -172,6 +172,7 @@ class SiteSitemaps:
 
     seed: Seed
     pending: int = 0  # robots.txt and sitemap fetches not answered yet
+    requested: int = 0  # sitemaps requested, bounded by HIJACKWATCH_MAX_SITEMAPS
     settled: bool = False  # all answered: the URLs below were requested
     queues: list[deque[str]] = field(default_factory=list)  # one per sitemap, best first
     held: dict[str, int] = field(default_factory=dict)  # links held back: URL -> depth
@@ -214,7 +215,6 @@ class HijackSpider(scrapy.Spider):
         self.recheck_db: str | None = None  # the crawl's database; None: storage is off
         self.db_timeout = 120.0
         self.scheduled: Counter[str] = Counter()  # page requests per site
-        self.sitemaps_read: Counter[str] = Counter()
         self.sitemaps_seen: set[str] = set()  # an index listing itself (or its parent) is read once
         self.sitemaps: dict[str, SiteSitemaps] = {}  # site key -> its sitemap reading
         self.seen: set[str] = set()
@@ -333,11 +333,12 @@ class HijackSpider(scrapy.Spider):
         """A request for one sitemap (or sitemap index) of ``seed``'s site, None for one
         already requested or past the site's ``HIJACKWATCH_MAX_SITEMAPS``: nested indexes
         that list each other, or an endless chain of them, stay bounded."""
-        if url in self.sitemaps_seen or self.sitemaps_read[seed.key] >= self.max_sitemaps:
+        state = self.sitemaps_of(seed)
+        if url in self.sitemaps_seen or state.requested >= self.max_sitemaps:
             return None
         self.sitemaps_seen.add(url)
-        self.sitemaps_read[seed.key] += 1
-        self.sitemaps_of(seed).pending += 1
+        state.requested += 1
+        state.pending += 1
         return Request(
             url,
             callback=self.parse_sitemap,
