@@ -156,6 +156,11 @@ def test_compiled_walk_matches_pure_walk(text: str, url: str) -> None:
         "<?xml version='1.0'?><html><title>t</title><p>x</p></html>",
         "<script>" + "x" * 2_000_000 + "</script><script>y</script>",
         "<script src='/a.js'></script>" * 300,
+        # tails split into several text nodes by stripped elements, ASCII and not
+        "<div>a</div>x<script>s</script>y<style>q</style>中<p>b</p>z<template>t</template>w"
+        "<br><meta name=x>\u00e9<link rel=x><title>t</title>",
+        "<div hidden>a</div>x<script>s</script>y<span style='display:none'>b</span>"
+        "<head><title>t</title></head>z",
     ],
 )
 def test_compiled_walk_matches_pure_walk_on_hostile_pages(text: str) -> None:
@@ -382,3 +387,39 @@ def test_compiled_top_most_matches_pure(text: str, depth: int, rnd: Any) -> None
         assert document._top_most(hidden) == pure
     finally:
         document._compiled = saved
+
+
+def test_compiled_tree_edits_in_c() -> None:
+    """The compiled module found libxml2's tree functions in lxml.etree (else strip and
+    visible leave their edits to lxml: same tree, slower)."""
+    if document._compiled_module is None:
+        pytest.skip("compiled walk not built (setup.py)")
+    assert document._compiled_module.EDITS_IN_C
+
+
+@compiled
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PAGES, st.randoms(use_true_random=False))
+def test_compiled_strip_matches_strip_elements(text: str, rnd: Any) -> None:
+    """_walk.strip leaves the tree lxml's strip_elements leaves; elements still
+    referred to inside removed subtrees (hidden ones the walk keeps) stay readable,
+    the rest is freed."""
+    trees = []
+    for use_compiled in (True, False):
+        root = document._parsed(text)
+        if root is None:
+            return
+        rnd_state = rnd.getstate()
+        kept = [el for el in root.iter() if rnd.random() < 0.2]
+        rnd.setstate(rnd_state)
+        if use_compiled:
+            document._compiled_module.strip(root)
+        else:
+            etree.strip_elements(root, *document._SKIP, with_tail=False)
+        trees.append(
+            (
+                etree.tostring(root),
+                [(etree.tostring(el), el.getparent() is None) for el in kept],
+            )
+        )
+    assert trees[0] == trees[1]

@@ -6,12 +6,14 @@ same tree, same answers).
 Python proxy for every element it yields and each ``.get``/``.text`` is a Python
 call, which made the walk cost more than the parse. Here the libxml2 nodes are read
 directly (struct fields only; lxml links libxml2 statically, so its functions are
-not called), and strings, proxies and tree writes go through lxml's public C API:
-proxies are made only for the elements a fact keeps.
+not called, but for the two ``strip`` looks up in lxml.etree), and strings, proxies
+and tree writes go through lxml's public C API: proxies are made only for the
+elements a fact keeps.
 
-Rare, intricate steps (hidden blocks, reading stylesheets, <meta>, marquees) stay
-in document.py and are called from here, so both paths share them; the elements a
-stylesheet's selectors pick are found here (``select``). The two regex scans over the
+Rare, intricate steps (reading stylesheets, <meta>, marquees) stay in document.py
+and are called from here, so both paths share them; the elements a stylesheet's
+selectors pick are found here (``select``), and hidden blocks are read here
+(``hidden_blocks``). The two regex scans over the
 whole page text before parsing (end tags, control characters) are done here too,
 reading the str's buffer, and css.py lowercases ASCII stylesheets here.
 """
@@ -31,6 +33,7 @@ from lxml.includes cimport tree
 from lxml.includes.etreepublic cimport (
     _Document,
     _Element,
+    _isElement,
     attributeValue,
     elementFactory,
     import_lxml__etree,
@@ -40,7 +43,62 @@ from lxml.includes.etreepublic cimport (
     textOf,
 )
 
+import os
+
+from lxml import etree
+
 import_lxml__etree()
+
+cdef extern from "<dlfcn.h>" nogil:
+    void* dlopen(const char* filename, int flags)
+    void* dlsym(void* handle, const char* symbol)
+    int RTLD_LAZY
+    int RTLD_NOLOAD
+
+ctypedef void (*node_fn)(tree.xmlNode* node) noexcept nogil
+ctypedef tree.xmlNode* (*new_text_fn)(tree.xmlDoc* doc, const unsigned char* content) noexcept nogil
+ctypedef tree.xmlNode* (*add_fn)(tree.xmlNode* cur, tree.xmlNode* elem) noexcept nogil
+
+# libxml2's tree functions lxml's own tree edits use (strip_elements, and setting
+# .text and .tail), as lxml.etree (which links libxml2 into itself) exports them:
+# looked up in the loaded module, not linked, so they are the very same functions.
+# Where a lookup fails, ``strip`` and ``visible`` leave the edits to lxml.
+cdef node_fn xml_unlink_node = NULL
+cdef node_fn xml_free_node = NULL
+cdef new_text_fn xml_new_doc_text = NULL
+cdef add_fn xml_add_child = NULL
+cdef add_fn xml_add_prev_sibling = NULL
+cdef add_fn xml_add_next_sibling = NULL
+
+
+cdef bint load_tree_functions():
+    """Look the functions up; whether all were found."""
+    global xml_unlink_node, xml_free_node, xml_new_doc_text
+    global xml_add_child, xml_add_prev_sibling, xml_add_next_sibling
+    cdef bytes path = os.fsencode(etree.__file__)
+    cdef void* handle = dlopen(path, RTLD_LAZY | RTLD_NOLOAD)
+    if handle is NULL:
+        return False
+    cdef void* found[6]
+    cdef int i
+    for i, name in enumerate(
+        (b"xmlUnlinkNode", b"xmlFreeNode", b"xmlNewDocText", b"xmlAddChild",
+         b"xmlAddPrevSibling", b"xmlAddNextSibling")
+    ):
+        found[i] = dlsym(handle, <const char*>name)
+        if found[i] is NULL:
+            return False
+    xml_unlink_node = <node_fn>found[0]
+    xml_free_node = <node_fn>found[1]
+    xml_new_doc_text = <new_text_fn>found[2]
+    xml_add_child = <add_fn>found[3]
+    xml_add_prev_sibling = <add_fn>found[4]
+    xml_add_next_sibling = <add_fn>found[5]
+    return True
+
+
+cdef bint edits_in_c = load_tree_functions()
+EDITS_IN_C = edits_in_c  # (tests check the fast path is taken)
 
 cdef extern from "Python.h":
     # (macros: plain reads of the string's buffer and of the Unicode database)
@@ -66,13 +124,17 @@ cdef enum:
     T_STYLE = 1 << 13
     T_MARQUEE = 1 << 14
     T_NOSCRIPT = 1 << 15
+    T_SKIP = 1 << 16  # document._SKIP: stripped before the visible walk
 
 cdef enum:
     T_HEAD = T_SCRIPT | T_META | T_LINK | T_TITLE | T_BASE | T_STYLE
 
 # Set by document.py (setup): classes, shared helpers and limits.
+cdef tuple SKIP_TAGS = ()
 cdef object Link = None
 cdef object HeadFacts = None
+cdef object HiddenBlock = None
+cdef object text_of = None
 cdef object hiding_reason = None
 cdef object attr_hidden = None
 cdef object meta = None
@@ -92,11 +154,15 @@ cdef Py_ssize_t max_misplaced = 0
 
 def setup(**names):
     """Receive document.py's classes, helpers and limits (no import cycle)."""
-    global Link, HeadFacts, hiding_reason, attr_hidden, meta, alternate, repeated_ids
+    global Link, HeadFacts, HiddenBlock, SKIP_TAGS, text_of, hiding_reason, attr_hidden
+    global meta, alternate, repeated_ids
     global link_domain, registrable_domain, max_links, max_scripts_chars, max_script_srcs
     global max_id_group, max_hiding_attrs, max_handlers, max_handler_chars, max_misplaced
     Link = names["Link"]
     HeadFacts = names["HeadFacts"]
+    HiddenBlock = names["HiddenBlock"]
+    SKIP_TAGS = names["skip_tags"]
+    text_of = names["text_of"]
     hiding_reason = names["hiding_reason"]
     attr_hidden = names["attr_hidden"]
     meta = names["meta"]
@@ -138,21 +204,23 @@ cdef int tag_flags(const char* n) noexcept nogil:
         if eq(n, "li"):
             return T_BLOCK
         if eq(n, "link"):
-            return T_LINK
+            return T_LINK | T_SKIP
     elif c == c't':
         if eq(n, "td") or eq(n, "tr") or eq(n, "th"):
             return T_BLOCK | T_CELL
         if eq(n, "table"):
             return T_BLOCK | T_TABLE
         if eq(n, "title"):
-            return T_TITLE
+            return T_TITLE | T_SKIP
+        if eq(n, "template"):
+            return T_SKIP
     elif c == c's':
         if eq(n, "script"):
-            return T_SCRIPT
+            return T_SCRIPT | T_SKIP
         if eq(n, "section"):
             return T_BLOCK
         if eq(n, "style"):
-            return T_STYLE
+            return T_STYLE | T_SKIP
         if eq(n, "select"):
             return T_LISTBOX
     elif c == c'h':
@@ -160,6 +228,8 @@ cdef int tag_flags(const char* n) noexcept nogil:
             return T_BLOCK | T_HEADING if n[1] <= c'3' else T_BLOCK
         if eq(n, "header") or eq(n, "hr"):
             return T_BLOCK
+        if eq(n, "head"):
+            return T_SKIP
     elif c == c'u':
         if eq(n, "ul"):
             return T_BLOCK
@@ -175,7 +245,7 @@ cdef int tag_flags(const char* n) noexcept nogil:
             return T_BLOCK
     elif c == c'm':
         if eq(n, "meta"):
-            return T_META
+            return T_META | T_SKIP
         if eq(n, "main"):
             return T_BLOCK
         if eq(n, "marquee"):
@@ -530,15 +600,22 @@ cdef struct Chars:
     Py_ssize_t cap
 
 
-cdef int append_chars(Chars* buf, const char* s) except -1:
-    cdef Py_ssize_t n = strlen(s)
+cdef int reserve(Chars* buf, Py_ssize_t n) except -1:
+    """Room for ``n`` more bytes."""
     cdef char* grown
     if buf.size + n > buf.cap:
-        buf.cap = max(2 * buf.cap, buf.size + n, 65536)
+        # (a hidden block's text is short: a first 64 KB allocation measured slower)
+        buf.cap = max(2 * buf.cap, buf.size + n, 1024)
         grown = <char*>realloc(buf.data, buf.cap)
         if grown is NULL:
             raise MemoryError()
         buf.data = grown
+    return 0
+
+
+cdef int append_chars(Chars* buf, const char* s) except -1:
+    cdef Py_ssize_t n = strlen(s)
+    reserve(buf, n)
     memcpy(buf.data + buf.size, s, n)
     buf.size += n
     return 0
@@ -662,6 +739,9 @@ def visible(doc, _Element root, LinkDomains domains not None):
     text_nodes.data = NULL
     text_nodes.size = text_nodes.cap = 0
     cdef bint exact = True  # text_nodes holds all the text (no entity references)
+    cdef Chars scratch  # a separator and the text it goes before
+    scratch.data = NULL
+    scratch.size = scratch.cap = 0
     cdef list links = doc.links
     cdef list iframes = doc.iframes
     cdef list headings = doc.headings
@@ -698,11 +778,13 @@ def visible(doc, _Element root, LinkDomains domains not None):
                         # text nodes are in place when it reads c.children and c.next.
                         if text:
                             blocks.append((elementFactory(pdoc, c), text))
-                            setNodeText(c, newline_before(text))
+                        if edits_in_c:
+                            write_newline(c, &scratch, False)
+                            write_newline(c, &scratch, True)
                         else:
-                            setNodeText(c, b"\n")
-                        tail = tailOf(c)
-                        setTailText(c, newline_before(tail) if tail else b"\n")
+                            setNodeText(c, newline_before(text) if text else b"\n")
+                            tail = tailOf(c)
+                            setTailText(c, newline_before(tail) if tail else b"\n")
                 if c.children is not NULL:
                     c = c.children
                     continue
@@ -724,6 +806,221 @@ def visible(doc, _Element root, LinkDomains domains not None):
         return PyUnicode_DecodeUTF8(text_nodes.data, text_nodes.size, NULL)
     finally:
         free(text_nodes.data)
+        free(scratch.data)
+
+
+cdef int write_newline(tree.xmlNode* el, Chars* buf, bint tail) except -1:
+    """``setNodeText(el, "\\n" + text)`` (or ``setTailText`` with the tail), the
+    text read from the tree: the same libxml2 calls lxml makes, the same check of the
+    written text (lxml refuses control characters, U+FFFE/U+FFFF and surrogates:
+    ValueError), without the str the text would be read into and the UTF-8 it would
+    be encoded back to."""
+    cdef tree.xmlNode* first = text_node_or_skip(el.next if tail else el.children)
+    cdef tree.xmlNode* t = first
+    cdef tree.xmlNode* following
+    cdef tree.xmlNode* node
+    buf.size = 0
+    append_chars(buf, "\n")
+    while t is not NULL:
+        if t.content is not NULL:
+            append_chars(buf, <const char*>t.content)
+        t = text_node_or_skip(t.next)
+    reserve(buf, 1)
+    buf.data[buf.size] = 0
+    if not valid_xml_utf8(<const unsigned char*>buf.data, buf.size):
+        raise ValueError(
+            "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or"
+            " control characters"
+        )
+    t = first  # lxml's _removeText
+    while t is not NULL:
+        following = text_node_or_skip(t.next)
+        xml_unlink_node(t)
+        xml_free_node(t)
+        t = following
+    node = xml_new_doc_text(el.doc, <const unsigned char*>buf.data)
+    if node is NULL:
+        raise MemoryError()
+    if tail:
+        xml_add_next_sibling(el, node)
+    elif el.children is NULL:
+        xml_add_child(el, node)
+    else:
+        xml_add_prev_sibling(el.children, node)
+    return 0
+
+
+cdef bint valid_xml_utf8(const unsigned char* s, Py_ssize_t n) noexcept nogil:
+    """lxml's _is_valid_xml_utf8 (the check of every str written into the tree)."""
+    cdef const unsigned char* end = s + n
+    cdef unsigned long next3 = 0
+    if s < end - 2:
+        next3 = (s[0] << 8) | s[1]
+    while s < end - 2:
+        next3 = 0x00FFFFFF & ((next3 << 8) | s[2])
+        if s[0] & 0x80:
+            # U+FFFE, U+FFFF, and surrogates
+            if next3 == 0x00EFBFBE or next3 == 0x00EFBFBF:
+                return False
+            if 0x00EDA080 <= next3 <= 0x00EDBFBF:
+                return False
+        elif not tree.xmlIsChar_ch(s[0]):
+            return False
+        s += 1
+    while s < end:
+        if not s[0] & 0x80 and not tree.xmlIsChar_ch(s[0]):
+            return False
+        s += 1
+    return True
+
+
+def hidden_blocks(
+    doc, _Element root, list top, dict hidden_map, LinkDomains domains not None
+):
+    """What ``document._hidden_blocks`` does with the top-most hidden elements ``top``
+    (``domains``: the page's link domains): each one's text, links and iframes read
+    in one walk of its subtree, with no proxy made but for the links and iframes
+    kept, then the element detached (its tail kept in place)."""
+    cdef _Document pdoc = root._doc
+    cdef tree.xmlNode* node
+    cdef tree.xmlNode* c
+    cdef tree.xmlAttr* a
+    cdef int flags
+    cdef bint exact
+    cdef Chars text_nodes
+    text_nodes.data = NULL
+    text_nodes.size = text_nodes.cap = 0
+    cdef list links = doc.links
+    cdef list iframes = doc.iframes
+    cdef list blocks = doc.hidden_blocks
+    cdef list block_links
+    cdef list block_iframes
+    site = doc.site
+    try:
+        for el in top:
+            node = (<_Element?>el)._c_node
+            if el is not root and (node.parent is NULL or not _isElement(node.parent)):
+                continue  # inside a stripped subtree (el.getparent() is None)
+            block_links = []
+            block_iframes = []
+            text_nodes.size = 0
+            exact = True
+            c = node
+            while True:
+                if is_element(c):
+                    flags = tag_flags(<const char*>c.name)
+                    if flags & T_A:
+                        a = find_attr(c, "href")
+                        if a is not NULL and len(links) < max_links:
+                            href = attr_value(c, a)
+                            if href:
+                                domain = domains.get(href)
+                                link = Link(
+                                    href,
+                                    "",
+                                    domain,
+                                    bool(domain) and domain != site,
+                                    True,
+                                    elementFactory(pdoc, c),
+                                )
+                                links.append(link)
+                                block_links.append(link)
+                    elif flags & T_IFRAME:
+                        block_iframes.append((elementFactory(pdoc, c), True))
+                    if c.children is not NULL:
+                        c = c.children
+                        continue
+                elif c.type == tree.XML_TEXT_NODE or c.type == tree.XML_CDATA_SECTION_NODE:
+                    # what xmlNodeBufGetContent (tostring's text method) gathers
+                    if c.content is not NULL:
+                        append_chars(&text_nodes, <const char*>c.content)
+                elif c.type == tree.XML_ENTITY_REF_NODE:
+                    exact = False  # (libxml2's HTML parser makes none)
+                while c is not node and c.next is NULL:
+                    c = c.parent
+                if c is node:
+                    break
+                c = c.next
+            if not exact:
+                text = text_of(el)
+            elif text_nodes.size:
+                text = PyUnicode_DecodeUTF8(text_nodes.data, text_nodes.size, NULL)
+            else:
+                text = ""
+            iframes.extend(block_iframes)
+            blocks.append(HiddenBlock(el, hidden_map[el], text, block_links))
+            if el is not root:
+                detach(pdoc, node, el)
+    finally:
+        free(text_nodes.data)
+
+
+cdef int detach(_Document pdoc, tree.xmlNode* node, _Element el) except -1:
+    """``document._detach(el)`` for an element with a parent element: removed, its
+    tail appended to the previous sibling's tail or else to the parent's text."""
+    cdef tree.xmlNode* parent = node.parent
+    cdef tree.xmlNode* prev = node.prev
+    tail = tailOf(node)
+    if tail:
+        while prev is not NULL and not _isElement(prev):  # el.getprevious()
+            prev = prev.prev
+        if prev is not NULL:
+            setTailText(prev, (tailOf(prev) or "") + tail)
+        else:
+            setNodeText(parent, (textOf(parent) or "") + tail)
+    elementFactory(pdoc, parent).remove(el)
+    return 0
+
+
+def strip(_Element root):
+    """``etree.strip_elements(root, *document._SKIP, with_tail=False)``: the same
+    elements removed (root's descendants, not root; tails stay in place) and freed
+    unless a proxy still refers into them, as lxml does, without lxml's tag-matcher
+    setup (about half of its time on a page)."""
+    cdef tree.xmlNode* top = root._c_node
+    cdef tree.xmlNode* c = top.children
+    cdef tree.xmlNode* up
+    cdef tree.xmlNode* after
+    if not edits_in_c:
+        etree.strip_elements(root, *SKIP_TAGS, with_tail=False)
+        return
+    while c is not NULL:
+        if is_element(c):
+            if tag_flags(<const char*>c.name) & T_SKIP:
+                after = c.next
+                up = c.parent
+                xml_unlink_node(c)
+                if not has_proxy(c):
+                    xml_free_node(c)
+                if after is not NULL:
+                    c = after
+                    continue
+                c = up  # its children are done
+            elif c.children is not NULL:
+                c = c.children
+                continue
+        while c is not top and c.next is NULL:
+            c = c.parent
+        if c is top:
+            break
+        c = c.next
+
+
+cdef bint has_proxy(tree.xmlNode* top) noexcept nogil:
+    """Whether an lxml proxy refers to ``top`` or any node inside it (lxml frees a
+    removed subtree only when none does; the last proxy to go frees it then)."""
+    cdef tree.xmlNode* c = top
+    while True:
+        if c._private is not NULL:
+            return True
+        if c.children is not NULL and c.type != tree.XML_ENTITY_REF_NODE:
+            c = c.children
+            continue
+        while c is not top and c.next is NULL:
+            c = c.parent
+        if c is top:
+            return False
+        c = c.next
 
 
 def top_most(list ordered):
@@ -769,6 +1066,17 @@ cdef object newline_before(str text):
     buf[0] = c'\n'
     memcpy(buf + 1, PyUnicode_DATA(text), n)
     return out
+
+
+cdef inline tree.xmlNode* text_node_or_skip(tree.xmlNode* c) noexcept nogil:
+    """lxml's _textNodeOrSkip: ``c`` if a text node, past XInclude markers, else NULL."""
+    while c is not NULL:
+        if c.type == tree.XML_TEXT_NODE or c.type == tree.XML_CDATA_SECTION_NODE:
+            return c
+        if c.type != tree.XML_XINCLUDE_START and c.type != tree.XML_XINCLUDE_END:
+            return NULL
+        c = c.next
+    return NULL
 
 
 cdef inline bint is_host_char(unsigned int ch) noexcept nogil:

@@ -648,13 +648,40 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.scripts.extend(v[:MAX_HANDLER_CHARS] for v in _HANDLERS(root)[:MAX_HANDLERS])
         noscripts = root.iter("noscript")
     hidden_map = _hidden_elements(root, id_values, head, found)
-    # The compiled link domains of the page serve its hidden and visible links alike.
-    domains = _compiled.LinkDomains(doc.url) if _compiled is not None else None
-    domain_of = partial(_link_domain, doc.url) if domains is None else domains.get
     for el in noscripts:
         # Kits put links for crawlers there: only a visitor without JavaScript sees them.
         hidden_map.setdefault(el, NOSCRIPT)
-    etree.strip_elements(root, *_SKIP, with_tail=False)
+    if _compiled is not None:
+        _compiled.strip(root)
+        # The compiled link domains of the page serve its hidden and visible links alike.
+        domains = _compiled.LinkDomains(doc.url)
+        _compiled.hidden_blocks(doc, root, _top_most(hidden_map), hidden_map, domains)
+        text = _compiled.visible(doc, root, domains)
+    else:
+        etree.strip_elements(root, *_SKIP, with_tail=False)
+        _hidden_blocks(doc, root, hidden_map)
+        text = _visible(doc, root)
+    if root not in hidden_map:
+        doc.text_parts.append(_text_of(root) if text is None else text)
+    if not doc.site and doc.canonical:
+        # Saved pages and scans without a URL: the page's own canonical/og:url/base
+        # tells which links stay on its site (unless it names a spam site: then the
+        # casino's links would pass for the page's own).
+        site = url_domain(doc.canonical)
+        doc.site = "" if spammy_domain(site) else site
+        if doc.site:
+            for link in doc.links:
+                link.external = bool(link.domain) and link.domain != doc.site
+    doc.title_norm = normalise(doc.title)
+
+
+def _hidden_blocks(
+    doc: Document, root: etree._Element, hidden_map: dict[etree._Element, str]
+) -> None:
+    """Read the top-most hidden elements (text, links, iframes) into hidden blocks and
+    detach them, so the visible walk does not see them. (The compiled
+    ``hidden_blocks`` reads each block in one walk.)"""
+    domain_of = partial(_link_domain, doc.url)
     for el in _top_most(hidden_map):
         if el.getparent() is None and el is not root:
             continue  # inside a stripped subtree
@@ -670,19 +697,6 @@ def _walk(doc: Document, root: etree._Element) -> None:
         doc.hidden_blocks.append(block)
         if el is not root:
             _detach(el)
-    text = _compiled.visible(doc, root, domains) if _compiled is not None else _visible(doc, root)
-    if root not in hidden_map:
-        doc.text_parts.append(_text_of(root) if text is None else text)
-    if not doc.site and doc.canonical:
-        # Saved pages and scans without a URL: the page's own canonical/og:url/base
-        # tells which links stay on its site (unless it names a spam site: then the
-        # casino's links would pass for the page's own).
-        site = url_domain(doc.canonical)
-        doc.site = "" if spammy_domain(site) else site
-        if doc.site:
-            for link in doc.links:
-                link.external = bool(link.domain) and link.domain != doc.site
-    doc.title_norm = normalise(doc.title)
 
 
 def _visible(doc: Document, root: etree._Element) -> None:
@@ -785,6 +799,9 @@ if _compiled_module is not None:
     _compiled_module.setup(
         Link=Link,
         HeadFacts=HeadFacts,
+        HiddenBlock=HiddenBlock,
+        skip_tags=_SKIP,
+        text_of=_text_of,
         hiding_reason=hiding_reason,
         attr_hidden=_attr_hidden,
         meta=_meta,
