@@ -142,19 +142,14 @@ def _occurrences(text: str, needle: str, limit: int) -> Iterator[int]:
 
 @dataclass(slots=True)
 class Block:
-    """A visible block element's own text, folded, with its lexicon hits."""
+    """A visible block element's own text, folded, with its lexicon hits (made only
+    for blocks holding a term: the rules that read hits skip the others)."""
 
     element: etree._Element
     text: str
     norm: str
-    found: SpamHits | None  # None: no term (most blocks; hits made when read)
+    hits: SpamHits
     weight: int  # hits.weight, read by several rules (a sum over the terms each time)
-
-    @property
-    def hits(self) -> SpamHits:
-        if self.found is None:
-            self.found = empty_hits(len(self.norm))
-        return self.found
 
 
 class Context:
@@ -167,6 +162,7 @@ class Context:
         self.body_hits = doc.hits
         # Per-block folding is the costly part; pages without a single spam term skip it.
         chosen: list[tuple[etree._Element, str]] = []
+        texts: list[str] = []
         norms: list[str] = []
         if self.body_hits.weight:
             chosen = [
@@ -174,7 +170,12 @@ class Context:
                 for el, text in doc.blocks[:5000]
                 if len(text) >= 6 and len(text.strip()) >= 6  # no copy of short texts
             ]
-            norms = normalise_many([text for _el, text in chosen])
+            texts = [text for _el, text in chosen]
+            norms = normalise_many(texts)
+        # Every chosen block's text and folded text, for the rules that look through
+        # them all (most hold no term: no Block is made for those).
+        self.block_texts = texts
+        self.block_norms = norms
         # The folded title's segments, stripped, without empty ones (two rules read them,
         # and _candidates).
         self.title_segments = [
@@ -188,11 +189,13 @@ class Context:
         self.title_hits = empty_hits(len(head[0])) if title_hits is None else title_hits
         self.meta_hits = empty_hits(len(head[1])) if meta_hits is None else meta_hits
         self.injected_phrases = self._phrases(candidates, found[2 : len(head)])
-        self.blocks: list[Block] = [
-            Block(el, text, norm, h, 0 if h is None else h.weight)
+        # The blocks holding a term, in page order.
+        self.term_blocks: list[Block] = [
+            Block(el, text, norm, h, h.weight)
             for (el, text), norm, h in zip(chosen, norms, found[len(head) :], strict=True)
+            if h is not None
         ]
-        self.chains = _keyword_chains(self.blocks)
+        self.chains = _keyword_chains(self.term_blocks)
         self.reporting = self._reporting()
         # Only scripts that can yield a finding; the others' reports would be empty.
         self.scripts: list[ScriptReport] = scan_scripts(doc.scripts[:50])
@@ -206,7 +209,7 @@ class Context:
         """
         spam_blocks = 0
         explained = 0
-        for block in self.blocks:
+        for block in self.term_blocks:
             if block.weight >= 2:
                 spam_blocks += 1
                 explained += block.hits.counter > 0
@@ -312,7 +315,7 @@ class Context:
         heading = self._spam_heading()
         prose = sum(
             1
-            for block in self.blocks
+            for block in self.term_blocks
             if block.weight >= 3 and not any(p in block.norm for p in phrases)
         )
         return heading or prose >= 3 or (prose >= 2 and density >= 2.0)
@@ -340,7 +343,7 @@ class Context:
         An injected page has one such block at most (its keyword footer); a parasite
         page's paragraphs and listings carry spam of their own.
         """
-        texts = [_without(block.norm, self.injected_phrases) for block in self.blocks]
+        texts = [_without(norm, self.injected_phrases) for norm in self.block_norms]
         return sum(1 for hits in scan_each(texts) if hits is not None and hits.weight >= 2)
 
 
@@ -359,7 +362,7 @@ def _keyword_chains(blocks: list[Block]) -> list[Block]:
     """
     chains = []
     for block in blocks:
-        if block.weight < 6:  # most blocks: their (empty) hits are not even made
+        if block.weight < 6:
             continue
         hits = block.hits
         if hits.distinct < 3 or hits.counter or len(block.text) > 2000:
@@ -416,7 +419,7 @@ def detect_title(ctx: Context) -> list[Finding]:
                 )
             )
     if th.distinct:
-        m = _NUMERIC_TITLE.search(doc.raw[:300_000])
+        m = _NUMERIC_TITLE.search(doc.raw, 0, 300_000)  # as in raw[:300_000], uncopied
         if m and m.group(1).count("&#") >= 6 and not explained:
             findings.append(
                 _finding(
@@ -661,13 +664,14 @@ def _original_around(ctx: Context, needle: str, index: int) -> str:
     """Evidence as the page shows it: the block holding ``needle`` (found in folded
     text), cut around it; falls back to the folded text near ``index``."""
     fallback = ""
-    for block in ctx.blocks:
-        at = block.norm.find(needle)
+    for text, norm in zip(ctx.block_texts, ctx.block_norms, strict=True):
+        at = norm.find(needle)
         if at < 0:
             continue
-        text = block.text if len(block.text) == len(block.norm) else block.norm
+        if len(text) != len(norm):
+            text = norm
         snippet = text[max(0, at - 60) : at + len(needle) + 60]
-        if _mid_sentence(block.norm, at, at + len(needle)):
+        if _mid_sentence(norm, at, at + len(needle)):
             return snippet  # prefer an occurrence glued into a sentence
         fallback = fallback or snippet
     if fallback:
@@ -729,7 +733,7 @@ def _spam_blocks(ctx: Context) -> list[Finding]:
     """Spam paragraphs on a page that is otherwise about something else."""
     chained = {id(block) for block in ctx.chains}
     worst: Block | None = None
-    for block in ctx.blocks:
+    for block in ctx.term_blocks:
         if block.weight < 6 or id(block) in chained or len(block.text) < 10:
             continue
         hits = block.hits
@@ -998,8 +1002,7 @@ def _title_repeats(ctx: Context) -> list[Finding]:
     if len(main) < 8:
         return []
     repeats = []
-    for block in ctx.blocks:
-        text, norm = block.text, block.norm
+    for text, norm in zip(ctx.block_texts, ctx.block_norms, strict=True):
         if len(text) > 4 * len(main) + 200 or main not in norm:
             continue
         rest = norm.replace(main, " ")
