@@ -9,7 +9,14 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hijackwatch.detect.lexicon import SEPARATOR, SpamHits, _offsets, lexicon
+from hijackwatch.detect.lexicon import (
+    _RANK_SHIFT,
+    _START_MASK,
+    SEPARATOR,
+    SpamHits,
+    _offsets,
+    lexicon,
+)
 
 _LEX = lexicon()
 _PIECES = st.one_of(
@@ -29,7 +36,8 @@ def _reference(texts: list[str]) -> list[SpamHits | None]:
     starts = _offsets(texts)
     rank = 0
     reach: dict[int, int] = {}
-    for (script, start), (end, index) in _LEX._accepted(joined, found):
+    for key, end_key, index in _LEX._accepted(joined, found):
+        script, start, end = key >> _RANK_SHIFT, key & _START_MASK, end_key & _START_MASK
         word = _LEX._words[index]
         i = bisect_right(starts, start) - 1
         if hits[i] is None:

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import resources
+from itertools import accumulate
 
 import ahocorasick_rs
 
-from hijackwatch.detect.text import has_cjk_thai, normalise, normalise_many
+from hijackwatch.detect.text import has_cjk_thai, known_utf8, normalise, normalise_many
 
 LANGUAGES = ("zh", "en", "id", "ja", "vi", "th")
 STRONG = 3
@@ -190,15 +191,21 @@ class Lexicon:
         # such a character itself, so a match proves the script is present).
         ranks = {script: rank for rank, script in enumerate(sorted(groups))}
         self._words = list(self.terms)
-        self._rank = []
+        self._base = []  # script rank << _RANK_SHIFT: where the term's script's keys start
         self._latin = []
         self._gate: list[re.Pattern[str] | None] = []
         for word in self._words:
             script = _script(word)
             present = _SCRIPT_PRESENT.get(script)
-            self._rank.append(ranks[script])
+            self._base.append(ranks[script] << _RANK_SHIFT)
             self._latin.append(script == "latin")
             self._gate.append(present if present and not present.search(word) else None)
+        # Per term, what _accepted() must check: 0 nothing, 1 word boundaries (Latin),
+        # 2 its script's presence in the text (the gate).
+        self._check = [
+            1 if latin else 0 if gate is None else 2
+            for latin, gate in zip(self._latin, self._gate, strict=True)
+        ]
         self._automaton = ahocorasick_rs.AhoCorasick(
             self._words, implementation=ahocorasick_rs.Implementation.DFA
         )
@@ -229,7 +236,9 @@ class Lexicon:
             )
         if len(text) < _BYTES_MIN_CHARS:
             return self._automaton.find_matches_as_indexes(text, overlapping=True)
-        raw = text.encode("utf-8")
+        raw = known_utf8(text)  # the page text's, from folding it
+        if raw is None:
+            raw = text.encode("utf-8")
         if (len(raw) - len(text)) * _BYTES_MAX_SHARE > len(text):
             return self._automaton.find_matches_as_indexes(text, overlapping=True)
         found = self._bytes_automaton.find_matches_as_indexes(raw, overlapping=True)
@@ -245,34 +254,37 @@ class Lexicon:
         return [(index, chars[start], chars[start] + lengths[index]) for index, start, _e in found]
 
     def _accepted(self, text: str, found: list[tuple[int, int, int]]) -> list[Match]:
-        """What the regexes match, in their order, out of every occurrence of every
-        term that the automaton ``found`` in ``text``.
+        """What the regexes match, sorted as they find them (by script, then start),
+        out of every occurrence of every term that the automaton ``found`` in ``text``.
 
         At each start the longest term wins (terms at other starts may overlap it);
         Latin terms need a non-word character (or the text's edge) on both sides,
         ``\\w`` being ``str.isalnum()`` or ``_`` as in ``re``.
         """
         size = len(text)
-        latin, gates, ranks = self._latin, self._gate, self._rank  # read once per call
-        best: dict[tuple[int, int], tuple[int, int]] = {}
+        checks, bases, gates = self._check, self._base, self._gate  # read once per call
+        edges = _ASCII_NON_WORD  # most neighbours: a set lookup instead of two tests
+        best: dict[int, Match] = {}
         for index, start, end in found:
-            if latin[index]:
-                if start:
-                    before = text[start - 1]
-                    if before.isalnum() or before == "_":
-                        continue
-                if end < size:
-                    after = text[end]
-                    if after.isalnum() or after == "_":
-                        continue
-            gate = gates[index]
-            if gate is not None and gate.search(text) is None:
-                continue
-            key = (ranks[index], start)
-            old = best.get(key)
-            if old is None or end > old[0]:
-                best[key] = (end, index)
-        return sorted(best.items())
+            check = checks[index]
+            if check:
+                if check == 1:
+                    if start:
+                        before = text[start - 1]
+                        if before not in edges and (before.isalnum() or before == "_"):
+                            continue
+                    if end < size:
+                        after = text[end]
+                        if after not in edges and (after.isalnum() or after == "_"):
+                            continue
+                elif gates[index].search(text) is None:  # type: ignore[union-attr]
+                    continue
+            key = bases[index] + start
+            # The automaton reports matches in the order they end: a later match at
+            # the same start of the same script is a longer term.
+            best[key] = (key, bases[index] + end, index)
+        # One int per key: sorted without comparing nested tuples.
+        return sorted(best.values())
 
     def scan(self, text: str) -> SpamHits:
         try:
@@ -281,13 +293,13 @@ class Lexicon:
             return self._scan_regex(text)
         hits = empty_hits(len(text))
         if found:  # most texts: no term at all
-            self._tally(self._accepted(text, found), [0], [hits], [text])
+            self._count(self._accepted(text, found), hits)
         return hits
 
     def _scan_regex(self, text: str) -> SpamHits:
         """scan() by the per-script regexes (the reference rules)."""
         hits = SpamHits(Counter(), {}, len(text))
-        self._tally(list(self._regex_matches(text)), [0], [hits], [text])
+        self._count(list(self._regex_matches(text)), hits)
         return hits
 
     def scan_many(self, texts: list[str]) -> list[SpamHits]:
@@ -327,14 +339,14 @@ class Lexicon:
             return spammy
         accepted = self._accepted(joined, found)
         terms, words = self.terms, self._words
-        all_terms = {words[i]: terms[words[i]] for _key, (_end, i) in accepted}
+        all_terms = {words[i]: terms[words[i]] for _key, _end, i in accepted}
         if not _terms_hits(all_terms).spammy():
             return spammy
         starts = _offsets(texts)
         per_text: dict[int, dict[str, Term]] = {}
-        for (_rank, start), (_end, index) in accepted:
+        for key, _end, index in accepted:
             word = words[index]
-            per_text.setdefault(bisect_right(starts, start) - 1, {})[word] = terms[word]
+            per_text.setdefault(bisect_right(starts, key & _START_MASK) - 1, {})[word] = terms[word]
         for i, text_terms in per_text.items():
             spammy[i] = _terms_hits(text_terms).spammy()
         return spammy
@@ -353,8 +365,9 @@ class Lexicon:
         index = self._index
         for rank, (present, regex) in enumerate(self.patterns):
             if present is None or (foreign and present.search(text)):
+                base = rank << _RANK_SHIFT
                 for m in regex.finditer(text):
-                    yield (rank, m.start()), (m.end(1), index[m.group(1)])
+                    yield base + m.start(), base + m.end(1), index[m.group(1)]
 
     def _tally(
         self,
@@ -366,44 +379,42 @@ class Lexicon:
         """Count ``matches`` (by script, then in text order) into ``hits``, one per
         text starting at each of ``starts`` in the scanned text; a text's hits are made
         when its first match comes (None until then: ``texts`` gives their lengths).
-
-        Overlapping spam terms cover their characters once per script, as the regexes
-        count them.
         """
-        terms, words, weights = self.terms, self._words, self._weights
-        per_text: dict[int, list[Match]]
-        if len(starts) == 1:
-            per_text = {0: matches} if matches else {}
-        else:
-            per_text = {}
-            for match in matches:
-                per_text.setdefault(bisect_right(starts, match[0][1]) - 1, []).append(match)
+        per_text: dict[int, list[Match]] = {}
+        for match in matches:
+            start = match[0] & _START_MASK
+            per_text.setdefault(bisect_right(starts, start) - 1, []).append(match)
         for i, text_matches in per_text.items():
             text_hits = hits[i]
             if text_hits is None:
                 text_hits = hits[i] = empty_hits(len(texts[i]))
-            counts = text_hits.counts
-            # counted in C (Counter.update of an iterable), in the order terms first occur
-            counts.update([words[index] for _key, (_end, index) in text_matches])
-            rank = reach = covered = 0  # reach: end of the spam terms counted so far
-            for (script, start), (end, index) in text_matches:
-                if weights[index]:
-                    if script != rank:
-                        rank, reach = script, 0
-                    if end > reach:
-                        covered += end - max(start, reach)
-                        reach = end
-            text_hits.covered += covered
-            text_hits.terms = {t: terms[t] for t in counts}
+            self._count(text_matches, text_hits)
+
+    def _count(self, matches: list[Match], hits: SpamHits) -> None:
+        """Count one text's ``matches`` into its ``hits``.
+
+        Overlapping spam terms cover their characters once per script, as the regexes
+        count them: keys of different scripts lie 2**40 apart, so the reach of one
+        script's terms never covers another's.
+        """
+        counts = hits.counts
+        words, weights = self._words, self._weights
+        # counted in C (Counter.update of an iterable), in the order terms first occur
+        counts.update([words[index] for _key, _end, index in matches])
+        reach = covered = 0  # reach: end key of the spam terms counted so far
+        for key, end_key, index in matches:
+            if end_key > reach and weights[index]:
+                covered += end_key - (key if key > reach else reach)
+                reach = end_key
+        hits.covered += covered
+        terms = self.terms
+        hits.terms = {t: terms[t] for t in counts}
 
 
 def _offsets(texts: list[str]) -> list[int]:
-    """Where each text starts in ``SEPARATOR.join(texts)``."""
-    starts = []
-    pos = 0
-    for text in texts:
-        starts.append(pos)
-        pos += len(text) + 1
+    """Where each text starts in ``SEPARATOR.join(texts)`` (summed in C)."""
+    starts = list(accumulate(map(_PLUS_ONE, map(len, texts)), initial=0))
+    starts.pop()  # the end of the last text
     return starts
 
 
@@ -418,9 +429,15 @@ def _terms_hits(terms: dict[str, Term]) -> SpamHits:
 
 
 SEPARATOR = "\x1f"
-# A term's match: ((script rank, start), (end, term index)), as Lexicon._accepted()
-# sorts them (by script, then start) with no list rebuilt per match.
-Match = tuple[tuple[int, int], tuple[int, int]]
+# A term's match: (key, end key, term index), as Lexicon._accepted() sorts them. A key is
+# the start plus the script's rank << _RANK_SHIFT (the end key, the end plus the same):
+# sorted by script, then start, as the regexes find them, by one int each.
+Match = tuple[int, int, int]
+_RANK_SHIFT = 40
+_START_MASK = (1 << _RANK_SHIFT) - 1
+_PLUS_ONE = (1).__add__
+# ASCII characters outside ``\w``: word boundaries for Latin terms.
+_ASCII_NON_WORD = frozenset(c for c in map(chr, range(128)) if not (c.isalnum() or c == "_"))
 # Lexicon._find() takes the bytes automaton for non-ASCII texts of this many
 # characters at least, with at most one extra UTF-8 byte per _BYTES_MAX_SHARE characters:
 # shorter or denser texts often hold more matches than the bytes saved pay for.

@@ -55,9 +55,13 @@ _NOT_CJK_THAI_LEADS = bytes(b for b in range(256) if not (b == 0xE0 or 0xE3 <= b
 _ASCII_BYTES = bytes(range(128))
 # normalise() searches long texts holding few non-ASCII characters (most pages in
 # Latin script) through those characters alone; shorter or denser texts directly.
-_SPARSE_MIN_CHARS = 2048
+_SPARSE_MIN_CHARS = 512
 _SPARSE_MAX_SHARE = 16  # at most one extra UTF-8 byte per this many characters
 _SIGMA = "\u03a3"  # the one character str.lower() folds by context (to σ or ς)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The last long text normalise() folded through its UTF-8, and that UTF-8 (strict: made
+# only for texts without lone surrogates), for known_utf8().
+_last_utf8: tuple[str, bytes] = ("", b"")
 
 
 def _char_class(chars: set[str]) -> str:
@@ -224,7 +228,7 @@ def _normalise_sparse(text: str, raw: bytes) -> str:
     changeable, special, t2s, cased = _special()
     wide = _non_ascii(raw)
     if cased.search(wide) is None:
-        return raw.lower().decode("utf-8", "surrogatepass")
+        return _lower(text, "", wide, raw)
     swaps = [(char, folded) for char, folded in _COMMON_NFKC if char in wide]
     for char, folded in swaps:
         wide = wide.replace(char, folded)
@@ -233,15 +237,12 @@ def _normalise_sparse(text: str, raw: bytes) -> str:
         # The swaps trade caseless characters for caseless ones: made after lower()
         # (Σ aside, lowered by its neighbours) they give the same and spare encoding
         # the text again.
-        out = _lower(text, wide, raw)
-        for char, folded in swaps:
-            out = out.replace(char, folded)
-        return out
+        return _lower(text, wide, wide, raw, swaps)
     for char, folded in swaps:
         text = text.replace(char, folded)
     utf8 = None if swaps else raw  # the text's UTF-8 while known
     if hit is None:
-        return _lower(text, wide, utf8)
+        return _lower(text, wide, wide, utf8)
     # The first and last changeable characters of the text are the first and last
     # ones in ``wide``; NFKC may change the text only from the one before the first to
     # the last (see _nfkc_unsafe_bmp), so only that part is checked and folded.
@@ -263,7 +264,7 @@ def _normalise_sparse(text: str, raw: bytes) -> str:
             text = _T2S.convert(text)
             utf8 = text.encode("utf-8", "surrogatepass")
             wide = _non_ascii(utf8)
-    return _lower(text, wide, utf8)
+    return _lower(text, wide, wide, utf8)
 
 
 def _non_ascii(utf8: bytes) -> str:
@@ -272,21 +273,52 @@ def _non_ascii(utf8: bytes) -> str:
     return utf8.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
 
 
-def _lower(text: str, wide: str, utf8: bytes | None) -> str:
-    """``text.lower()``, given ``wide``, holding the text's non-ASCII cased characters
-    (maybe more), and ``utf8``, its UTF-8 if known: str.lower() maps every character on
-    its own (Σ aside) and no character's lower case changes again, so lowering the
-    ASCII letters as bytes (faster) and then replacing each distinct non-ASCII cased
-    character is the same."""
+def _lower(
+    text: str,
+    wide: str,
+    chars: str,
+    utf8: bytes | None,
+    swaps: list[tuple[str, str]] | None = None,
+) -> str:
+    """``text.lower()`` with each of ``swaps`` (caseless character, caseless
+    replacement) replaced after, given ``wide``, holding the text's non-ASCII cased
+    characters (maybe more), ``chars``, holding all its non-ASCII characters (maybe
+    more), and ``utf8``, its UTF-8 if known.
+
+    str.lower() maps every character on its own (Σ aside) and no character's lower
+    case changes again, so lowering the ASCII letters as bytes (faster) and then
+    replacing each distinct non-ASCII cased character is the same. Without any such
+    replacement the lowered bytes are the result's UTF-8, kept for known_utf8().
+    """
     cased = {char for char in set(wide) if char.lower() != char}
     if _SIGMA in cased or len(cased) > 16:
-        return text.lower()
+        out = text.lower()
+        for char, folded in swaps or ():
+            out = out.replace(char, folded)
+        return out
     if utf8 is None:
         utf8 = text.encode("utf-8", "surrogatepass")
-    out = utf8.lower().decode("utf-8", "surrogatepass")
-    for char in cased:
-        out = out.replace(char, char.lower())
+    low = utf8.lower()
+    out = low.decode("utf-8", "surrogatepass")
+    global _last_utf8
+    if cased or swaps:
+        # replaced in the str: bytes.replace() of a multi-byte sequence is far slower
+        for char in cased:
+            out = out.replace(char, char.lower())
+        for char, folded in swaps or ():
+            out = out.replace(char, folded)
+        _last_utf8 = ("", b"")
+    else:
+        # Lone surrogates (non-ASCII, so in ``chars`` if in the text) UTF-8 cannot hold.
+        _last_utf8 = (out, low) if _SURROGATE.search(chars) is None else ("", b"")
     return out
+
+
+def known_utf8(text: str) -> bytes | None:
+    """``text.encode("utf-8")`` if ``text`` is the last long text normalise() folded
+    (the page text, which is scanned next: no need to encode it again), else None."""
+    last, utf8 = _last_utf8
+    return utf8 if text is last else None
 
 
 def normalise_many(texts: list[str], separator: str = "\x1f") -> list[str]:
