@@ -14,6 +14,9 @@ from hijackwatch.detect.script import (
     MAX_AUTOMATON_CHARS,
     _can_overlap,
     _char_codes,
+    _Marker,
+    _matches_any,
+    _patterns_for,
     _safe_chr,
     _words_of,
 )
@@ -98,3 +101,21 @@ _CODES = st.one_of(
 @given(st.lists(st.tuples(_SPACES, _CODES, _SPACES).map("".join), max_size=30).map(",".join))
 def test_char_codes_like_one_argument_at_a_time(arguments: str) -> None:
     assert _char_codes(arguments) == reference_char_codes(arguments)
+
+
+def reference_any_match(markers: tuple[_Marker, ...], source: str, words: set[str]) -> bool:
+    """The marker test scan_scripts() made before _patterns_for(): every marker tried."""
+    for needed, pattern in markers:
+        if needed <= words and (pattern is None or pattern.search(source) is not None):
+            return True
+    return False
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_SCRIPTS)
+def test_cached_patterns_match_like_every_marker(source: str) -> None:
+    """The patterns kept per combination of words decide as trying every marker did."""
+    (words,) = _words_of([source])
+    decoder, action = _patterns_for(frozenset(words))
+    assert _matches_any(decoder, source) == reference_any_match(_DECODER_MARKERS, source, words)
+    assert _matches_any(action, source) == reference_any_match(_ACTION_MARKERS, source, words)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hijackwatch.detect.decode import MAX_BYTES, UndecodableError, decode_body, xml_safe_bytes
+from hijackwatch.detect.decode import MAX_BYTES, UndecodableError, decode_bytes, xml_safe_bytes
 from hijackwatch.detect.detectors import run_all, written_html_findings
 from hijackwatch.detect.document import parse, refresh_value
 from hijackwatch.detect.findings import Analysis, Finding, score_findings, unique_findings
@@ -33,13 +33,17 @@ def analyse(
     if isinstance(body, bytes | bytearray | memoryview):
         raw = bytes(body)[:MAX_BYTES]
         try:
-            text, used = decode_body(raw, encoding)
+            decoded = decode_bytes(raw, encoding, scan=True)
         except UndecodableError as exc:
             return Analysis(verdict="clean", score=0.0, error=str(exc))
-        safe = xml_safe_bytes(raw, used)
+        text, used = decoded.text, decoded.codec
+        if decoded.clean is None:  # BOM or UTF-16: not scanned while decoding
+            safe = xml_safe_bytes(raw, used)
+        else:
+            safe = decoded.clean and not used.startswith(("utf-16", "utf-32"))
         # The body is the text's UTF-8 unless decoding replaced a bad byte: parse()
         # then hands libxml2 these bytes instead of encoding the text again.
-        if used == "utf-8" and "\ufffd" not in text:
+        if decoded.exact:
             utf8 = raw
     else:
         text = body[:MAX_TEXT_CHARS]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import charset_normalizer
@@ -88,6 +89,8 @@ _MARKUP_SOURCE = (
 _MARKUP = re.compile(_MARKUP_SOURCE.encode(), re.I)
 _MARKUP_TEXT = re.compile(_MARKUP_SOURCE, re.I)
 _MARKUP_WINDOW = 1024
+_HEAD = 4096  # bytes judged for binary data
+_META_WINDOW = 8192  # bytes searched for a <meta charset>
 # Share of the bytes at one parity that are NUL before undeclared text is read as
 # UTF-16: ASCII-heavy markup gives far more (~0.9), a page's few stray NULs far less.
 WIDE_DENSITY = 0.3
@@ -122,11 +125,11 @@ def _codec_name(label: str) -> str | None:
         return None
 
 
-def _magic(head: bytes) -> str | None:
+def _magic(body: bytes) -> str | None:
     """What a file format's magic number says the body is, if it has one."""
-    if head.startswith(_MAGICS):  # one call for the common case: no magic number
+    if body.startswith(_MAGICS):  # one call for the common case: no magic number
         for magic, what in _BINARY_MAGIC:
-            if head.startswith(magic):
+            if body.startswith(magic):
                 return what
     return None
 
@@ -202,7 +205,7 @@ def _decode_wide(body: bytes, head: bytes, declared: str | None) -> tuple[str, s
         return (text, codec) if _MARKUP_TEXT.search(text, 0, _MARKUP_WINDOW) else None
     # Browsers know no UTF-32 label (they read such a page by its <meta>): neither
     # is it honoured here, nor does any declared charset leave room for a guess.
-    if declared or _META_CHARSET.search(body[:8192]):
+    if declared or _META_CHARSET.search(body, 0, _META_WINDOW):
         return None
     codec = _nul_order(head)
     if codec is None:
@@ -241,8 +244,15 @@ def xml_safe_bytes(body: bytes, codec: str) -> bool:
     """
     if codec.startswith(("utf-16", "utf-32")):
         return False
-    # One memchr() per bad byte value (``map`` over the C method, no Python loop): 27
-    # vectorised scans cost less than one byte-by-byte translate() pass over the body.
+    return _no_xml_bad_bytes(body)
+
+
+def _no_xml_bad_bytes(body: bytes) -> bool:
+    """Whether ``body`` holds no byte of _XML_BAD_BYTES.
+
+    One memchr() per bad byte value (``map`` over the C method, no Python loop): 27
+    vectorised scans cost less than one byte-by-byte translate() pass over the body.
+    """
     return not any(map(body.__contains__, _XML_BAD_BYTES))
 
 
@@ -289,55 +299,86 @@ def _decode(body: bytes, codec: str) -> str:
     return "".join(pieces)
 
 
-def _decode_declared(body: bytes, codec: str) -> str | None:
-    """``body`` decoded with a declared codec, or None when that fails."""
+def _decode_declared(body: bytes, codec: str) -> tuple[str, bool] | None:
+    """(``body`` decoded with a declared codec, whether the text holds U+FFFD), or None
+    when that fails."""
     if codec.startswith(("utf-16", "utf-32")):
         return None
     text = _decode(body, codec)
     # Declarations lie (a Big5 page saying utf-8); many U+FFFD means sniff instead.
     # (Finding one is far cheaper than counting; most pages have none.)
-    if "\ufffd" not in text or text.count("\ufffd") <= max(2, len(text) // 1000):
-        return text
+    if "\ufffd" not in text:
+        return text, False
+    if text.count("\ufffd") <= max(2, len(text) // 1000):
+        return text, True
     return None
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A body's text and codec, with what decoding learnt on the way (for analyse())."""
+
+    text: str
+    codec: str
+    # The text is the body's strict UTF-8 reading (a UTF-8 reading without U+FFFD
+    # replaced nothing): parse() can hand libxml2 the body itself.
+    exact: bool
+    clean: bool | None  # no XML-incompatible byte in the body; None: not looked at
 
 
 def decode_body(body: bytes, encoding: str | None = None) -> tuple[str, str]:
     """Return (text, codec used). Raises UndecodableError for binary or empty input."""
+    decoded = decode_bytes(body, encoding)
+    return decoded.text, decoded.codec
+
+
+def decode_bytes(body: bytes, encoding: str | None = None, *, scan: bool = False) -> Decoded:
+    """decode_body() with what it learnt. ``scan``: also tell whether the body holds
+    an XML-incompatible byte (analyse() needs it): the scan then replaces the check
+    for binary control bytes at the start, which finds none in a clean body."""
     body = body[:MAX_BYTES]
     if not body or body.isspace():  # what ``not body.strip()`` says, without a copy
         raise UndecodableError("empty document")
     if body.startswith(_BOM_STARTS):  # one call for the common case: no BOM
         for bom, codec in _BOMS:
             if body.startswith(bom):
-                return body.decode(codec, errors="replace"), codec
-    head = body[:4096]
-    what = _magic(head)
+                return Decoded(body.decode(codec, errors="replace"), codec, False, None)
+    what = _magic(body)
     if what:
         raise UndecodableError(f"not an HTML page ({what})")
     declared = codec_name(encoding)
-    if b"\x00" in head or (declared and declared.startswith("utf-16")):  # rare: one test
+    # The first 4 KB are judged for binary data, read in place: in a run of analyses a
+    # fresh 4 KB copy cost more than the tests on it, so it is sliced only when needed.
+    head = None
+    if body.find(0, 0, _HEAD) >= 0 or (declared and declared.startswith("utf-16")):  # rare
+        head = body[:_HEAD]
         if (wide := _decode_wide(body, head, declared)) is not None:
-            return wide
+            return Decoded(*wide, False, None)
         if b"\x00" in head:
             head = _nul_html_head(body, head)  # NULs judged: the rest is checked alone
-    if _too_many_controls(head):
+    # Control bytes are XML-incompatible too: a clean body has none in its head, so
+    # the binary check is left for bodies the scan found some in (or did not scan).
+    clean = _no_xml_bad_bytes(body) if scan else None
+    if not clean and _too_many_controls(body[:_HEAD] if head is None else head):
         raise UndecodableError("not an HTML page (binary data)")
     # The HTTP charset first; the page's <meta> is only searched when that is missing
     # or wrong, and a codec that already failed is not tried twice.
-    if declared and (text := _decode_declared(body, declared)) is not None:
-        return text, declared
-    match = _META_CHARSET.search(body[:8192])
+    if declared and (read := _decode_declared(body, declared)) is not None:
+        return Decoded(read[0], declared, declared == "utf-8" and not read[1], clean)
+    match = _META_CHARSET.search(body, 0, _META_WINDOW)
     if match:
         codec = codec_name(match.group(1).decode("ascii", "replace"))
-        if codec and codec != declared and (text := _decode_declared(body, codec)) is not None:
-            return text, codec
+        if codec and codec != declared and (read := _decode_declared(body, codec)) is not None:
+            return Decoded(read[0], codec, codec == "utf-8" and not read[1], clean)
     try:
-        return body.decode("utf-8"), "utf-8"
+        # Strict: the text holds no replacement, whatever U+FFFD the page itself has.
+        return Decoded(body.decode("utf-8"), "utf-8", True, clean)
     except UnicodeDecodeError as exc:
         if exc.start >= len(body) - 4:  # a multi-byte character cut off by truncation
-            return body.decode("utf-8", errors="replace"), "utf-8"
+            return Decoded(body.decode("utf-8", errors="replace"), "utf-8", False, clean)
     best = charset_normalizer.from_bytes(body[:262144], cp_isolation=list(WEB_CODECS)).best()
     codec = codec_name(best.encoding) if best is not None else None
     if codec is None:
         codec = "utf-8"
-    return _decode(body, codec), codec
+    text = _decode(body, codec)
+    return Decoded(text, codec, codec == "utf-8" and "\ufffd" not in text, clean)

@@ -556,10 +556,25 @@ def _words_of(sources: list[str]) -> list[set[str]]:
     return words
 
 
-def _any_match(markers: tuple[_Marker, ...], source: str, words: set[str]) -> bool:
-    """Whether ``source`` (holding ``words``) holds a match of any marker."""
-    for needed, pattern in markers:
-        if needed <= words and (pattern is None or pattern.search(source) is not None):
+# What a script holding some words needs searched: its decoder and action patterns
+# (None: a marker's words suffice). Scripts hold the same few combinations of words:
+# nineteen subset tests per script are made once per combination.
+_Patterns = tuple[re.Pattern[str] | None, ...]
+
+
+@lru_cache(maxsize=1024)
+def _patterns_for(words: frozenset[str]) -> tuple[_Patterns, _Patterns]:
+    """(decoder, action) patterns of the markers whose words are all in ``words``."""
+    return (
+        tuple(pattern for needed, pattern in _DECODER_MARKERS if needed <= words),
+        tuple(pattern for needed, pattern in _ACTION_MARKERS if needed <= words),
+    )
+
+
+def _matches_any(patterns: _Patterns, source: str) -> bool:
+    """Whether ``source`` holds a match of any marker _patterns_for() kept."""
+    for pattern in patterns:  # noqa: SIM110 (a plain loop: cheaper than a generator)
+        if pattern is None or pattern.search(source) is not None:
             return True
     return False
 
@@ -577,9 +592,10 @@ def scan_scripts(sources: list[str]) -> list[ScriptReport]:
     for source, words in zip(sources, _words_of(sources), strict=True):
         if not words:
             continue
-        if _any_match(_DECODER_MARKERS, source, words):
+        decoder, action = _patterns_for(frozenset(words))
+        if _matches_any(decoder, source):
             reports.append(_scan(source, True))
-        elif _any_match(_ACTION_MARKERS, source, words):
+        elif _matches_any(action, source):
             reports.append(_scan(source, False))
     return reports
 
