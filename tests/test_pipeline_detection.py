@@ -17,6 +17,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from hijackwatch.detect import Analysis, analyse
+from hijackwatch.detect.analysis import _WARM_UP_PAGE
 from hijackwatch.items import PageItem
 from hijackwatch.pipelines.detection import (
     CLOSE_WAIT,
@@ -489,3 +490,13 @@ def test_a_worker_exits_when_its_crawl_process_is_killed() -> None:
         for pid in pids:  # left behind by a failure: the worker and the tracker we started
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_warm_up_page_reaches_every_lazily_built_table() -> None:
+    """A worker builds the lexicons of each script, OpenCC and the suffix trie before
+    its first page's time limit runs: the warm-up page must pass through all of them."""
+    analysis = analyse(_WARM_UP_PAGE, "https://www.example.gov.cn/")
+    assert {"title_injection", "script_redirect"} <= {f.kind for f in analysis.findings}
+    terms = set(analysis.summary.spam_terms)
+    # Latin, Vietnamese, Thai, Japanese, and Traditional Chinese folded to Simplified
+    assert {"slot gacor", "nhà cái", "สล็อต", "スーパーコピー", "体育平台"} <= terms

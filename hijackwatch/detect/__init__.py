@@ -7,7 +7,7 @@ other program use the same code.
 from __future__ import annotations
 
 from hijackwatch.detect import css, document, text
-from hijackwatch.detect.analysis import analyse, analyse_script
+from hijackwatch.detect.analysis import analyse, analyse_script, warm_up
 from hijackwatch.detect.findings import (
     Analysis,
     Finding,
@@ -32,4 +32,5 @@ __all__ = [
     "analyse_script",
     "clear_caches",
     "score_findings",
+    "warm_up",
 ]

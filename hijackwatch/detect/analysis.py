@@ -104,6 +104,23 @@ def analyse(
     )
 
 
+# Touches every lazily built table: lexicons of each script, OpenCC, the public-suffix
+# trie, stylesheet and script scanning.
+_WARM_UP_PAGE = (
+    "<html><head><title>官网入口 | 體育平台 slot gacor</title>"
+    "<style>.x{display:none}</style></head><body><p>真人 娱乐 casino nhà cái สล็อต "
+    'スーパーコピー</p><div class="x"><a href="https://a.example.co.uk/">x</a></div>'
+    "<script>if(/baidu/.test(navigator.userAgent)){location.href='https://b.example/'}"
+    "</script></body></html>"
+).encode()
+
+
+def warm_up() -> None:
+    """Build now what analysis builds on first use: a worker's first page would pay
+    it (0.3-0.6 s) against its time limit."""
+    analyse(_WARM_UP_PAGE, "https://www.example.gov.cn/")
+
+
 def _rank(findings: list[Finding]) -> list[Finding]:
     """Strongest first, duplicates dropped, bounded."""
     if not findings:  # most pages

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.utils.datatypes import LocalCache
 
-from hijackwatch.detect import Analysis, analyse, score_findings
+from hijackwatch.detect import Analysis, analyse, score_findings, warm_up
 from hijackwatch.detect.cloaking import offsite_redirect_findings
 from hijackwatch.detect.decode import MAX_BYTES
 from hijackwatch.items import PageItem
@@ -398,6 +398,9 @@ def _init_worker(
     global _STARTS
     _STARTS = times
     _exit_with(parent)
+    # the tables analysis builds on first use, built before the first page's time limit
+    # runs (a hang here is a worker hung starting up, given up on like one)
+    warm_up()
     if then is not None:
         then()
 
