@@ -836,12 +836,14 @@ _CLASSES = _class_table()
 # _BRAND_TOKEN's shapes over character classes (``MAXWIN88`` -> `` AAAAAA00``): each
 # starts with a one-character literal, which re finds several times faster than a
 # character class (or a two-character literal: the class string is mostly spaces).
+# A token starts the text or follows a space (the negative lookbehind: no copy of the
+# text with a space before it is needed).
 # Tokens starting upper-case; lower-case ones (``slot777``) end in two digits or more
 # after a letter (`` aaaa000``), which are rare: _LETTER_DIGITS finds them (trying each
 # digit) and each is checked where it stands. The lookahead, which every upper-case
 # shape passes, drops plain capitalised words in one step.
 _UPPER_SHAPE = re.compile(
-    rb"A(?<= A)(?=a*+[A0])(?:A++0++|[Aa]*+0{2,}+|a++A[Aa]*+0*+|A{4,}+)(?![Aa0_])"
+    rb"A(?<![^ ]A)(?=a*+[A0])(?:A++0++|[Aa]*+0{2,}+|a++A[Aa]*+0*+|A{4,}+)(?![Aa0_])"
 )
 # Two digits or more after a letter, then no word character (a digit run ends there).
 _LETTER_DIGITS = re.compile(rb"0(?<=[Aa]0)0++(?![Aa_])")
@@ -856,13 +858,12 @@ def brand_tokens(text: str) -> list[str]:
     character becomes a space there, so a match next to one is checked again against
     ``\\w`` (``中ABC88`` is no token: 中 is a word character).
     """
-    padded = " " + text
-    return [padded[start:end] for start, end in _brand_spans(padded)]
+    return [text[start:end] for start, end in _brand_spans(text)]
 
 
-def _brand_spans(padded: str) -> list[tuple[int, int]]:
-    """Where brand_tokens() finds its tokens in ``padded`` (its text after a space)."""
-    classes = padded.encode("ascii", "replace").translate(_CLASSES)  # "?": one per char
+def _brand_spans(text: str) -> list[tuple[int, int]]:
+    """Where brand_tokens() finds its tokens in ``text``."""
+    classes = text.encode("ascii", "replace").translate(_CLASSES)  # "?": one per char
     spans = [m.span() for m in _UPPER_SHAPE.finditer(classes)]
     first = _LETTER_DIGITS.search(classes)  # most texts hold none: no iterator then
     if first is not None:
@@ -870,7 +871,7 @@ def _brand_spans(padded: str) -> list[tuple[int, int]]:
     return [
         (start, end)
         for start, end in spans
-        if not _WORD.match(padded, start - 1) and not _WORD.match(padded, end)
+        if not (start and _WORD.match(text, start - 1)) and not _WORD.match(text, end)
     ]
 
 
@@ -878,16 +879,17 @@ def _lower_spans(classes: bytes, pos: int) -> list[tuple[int, int]]:
     """Spans of the lower-case tokens (``slot777``: a word of letters, the first
     lower-case, then digits) in ``classes``, from ``pos`` (the first letter-digits).
 
-    A letter-digits run is a token when its letters follow the space before them;
-    that space is searched for only back to the end of the run before (a digit, so a
-    word character, is there), which keeps the search linear.
+    A letter-digits run is a token when its letters follow the space before them, or
+    start the text; that space is searched for only back to the end of the run before
+    (a digit, so a word character, is there), which keeps the search linear.
     """
     spans = []
     after = 0
     for m in _LETTER_DIGITS.finditer(classes, pos):
         digits, end = m.span()
         start = classes.rfind(b" ", after, digits) + 1
-        if start and _LOWER_LETTERS.fullmatch(classes, start, digits):
+        # No space back to the run before: glued to it, unless no run is before.
+        if (start or not after) and _LOWER_LETTERS.fullmatch(classes, start, digits):
             spans.append((start, end))
         after = end
     return spans
@@ -1051,12 +1053,12 @@ def _brand_anchors(anchors: list[str]) -> set[int]:
     all of them: tokens never span the newline between anchors, which stands where a
     text's edge would (no word character, a space in the class string), so each
     anchor's tokens are the ones found inside it."""
-    padded = " " + "\n".join(anchors)
-    brands = [start for start, end in _brand_spans(padded) if brand_like(padded[start:end])]
+    joined = "\n".join(anchors)
+    brands = [start for start, end in _brand_spans(joined) if brand_like(joined[start:end])]
     if not brands:
         return set()
-    starts = []  # of each anchor in padded
-    pos = 1
+    starts = []  # of each anchor in joined
+    pos = 0
     for anchor in anchors:
         starts.append(pos)
         pos += len(anchor) + 1
