@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from hijackwatch.detect import document, text
+from hijackwatch.detect import css, document, text
 
 compiled = pytest.mark.skipif(
     document._compiled_module is None, reason="compiled walk not built (setup.py)"
@@ -190,8 +190,47 @@ def test_compiled_end_tag_search_matches_the_regex(text: str) -> None:
     assert document._compiled_module.first_end_tag(text) == _regex_first_end_tag(text)
 
 
+COMMENT_PIECES = st.sampled_from(
+    [
+        "/", "*", "/*", "*/", "//", "a", " ", "\u2f2a", "\u2a2f", "\u2f00", "/\u4e2d",
+        "\U0001f600",
+    ]
+)  # fmt: skip
+
+
+@compiled
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(COMMENT_PIECES, st.text(max_size=4)), max_size=40).map("".join))
+def test_compiled_comment_test_matches_str_search(css: str) -> None:
+    """'/' and '*' bytes inside wider characters are not the characters."""
+    assert document._compiled_module.has_comment(css) is ("/*" in css)
+
+
+SIZE_PIECES = st.sampled_from(
+    [
+        "size", "font-size", "z", "si", "ze", ":", "0", "1", "2", "3", ".", "p", "e", "r",
+        ";", "}", "!", " ", "\t", "\x0b", "\x1c", "\x1f", "\xa0", "-", "中", "x",
+    ]
+)  # fmt: skip
+
+
+@compiled
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.one_of(SIZE_PIECES, st.text(max_size=3)), max_size=40).map("".join))
+def test_compiled_font_size_anchors_match_the_automaton(text: str) -> None:
+    """The memchr search reports each match of css's font-size anchor automaton, with
+    the same span and the same hints enabled."""
+    automaton, enables = css._ANCHOR_AUTOMATA[1]
+    data = text.lower().encode("utf-8", "surrogatepass")
+    found = document._compiled_module.font_size_anchors(data)
+    expected = automaton.find_matches_as_indexes(data)
+    assert [(enables[a], s, e) for a, s, e in found] == [(enables[a], s, e) for a, s, e in expected]
+
+
 # Code points of every string kind, surrogates and U+FFFE/U+FFFF included; long lists
-# cross the 256-character blocks the compiled scan tests at once.
+# cross the 256-character blocks the compiled scan tests at once. Astral characters
+# whose low 16 bits look like a surrogate or U+FFFE/U+FFFF must pass (the 4-byte
+# kind's masks cover all 32 bits).
 ANY_CHARS = st.lists(
     st.one_of(
         st.integers(0, 0x7F),
@@ -199,6 +238,11 @@ ANY_CHARS = st.lists(
         st.integers(0xD7F0, 0xE010),
         st.integers(0xFFF0, 0x1_0010),
         st.integers(0, 0x10_FFFF),
+        st.integers(0x1_0000, 0x10_FFFF),
+        st.integers(0, 0x10).map(lambda plane: (plane << 16) | 0xD800),
+        st.integers(0, 0x10).map(lambda plane: (plane << 16) | 0xDFFF),
+        st.integers(0, 0x10).map(lambda plane: (plane << 16) | 0xFFFE),
+        st.integers(0, 0x10).map(lambda plane: (plane << 16) | 0xFFFF),
     ),
     max_size=700,
 ).map(lambda codes: "".join(map(chr, codes)))
