@@ -622,6 +622,25 @@ cdef int append_chars(Chars* buf, const char* s) except -1:
     return 0
 
 
+cdef inline tree.xmlNode* next_in(tree.xmlNode* c, tree.xmlNode* top) noexcept nogil:
+    """The node after ``c``'s subtree in document order within ``top``; NULL past it."""
+    while c is not top and c.next is NULL:
+        c = c.parent
+    return NULL if c is top else c.next
+
+
+cdef inline int gather_text(Chars* buf, tree.xmlNode* c) except -1:
+    """What xmlNodeBufGetContent (tostring's text method) gathers of a non-element
+    node: 0, or 1 for an entity reference, whose text ``buf`` cannot hold (libxml2's
+    HTML parser makes none)."""
+    if c.type == tree.XML_TEXT_NODE or c.type == tree.XML_CDATA_SECTION_NODE:
+        if c.content is not NULL:
+            append_chars(buf, <const char*>c.content)
+    elif c.type == tree.XML_ENTITY_REF_NODE:
+        return 1
+    return 0
+
+
 cdef const char* value_chars(tree.xmlNode* el, tree.xmlAttr* a, list keep) except NULL:
     """An attribute's value as UTF-8 (kept alive by ``keep`` when built here)."""
     cdef tree.xmlNode* child = a.children
@@ -789,17 +808,11 @@ def visible(doc, _Element root, LinkDomains domains not None):
                 if c.children is not NULL:
                     c = c.children
                     continue
-            elif c.type == tree.XML_TEXT_NODE or c.type == tree.XML_CDATA_SECTION_NODE:
-                # what xmlNodeBufGetContent (tostring's text method) gathers
-                if c.content is not NULL:
-                    append_chars(&text_nodes, <const char*>c.content)
-            elif c.type == tree.XML_ENTITY_REF_NODE:
-                exact = False  # (libxml2's HTML parser makes none)
-            while c is not top and c.next is NULL:
-                c = c.parent
-            if c is top:
+            elif gather_text(&text_nodes, c):
+                exact = False
+            c = next_in(c, top)
+            if c is NULL:
                 break
-            c = c.next
         if not exact:
             return None
         if not text_nodes.size:
@@ -931,17 +944,11 @@ def hidden_blocks(
                     if c.children is not NULL:
                         c = c.children
                         continue
-                elif c.type == tree.XML_TEXT_NODE or c.type == tree.XML_CDATA_SECTION_NODE:
-                    # what xmlNodeBufGetContent (tostring's text method) gathers
-                    if c.content is not NULL:
-                        append_chars(&text_nodes, <const char*>c.content)
-                elif c.type == tree.XML_ENTITY_REF_NODE:
-                    exact = False  # (libxml2's HTML parser makes none)
-                while c is not node and c.next is NULL:
-                    c = c.parent
-                if c is node:
+                elif gather_text(&text_nodes, c):
+                    exact = False
+                c = next_in(c, node)
+                if c is NULL:
                     break
-                c = c.next
             if not exact:
                 text = text_of(el)
             elif text_nodes.size:
@@ -1000,11 +1007,9 @@ def strip(_Element root):
             elif c.children is not NULL:
                 c = c.children
                 continue
-        while c is not top and c.next is NULL:
-            c = c.parent
-        if c is top:
+        c = next_in(c, top)
+        if c is NULL:
             break
-        c = c.next
 
 
 cdef bint has_proxy(tree.xmlNode* top) noexcept nogil:
@@ -1017,11 +1022,9 @@ cdef bint has_proxy(tree.xmlNode* top) noexcept nogil:
         if c.children is not NULL and c.type != tree.XML_ENTITY_REF_NODE:
             c = c.children
             continue
-        while c is not top and c.next is NULL:
-            c = c.parent
-        if c is top:
+        c = next_in(c, top)
+        if c is NULL:
             return False
-        c = c.next
 
 
 def top_most(list ordered):

@@ -367,22 +367,23 @@ class HijackSpider(scrapy.Spider):
             return
         state.pending -= 1
         if state.pending <= 0:
-            # at once, not as Scrapy pulls it: other callbacks run between pulls, and a
-            # sitemap read meanwhile would be drawn into queues this settle rewrites
-            yield from list(self.settle(state))
+            yield from self.settle(state)
 
-    def settle(self, state: SiteSitemaps) -> Iterator[Request]:
+    def settle(self, state: SiteSitemaps) -> list[Request]:
         """All of the site's sitemaps are read: request their URLs within the sitemaps'
         half of the budget (the links' half stays theirs even when the homepage has not
-        answered yet), then the links held back meanwhile."""
+        answered yet), then the links held back meanwhile.
+
+        A list, made at once: as a generator Scrapy would pull it between other
+        callbacks, and a sitemap read meanwhile would land in queues this rewrites."""
         state.settled = True
         key = state.seed.key
         room = self.max_pages - max(self.scheduled[key], self.link_share)
-        yield from self.draw(state, self.scheduled[key] + room)
+        requests = self.draw(state, self.scheduled[key] + room)
         for url, depth in state.held.items():
             request = self.page_request(state.seed, url, depth)
             if request is not None:
-                yield request
+                requests.append(request)
         state.held.clear()
         # what waits for the idle round is kept to what it could use (memory)
         left = self.max_pages - self.scheduled[key]
@@ -392,19 +393,22 @@ class HijackSpider(scrapy.Spider):
             while len(queue) > 2 * share:
                 queue.pop()
         state.queues[:] = [queue for queue in state.queues if queue]
+        return requests
 
-    def draw(self, state: SiteSitemaps, until: int) -> Iterator[Request]:
+    def draw(self, state: SiteSitemaps, until: int) -> list[Request]:
         """Sitemap URLs, one from each sitemap in turn (newest first within each), while
-        the site has fewer than ``until`` pages scheduled."""
+        the site has fewer than ``until`` pages scheduled (a list, as settle's)."""
         seed, turns = state.seed, deque(queue for queue in state.queues if queue)
+        requests = []
         while turns and self.scheduled[seed.key] < until:
             queue = turns.popleft()
             request = self.page_request(seed, queue.popleft(), 1, priority=50)
             if request is not None:
-                yield request
+                requests.append(request)
             if queue:
                 turns.append(queue)
         state.queues[:] = turns
+        return requests
 
     def settle_waiting_sites(self) -> None:
         """On ``spider_idle``, every site's links have run out: sitemap URLs left over
@@ -485,7 +489,7 @@ class HijackSpider(scrapy.Spider):
         if best:
             state.queues.append(deque(best))
         if state.settled:  # read after the site settled (the idle fallback): at once
-            yield from list(self.draw(state, self.max_pages))
+            yield from self.draw(state, self.max_pages)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         body = response.body
